@@ -243,10 +243,16 @@ def decode_message(payload: bytes, now: datetime,
     # Fast path: an array (or one object) of events with no field outside the contract.
     # Then personal data can only hide in the free-form id fields, checked in one pass.
     try:
-        stripped = payload.lstrip()
-        events: list[ScanEvent] = (
-            list(_decoder_many.decode(payload)) if stripped.startswith(b"[")
-            else [_decoder_strict_one.decode(payload)])
+        stripped = payload.strip()
+        if stripped.startswith(b"["):
+            events: list[ScanEvent] = list(_decoder_many.decode(stripped))
+        elif b"\n" in stripped:  # JSON lines: decoded as one array in C
+            lines = [ln for ln in stripped.split(b"\n") if ln.strip()]
+            events = list(_decoder_many.decode(b"[" + b",".join(lines) + b"]"))
+            if len(events) != len(lines):
+                raise msgspec.DecodeError("line count mismatch")
+        else:
+            events = [_decoder_strict_one.decode(stripped)]
     except (msgspec.ValidationError, msgspec.DecodeError):
         pass
     else:

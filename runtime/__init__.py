@@ -1,0 +1,1 @@
+"""Wiring of the real components: settings, the embedded broker, the ClickHouse client."""

@@ -1,0 +1,102 @@
+"""One settings object, built once from the environment and passed in.
+
+| variable | default | meaning |
+| --- | --- | --- |
+| COURIERWATCH_DATA_DIR | ./.courierwatch | all on-disk state of the embedded mode |
+| COURIERWATCH_KAFKA | embedded | `embedded` (start tansu on loopback) or a bootstrap list |
+| COURIERWATCH_CLICKHOUSE | chdb:///<data dir>/clickhouse | or http(s)://user:pass@host:8123 |
+| COURIERWATCH_DATABASE | courierwatch | ClickHouse database |
+| COURIERWATCH_TOPIC_PREFIX | (empty) | prefix for every topic and consumer group |
+| COURIERWATCH_PARTITIONS | 4 | partitions of the scan topic |
+| COURIERWATCH_ALLOWED_LATENESS_S | 604800 (7 days) | see docs/semantics.md |
+| COURIERWATCH_BATCH_MAX | 20000 | events per ClickHouse insert at most |
+| COURIERWATCH_BATCH_WITHIN_S | 0.5 | flush a partial batch after this long |
+| COURIERWATCH_DLQ_MAX_SHARE | 0.5 | halt if more than this share of the last 10k events is rejected |
+| COURIERWATCH_API_PORT | 8765 | HTTP API and dashboard of the worker that owns ClickHouse |
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path
+    kafka: str
+    clickhouse: str
+    database: str = "courierwatch"
+    topic_prefix: str = ""
+    partitions: int = 4
+    allowed_lateness_s: float = 7 * 24 * 3600.0
+    batch_max: int = 20_000
+    batch_within_s: float = 0.5
+    dlq_max_share: float = 0.5
+    api_port: int = 8765
+
+    @property
+    def embedded_kafka(self) -> bool:
+        return self.kafka == "embedded"
+
+    @property
+    def scan_topic(self) -> str:
+        return f"{self.topic_prefix}scan.v1"
+
+    @property
+    def dlq_topic(self) -> str:
+        return f"{self.topic_prefix}scan.v1.dlq"
+
+    @property
+    def consumer_group(self) -> str:
+        return f"{self.topic_prefix}courierwatch-ingest"
+
+    @property
+    def broker_file(self) -> Path:
+        """Where a running embedded broker records its address for other commands."""
+        return self.data_dir / "broker.json"
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def masked(self) -> dict[str, str]:
+        """Printable settings with passwords in DSNs replaced by ***."""
+        mask = re.compile(r"(//[^:/@]+:)[^@]+@")
+        return {k: mask.sub(r"\1***@", str(getattr(self, k))) for k in self.__slots__}
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build the settings from `env` (default: os.environ). Called once per command."""
+    e = os.environ if env is None else env
+    data_dir = Path(e.get("COURIERWATCH_DATA_DIR", ".courierwatch")).resolve()
+    return Settings(
+        data_dir=data_dir,
+        kafka=e.get("COURIERWATCH_KAFKA", "embedded"),
+        clickhouse=e.get("COURIERWATCH_CLICKHOUSE", f"chdb://{data_dir / 'clickhouse'}"),
+        database=e.get("COURIERWATCH_DATABASE", "courierwatch"),
+        topic_prefix=e.get("COURIERWATCH_TOPIC_PREFIX", ""),
+        partitions=int(e.get("COURIERWATCH_PARTITIONS", "4")),
+        allowed_lateness_s=float(e.get("COURIERWATCH_ALLOWED_LATENESS_S", 7 * 24 * 3600)),
+        batch_max=int(e.get("COURIERWATCH_BATCH_MAX", "20000")),
+        batch_within_s=float(e.get("COURIERWATCH_BATCH_WITHIN_S", "0.5")),
+        dlq_max_share=float(e.get("COURIERWATCH_DLQ_MAX_SHARE", "0.5")),
+        api_port=int(e.get("COURIERWATCH_API_PORT", "8765")),
+    )
+
+
+def settings_env(s: Settings) -> dict[str, str]:
+    """The environment that rebuilds `s` in a child process (a worker)."""
+    return {
+        "COURIERWATCH_DATA_DIR": str(s.data_dir), "COURIERWATCH_KAFKA": s.kafka,
+        "COURIERWATCH_CLICKHOUSE": s.clickhouse, "COURIERWATCH_DATABASE": s.database,
+        "COURIERWATCH_TOPIC_PREFIX": s.topic_prefix,
+        "COURIERWATCH_PARTITIONS": str(s.partitions),
+        "COURIERWATCH_ALLOWED_LATENESS_S": str(s.allowed_lateness_s),
+        "COURIERWATCH_BATCH_MAX": str(s.batch_max),
+        "COURIERWATCH_BATCH_WITHIN_S": str(s.batch_within_s),
+        "COURIERWATCH_DLQ_MAX_SHARE": str(s.dlq_max_share),
+        "COURIERWATCH_API_PORT": str(s.api_port),
+    }

@@ -1,0 +1,1 @@
+"""Services: the command line, the HTTP API and dashboard, reports, orchestration."""

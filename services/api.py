@@ -1,0 +1,59 @@
+"""HTTP API of the process that owns ClickHouse, served by the faust worker's web server.
+
+- GET /api/kpi?city=&company=&from=&to=&by=hour|day  -> {"rows": [...]} as `courierwatch kpi`
+- GET /api/status                                     -> ingest counters and watermark
+- GET /metrics                                        -> Prometheus exposition
+
+Queries run in a thread (the warehouse serialises them with ingest) so the event loop
+keeps consuming while a report is computed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+import faust
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from courierwatch.catalog import load_catalog
+from courierwatch.routes import load_route_table
+from runtime.settings import Settings
+from services.report import kpi_report
+from warehouse.client import Warehouse
+from warehouse.queries import CellFilter
+
+
+def filter_from_query(q: Any) -> CellFilter:
+    def when(name: str) -> datetime | None:
+        v = q.get(name)
+        return datetime.fromisoformat(v) if v else None
+
+    return CellFilter(city=q.get("city") or None, company=q.get("company") or None,
+                      start=when("from"), end=when("to"), by=q.get("by", "day"))
+
+
+def register_views(app: faust.App, settings: Settings, wh: Warehouse) -> None:
+    catalog = load_catalog()
+    routes = load_route_table()
+
+    @app.page("/api/kpi")
+    async def kpi(web: Any, request: Any) -> Any:
+        try:
+            flt = filter_from_query(request.query)
+        except ValueError as exc:
+            return web.json({"error": str(exc)}, status=400)
+        rows = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: [r.to_json() for r in kpi_report(wh, flt, routes, catalog)])
+        return web.json({"rows": rows})
+
+    @app.page("/api/status")
+    async def status(web: Any, request: Any) -> Any:
+        ing = app.ingestor  # type: ignore[attr-defined]
+        return web.json({"archived": ing.archived, "late": ing.late,
+                         "dead_lettered": ing.dead, "watermark_ms": ing.watermark_ms})
+
+    @app.page("/metrics")
+    async def metrics(web: Any, request: Any) -> Any:
+        return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])

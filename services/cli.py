@@ -1,0 +1,105 @@
+"""`courierwatch`: the command line. Each command builds settings and calls a service."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from services import commands
+
+
+def _add_filters(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--city", help="6-digit code, Chinese or English name (台州, Taizhou "
+                   "(Zhejiang)), or YRD for the Yangtze River Delta region")
+    p.add_argument("--company", help="brand code: SF, ZTO, YTO, STO, YUNDA, JT, JD, EMS, ...")
+    p.add_argument("--from", dest="start", metavar="T",
+                   help="start of event time, inclusive: 2026-11-02 or 2026-11-02T08:00 "
+                   "(China Standard Time unless an offset is given)")
+    p.add_argument("--to", dest="end", metavar="T", help="end of event time, exclusive")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="courierwatch",
+        description="Express-delivery service monitoring for postal regulators (邮政管理局): "
+        "scan events -> KPIs against the targets of the municipal and regional plans.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="run everything on the embedded defaults with live KPIs",
+                       description="Start the embedded broker, ClickHouse (chDB), the stream "
+                       "workers and a generator for the seed cities; show live KPIs against "
+                       "the seeds' targets. Ctrl-C or --duration stops it.")
+    p.add_argument("--duration", type=float, help="stop after this many seconds and print "
+                   "the final KPI report")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--rate", type=int, default=5000, help="generated events per second")
+    p.set_defaults(func=commands.demo)
+
+    p = sub.add_parser("generate", help="write synthetic scan.v1 events (JSON lines)",
+                       description="Deterministic synthetic scan.v1 events for the seed "
+                       "cities and the YRD's main cities: same --seed, same bytes.")
+    p.add_argument("--count", type=int, required=True, help="number of events (duplicates "
+                   "included)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="output file (.jsonl)")
+    p.add_argument("--start", help="first acceptance time, ISO 8601 (default "
+                   "2026-11-02T00:00+08:00)")
+    p.add_argument("--span-hours", type=float, default=24.0,
+                   help="acceptances are spread over this many hours")
+    p.add_argument("--duplicates", type=float, default=0.0,
+                   help="share of events re-sent with the same event_id, e.g. 0.1")
+    p.add_argument("--disorder", type=float, default=0.0, metavar="SECONDS",
+                   help="emit events up to this much event time out of order")
+    p.add_argument("--incident", action="append", default=[], metavar="SPEC",
+                   help="kind:city:company:start:hours:factor, e.g. "
+                   "delay:331000:ZTO:2026-11-02T08:00+08:00:6:20 (repeatable)")
+    p.set_defaults(func=commands.generate)
+
+    p = sub.add_parser("process", help="run a scan.v1 file through the real pipeline",
+                       description="Publish the file through the broker, ingest it with the "
+                       "stream workers into ClickHouse, exit once all of it is processed. "
+                       "Running it again on the same file changes no figure.")
+    p.add_argument("--input", required=True, help="scan.v1 events, JSON lines")
+    p.add_argument("--format", choices=("table", "json"), default="table",
+                   help="format of the summary")
+    p.set_defaults(func=commands.process)
+
+    p = sub.add_parser("kpi", help="KPIs per city x company x period with targets",
+                       description="One row per city x company x period x KPI: numerator, "
+                       "denominator, value, and every applicable target with pass/breach. "
+                       "company '*' sums all companies; city YRD sums the YRD cities.")
+    _add_filters(p)
+    p.add_argument("--by", choices=("hour", "day"), default="day")
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    p.add_argument("--breaches", action="store_true", help="only rows that breach a target")
+    p.set_defaults(func=commands.kpi)
+
+    p = sub.add_parser("policies", help="the policy catalog of the five seed documents",
+                       description="Every quantitative target of the seed plans, with its "
+                       "source file, section and the original sentence.")
+    psub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    pe = psub.add_parser("export", help="the catalog as JSON")
+    pe.add_argument("--format", choices=("json",), default="json")
+    pe.set_defaults(func=commands.policies_export)
+    pl = psub.add_parser("list", help="a readable table of the catalog")
+    pl.add_argument("--city", help="only targets that apply to this city")
+    pl.add_argument("--all", action="store_true", help="include targets measured by "
+                    "reference data, not events")
+    pl.set_defaults(func=commands.policies_list)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except commands.UserError as exc:
+        print(f"courierwatch: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""Command implementations: parse arguments into settings and values, call the services."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from courierwatch.catalog import load_catalog
+from courierwatch.cities import city_label, resolve_city
+from courierwatch.routes import load_route_table
+from runtime.settings import load_settings
+
+CST = timezone(timedelta(hours=8))
+
+
+class UserError(Exception):
+    """A mistake in the command line: printed without a traceback, exit status 2."""
+
+
+def parse_time(text: str | None) -> datetime | None:
+    """ISO date or date-time; China Standard Time unless it carries an offset."""
+    if not text:
+        return None
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise UserError(f"not an ISO 8601 date or time: {text!r}") from exc
+    return t if t.tzinfo else t.replace(tzinfo=CST)
+
+
+def progress_bar(console: Console) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=False)
+
+
+def generate(args: argparse.Namespace) -> int:
+    from load_tests.generator import GeneratorConfig, parse_incident, write_jsonl
+
+    kwargs: dict[str, Any] = {"count": args.count, "seed": args.seed,
+                              "span_hours": args.span_hours, "duplicate_rate": args.duplicates,
+                              "disorder_s": args.disorder}
+    if args.start:
+        kwargs["start"] = parse_time(args.start)
+    try:
+        kwargs["incidents"] = tuple(parse_incident(s) for s in args.incident)
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+    config = GeneratorConfig(**kwargs)
+    console = Console(stderr=True)
+    with progress_bar(console) as bar:
+        task = bar.add_task("generating", total=args.count)
+        n = write_jsonl(config, Path(args.out), progress=lambda k: bar.advance(task, k))
+    console.print(f"wrote {n:,} events to {args.out}")
+    return 0
+
+
+def process(args: argparse.Namespace) -> int:
+    from services.process import run_process
+
+    path = Path(args.input)
+    if not path.is_file():
+        raise UserError(f"no such file: {path}")
+    summary = run_process(load_settings(), path, Console(stderr=True))
+    if args.format == "json":
+        print(json.dumps(summary, ensure_ascii=False, indent=2))
+    else:
+        Console().print(" ".join(f"{k}={v}" for k, v in summary.items()))
+    return 0
+
+
+def kpi(args: argparse.Namespace) -> int:
+    from services.figures_source import fetch_kpi_rows
+    from services.render import kpi_table
+    from services.report import to_csv
+
+    try:
+        city = resolve_city(args.city) if args.city else None
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+    start, end = parse_time(args.start), parse_time(args.end)
+    rows = fetch_kpi_rows(load_settings(), city, args.company, start, end, args.by)
+    if args.breaches:
+        rows = [r for r in rows if r["status"] == "breach"]
+    if args.format == "json":
+        sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+    elif args.format == "csv":
+        sys.stdout.write(to_csv(rows))
+    else:
+        scope = city_label(city) if city else "all cities"
+        Console().print(kpi_table(rows, title=f"KPIs by {args.by}: {scope}, "
+                                  f"{args.company or 'all companies'}"))
+    return 0
+
+
+def policies_export(args: argparse.Namespace) -> int:
+    data = load_catalog().export()
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    return 0
+
+
+def policies_list(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    catalog = load_catalog()
+    city = resolve_city(args.city) if args.city else None
+    table = Table(title="Policy catalog (targets of the five seed plans)", show_lines=True)
+    for col in ("id", "metric", "target", "scope", "in force", "source", "quote"):
+        table.add_column(col, overflow="fold")
+    for t in catalog.targets:
+        if not args.all and t.measurable_by != "events":
+            continue
+        if city and not t.applies_to(city, datetime.max.date()):
+            continue
+        scope = t.scope + ": " + ", ".join(city_label(c) if c[-1] != "*" else c
+                                           for c in t.cities)
+        table.add_row(t.id, t.metric + (f" [{t.route_class}]" if t.route_class else ""),
+                      f"{t.comparator} {t.threshold:g} {t.unit}", scope,
+                      t.effective.isoformat(), f"{t.source} {t.section}", t.quote)
+    Console().print(table)
+    load_route_table()  # validates the route-class file alongside
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    from services.demo import run_demo
+
+    return run_demo(load_settings(), args.duration, args.format, args.rate)

@@ -1,0 +1,182 @@
+"""Orchestration of the real pipeline for one command: broker, worker, producer.
+
+`courierwatch process` publishes a file through the broker, lets a worker process ingest it,
+waits until the worker's committed offsets reach the end of the topic, and stops the
+worker gracefully. The worker is a separate process because it owns ClickHouse (chDB: one
+process per data directory) and faust owns its process's event loop and signals.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
+
+from runtime.settings import Settings, settings_env
+
+LINES_PER_MESSAGE = 500
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Worker:
+    proc: subprocess.Popen[bytes]
+    web_port: int
+    log_path: Path
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, timeout_s: float = 30.0) -> int:
+        """SIGTERM (faust stops consuming, commits, exits); SIGKILL after `timeout_s`."""
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return int(self.proc.returncode or 0)
+
+    def kill(self) -> None:
+        """SIGKILL: the crash the recovery tests simulate."""
+        if self.alive():
+            self.proc.kill()
+            self.proc.wait()
+
+    def log_tail(self, n: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+
+def start_worker(settings: Settings, bootstrap: str, web_port: int | None = None) -> Worker:
+    port = web_port or free_port()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = settings.data_dir / "worker.log"
+    env = os.environ | settings_env(settings) | {
+        "COURIERWATCH_BOOTSTRAP": bootstrap, "COURIERWATCH_WORKER_WEB_PORT": str(port)}
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "streams.worker", "worker"], env=env,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return Worker(proc, port, log_path)
+
+
+@contextlib.contextmanager
+def running_worker(settings: Settings, bootstrap: str,
+                   web_port: int | None = None) -> Iterator[Worker]:
+    w = start_worker(settings, bootstrap, web_port)
+    try:
+        yield w
+    finally:
+        w.stop()
+
+
+def chunked_lines(path: Path, per_message: int = LINES_PER_MESSAGE) -> Iterator[list[bytes]]:
+    """Non-empty lines of a JSON-lines file, `per_message` at a time (bytes, unparsed)."""
+    chunk: list[bytes] = []
+    with open(path, "rb") as fh:
+        for line in fh:
+            line = line.strip()
+            if not line:
+                continue
+            chunk.append(line)
+            if len(chunk) >= per_message:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk
+
+
+def make_producer(bootstrap: str) -> KafkaProducer:
+    return KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=10,
+                         batch_size=1024 * 1024, max_request_size=16 * 1024 * 1024)
+
+
+def publish_file(bootstrap: str, topic: str, path: Path, partitions: int,
+                 progress: Callable[[int], None] = lambda n: None) -> tuple[int, int]:
+    """Publish the file as JSON-lines messages round-robin over partitions.
+
+    Returns (messages, lines). Lines are sent as they are: the worker validates them, so a
+    malformed line is dead-lettered there with its offset, not lost here.
+    """
+    producer = make_producer(bootstrap)
+    messages = lines = 0
+    try:
+        for chunk in chunked_lines(path):
+            producer.send(topic, b"\n".join(chunk), partition=messages % partitions)
+            messages += 1
+            lines += len(chunk)
+            progress(len(chunk))
+        producer.flush()
+    finally:
+        producer.close()
+    return messages, lines
+
+
+def end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[int, int]:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    try:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        return {tp.partition: int(o) for tp, o in consumer.end_offsets(tps).items()}
+    finally:
+        consumer.close()
+
+
+def committed_offsets(admin: KafkaAdminClient, group: str, topic: str,
+                      partitions: int) -> dict[int, int]:
+    """Committed offsets of `group` on `topic` ({} while the group has committed nothing)."""
+    tps = [TopicPartition(topic, p) for p in range(partitions)]
+    try:
+        offsets = admin.list_group_offsets({group: tps}).get(group, {})
+    except KafkaError:
+        return {}
+    return {tp.partition: int(meta.offset) for tp, meta in offsets.items()
+            if meta is not None and meta.offset is not None and meta.offset >= 0}
+
+
+class WorkerDied(RuntimeError):
+    pass
+
+
+def wait_until_consumed(bootstrap: str, settings: Settings, targets: dict[int, int],
+                        worker: Worker, progress: Callable[[int], None] = lambda n: None,
+                        timeout_s: float = 3600.0) -> None:
+    """Block until the group's committed offsets reach `targets` on every partition.
+
+    `progress` gets the number of messages committed so far. Raises WorkerDied if the
+    worker exits first (its log tail in the message) and TimeoutError after `timeout_s`.
+    """
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="courierwatch-wait")
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            done = committed_offsets(admin, settings.consumer_group, settings.scan_topic,
+                                     settings.partitions)
+            progress(sum(min(done.get(p, 0), t) for p, t in targets.items()))
+            if all(done.get(p, 0) >= t for p, t in targets.items()):
+                return
+            if not worker.alive():
+                raise WorkerDied(f"worker exited with {worker.proc.returncode}:\n"
+                                 f"{worker.log_tail()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError("worker did not catch up in time")
+            time.sleep(0.25)
+    finally:
+        admin.close()

@@ -1,0 +1,50 @@
+"""`courierwatch process --input FILE`: the file through broker, workers and ClickHouse."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from runtime.broker import ensure_topics, kafka_bootstrap
+from runtime.settings import Settings
+from services.owner import running_api
+from services.pipeline import end_offsets, publish_file, running_worker, wait_until_consumed
+from warehouse.client import Warehouse
+
+
+def run_process(settings: Settings, path: Path, console: Console) -> dict[str, Any]:
+    """Process the file to completion and return a summary of what the store now holds."""
+    if running_api(settings.data_dir):
+        raise RuntimeError("a courierwatch worker (demo or serve) owns this data directory; "
+                           "stop it or use another COURIERWATCH_DATA_DIR")
+    from services.commands import progress_bar
+
+    started = time.monotonic()
+    with kafka_bootstrap(settings) as bootstrap:
+        ensure_topics(bootstrap, settings)
+        before = end_offsets(bootstrap, settings.scan_topic, settings.partitions)
+        with running_worker(settings, bootstrap) as worker, progress_bar(console) as bar:
+            total_lines = sum(1 for line in open(path, "rb") if line.strip())
+            pub = bar.add_task("publishing", total=total_lines)
+            messages, lines = publish_file(bootstrap, settings.scan_topic, path,
+                                           settings.partitions,
+                                           progress=lambda n: bar.advance(pub, n))
+            targets = end_offsets(bootstrap, settings.scan_topic, settings.partitions)
+            base = sum(before.values())
+            ing = bar.add_task("processing (messages)", total=sum(targets.values()) - base)
+            wait_until_consumed(bootstrap, settings, targets, worker,
+                                progress=lambda n: bar.update(ing, completed=n - base))
+    elapsed = time.monotonic() - started
+    wh = Warehouse(settings.clickhouse, settings.database)
+    try:
+        archived, distinct = wh.query(f"SELECT count(), uniqExact(event_id) FROM {wh.db}.events")[0]
+        dead = wh.query(f"SELECT count() FROM {wh.db}.dead_letters")[0][0]
+        late = wh.query(f"SELECT count() FROM {wh.db}.events WHERE late = 1")[0][0]
+    finally:
+        wh.close()
+    return {"input_lines": lines, "messages": messages, "seconds": round(elapsed, 2),
+            "archived_rows": int(archived), "distinct_events": int(distinct),
+            "late_rows": int(late), "dead_letters": int(dead)}

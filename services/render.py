@@ -1,0 +1,43 @@
+"""Human-readable rendering: KPI values in their units, tables with breaches marked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+UNIT_SUFFIX = {"ratio": "%", "per_1000": "‰", "per_100000": "/100k", "per_1000000": "/M",
+               "count": "", "mm_per_parcel": " mm"}
+
+
+def fmt_value(value: float | None, unit: str) -> str:
+    if value is None:
+        return "–"
+    if unit == "ratio":
+        return f"{value * 100:.2f}%"
+    if unit == "count":
+        return f"{value:,.0f}"
+    return f"{value:.2f}{UNIT_SUFFIX.get(unit, '')}"
+
+
+def fmt_threshold(t: dict[str, Any]) -> str:
+    v = t["threshold"]
+    shown = f"{v * 100:g}%" if t["unit"] == "ratio" else f"{v:g}{UNIT_SUFFIX.get(t['unit'], '')}"
+    mark = {"pass": "[green]✓[/]", "breach": "[bold red]✗ BREACH[/]", "no_data": "[dim]·[/]"}
+    return f"{t['comparator']}{shown} {mark.get(t['status'], '')} [dim]{t['policy_id']}[/]"
+
+
+def kpi_table(rows: list[dict[str, Any]], title: str = "KPIs") -> Table:
+    table = Table(title=title, header_style="bold", show_lines=False)
+    for col, justify in (("period (CST)", "left"), ("city", "left"), ("company", "left"),
+                         ("kpi", "left"), ("numerator", "right"), ("denominator", "right"),
+                         ("value", "right"), ("targets", "left")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for r in rows:
+        style = "red" if r["status"] == "breach" else None
+        table.add_row(r["period_start"][:16].replace("T", " "), r["city_name"], r["company"],
+                      r["kpi"], f"{r['numerator']:,.0f}", f"{r['denominator']:,.0f}",
+                      fmt_value(r["value"], r["unit"]),
+                      "\n".join(fmt_threshold(t) for t in r["thresholds"]) or "[dim]–[/]",
+                      style=style)
+    return table

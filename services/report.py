@@ -1,0 +1,100 @@
+"""The KPI report: figures from the store, judged against the policy catalog.
+
+One row per city x company x period x KPI with numerator, denominator, value and every
+applicable target (a YRD city answers to its own plan and to the YRD plan, each judged on
+its own and attributed by policy id and source).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from courierwatch.catalog import Catalog, PolicyTarget
+from courierwatch.cities import YRD_REGION, city_label
+from courierwatch.figures import ROUTE_UNCLASSIFIED_KPI, Figure, cell_figures, roll_up
+from courierwatch.kpi import KPI_BY_NAME
+from courierwatch.routes import RouteTable
+from warehouse.client import Warehouse
+from warehouse.queries import CellFilter, cell_counts, on_time_counts
+
+PASS, BREACH, NO_TARGET, NO_DATA = "pass", "breach", "no_target", "no_data"
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRow:
+    figure: Figure
+    targets: tuple[tuple[PolicyTarget, str], ...]  # (target, pass|breach|no_data)
+
+    @property
+    def status(self) -> str:
+        if not self.targets:
+            return NO_TARGET
+        states = {s for _, s in self.targets}
+        return BREACH if BREACH in states else (PASS if PASS in states else NO_DATA)
+
+    def to_json(self) -> dict[str, Any]:
+        f = self.figure
+        unit = "ratio" if f.kpi == ROUTE_UNCLASSIFIED_KPI else KPI_BY_NAME[f.base_kpi].unit
+        return {
+            "city": f.city, "city_name": city_label(f.city), "company": f.company,
+            "period_start": f"{f.period_start.replace(' ', 'T')}+08:00", "kpi": f.kpi,
+            "numerator": f.numerator, "denominator": f.denominator, "value": f.value,
+            "unit": unit, "status": self.status,
+            "thresholds": [{"policy_id": t.id, "comparator": t.comparator,
+                            "threshold": t.threshold, "unit": t.unit, "scope": t.scope,
+                            "source": t.source, "status": s} for t, s in self.targets],
+        }
+
+
+def _targets(catalog: Catalog, f: Figure) -> list[PolicyTarget]:
+    on = date.fromisoformat(f.period_start[:10])
+    if f.city == YRD_REGION:
+        rep = "310000"  # any YRD city: region-scope targets apply to the region as a whole
+        return [t for t in catalog.for_cell(rep, f.base_kpi, on, f.route_class)
+                if t.scope == "region"]
+    return catalog.for_cell(f.city, f.base_kpi, on, f.route_class)
+
+
+def judge(catalog: Catalog, figures: list[Figure]) -> list[ReportRow]:
+    rows = []
+    for f in figures:
+        v = f.value
+        judged = tuple((t, NO_DATA if v is None else (PASS if t.judge(v) else BREACH))
+                       for t in _targets(catalog, f))
+        rows.append(ReportRow(f, judged))
+    return rows
+
+
+def kpi_report(wh: Warehouse, flt: CellFilter, routes: RouteTable,
+               catalog: Catalog) -> list[ReportRow]:
+    """Compute, roll up and judge every KPI for the cells the filter selects.
+
+    With `city` set, only that city's rows (or only the YRD rows for `YRD`); with `company`
+    set, only that company's rows: a roll-up of a filtered subset would be mislabelled.
+    """
+    figures = roll_up(cell_figures(cell_counts(wh, flt), on_time_counts(wh, flt, routes)))
+    if flt.city:
+        figures = [f for f in figures if f.city == flt.city]
+    if flt.company:
+        figures = [f for f in figures if f.company == flt.company]
+    figures.sort(key=lambda f: (f.period_start, f.city, f.company, f.kpi))
+    return judge(catalog, figures)
+
+
+CSV_FIELDS = ("city", "city_name", "company", "period_start", "kpi", "numerator", "denominator",
+              "value", "unit", "status", "thresholds")
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, extrasaction="ignore")
+    w.writeheader()
+    for r in rows:
+        w.writerow(r | {"thresholds": "; ".join(
+            f"{t['policy_id']} {t['comparator']} {t['threshold']} {t['status']}"
+            for t in r["thresholds"])})
+    return buf.getvalue()

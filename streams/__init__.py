@@ -1,0 +1,1 @@
+"""Stream processing: the embedded broker, the faust app and its agents."""

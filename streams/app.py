@@ -1,0 +1,93 @@
+"""The faust app: one agent ingests scan.v1 batches; the web server answers the API.
+
+Batch, insert, then commit (DESIGN.md, Arroyo): `take_events` yields up to
+`batch_messages` messages or whatever arrived within `batch_within_s`; the body stores the
+batch in ClickHouse and returns; only then does faust ack the messages, and its committer
+commits acked offsets. The body never raises on a failed insert (faust would ack the
+buffered events anyway): `Ingestor.handle` retries until ClickHouse has the batch.
+A worker killed at any moment re-reads at most the uncommitted batches; the archive's
+ReplacingMergeTree key and the uniqExact states make that re-insert change no figure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import faust
+import orjson
+
+from runtime.settings import Settings
+from streams.batch import Arrival
+from streams.ingest import DeadLetterFlood, Ingestor
+from warehouse.client import Warehouse
+from warehouse.writer import SinkUnavailable
+
+log = logging.getLogger(__name__)
+
+BATCH_MESSAGES = 200  # Kafka messages per batch at most (a message may carry ~500 events)
+EXIT_DEAD_LETTER_FLOOD = 3
+EXIT_SINK_DOWN = 4
+
+
+def build_app(settings: Settings, bootstrap: str, wh: Warehouse,
+              web_port: int | None = None) -> faust.App:
+    app = faust.App(
+        settings.consumer_group,
+        broker=f"kafka://{bootstrap}",
+        value_serializer="raw",
+        key_serializer="raw",
+        store="memory://",
+        autodiscover=False,
+        datadir=str(settings.data_dir / "faust"),
+        topic_partitions=settings.partitions,
+        topic_allow_declare=False,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=0.5,
+        broker_commit_every=10_000,
+        broker_max_poll_records=1_000,
+        consumer_max_fetch_size=16 * 1024 * 1024,
+        # tansu completes a group join only after the rebalance timeout: keep it short.
+        broker_rebalance_timeout=4.0,
+        broker_session_timeout=6.0,
+        broker_heartbeat_interval=1.0,
+        stream_buffer_maxsize=4_096,
+        producer_max_request_size=16 * 1024 * 1024,
+        web_enabled=web_port is not None,
+        web_port=web_port or 6066,
+        web_bind="127.0.0.1",
+        web_host="127.0.0.1",
+    )
+    scan_topic = app.topic(settings.scan_topic, value_serializer="raw", key_serializer="raw")
+    dlq_topic = app.topic(settings.dlq_topic, value_serializer="raw", key_serializer="raw",
+                          partitions=1)
+    ingestor = Ingestor(settings, wh)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
+    app.ingestor = ingestor  # type: ignore[attr-defined]
+    app.warehouse = wh  # type: ignore[attr-defined]
+
+    @app.agent(scan_topic, name="ingest")
+    async def ingest(stream: Any) -> None:
+        loop = asyncio.get_running_loop()
+        async for events in stream.take_events(BATCH_MESSAGES, within=settings.batch_within_s):
+            arrivals = [Arrival(e.message.topic, e.message.partition, e.message.offset,
+                                e.message.value or b"") for e in events]
+            try:
+                dead = await loop.run_in_executor(pool, ingestor.handle, arrivals)
+            except DeadLetterFlood as exc:
+                log.critical("%s", exc)
+                os._exit(EXIT_DEAD_LETTER_FLOOD)  # no commit: the batch is re-read on restart
+            except SinkUnavailable as exc:
+                log.critical("ClickHouse unavailable at shutdown, batch not stored: %s", exc)
+                os._exit(EXIT_SINK_DOWN)
+            for d in dead:
+                await dlq_topic.send(value=orjson.dumps(d.envelope()))
+
+    @app.on_before_shutdown.connect
+    async def _stopping(app: faust.App, **kwargs: Any) -> None:
+        ingestor.stopping = True
+
+    return app

@@ -1,0 +1,105 @@
+"""The ingest step of the worker: batch -> ClickHouse, then (by the caller) ack and commit.
+
+Blocking; the faust agent runs it in a single worker thread so the event loop keeps
+heartbeating and fetching while a batch is decoded and inserted.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from courierwatch.contract import Limits
+from runtime.settings import Settings
+from streams import metrics
+from streams.batch import Arrival, DeadLetter, process_batch
+from warehouse.client import Warehouse
+from warehouse.writer import with_retry, write_dead_letters, write_events
+
+log = logging.getLogger(__name__)
+
+FLOOD_WINDOW_EVENTS = 10_000
+FLOOD_MIN_EVENTS = 1_000
+
+
+class DeadLetterFlood(RuntimeError):
+    """Too large a share of recent input was rejected: halt instead of dead-lettering it all."""
+
+
+def stored_watermark_ms(wh: Warehouse) -> int:
+    """The latest in-figure event time in the archive (0 when empty): survives restarts."""
+    rows = wh.query(f"SELECT toUnixTimestamp64Milli(max(ts)), count() FROM {wh.db}.events "
+                    "WHERE late = 0")
+    return int(rows[0][0]) if rows and rows[0][1] else 0
+
+
+class Ingestor:
+    def __init__(self, settings: Settings, wh: Warehouse,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 limits: Limits = Limits()) -> None:
+        self.settings = settings
+        self.wh = wh
+        self.clock = clock
+        self.limits = limits
+        self.watermark_ms = stored_watermark_ms(wh)
+        self.stopping = False
+        self.archived = 0
+        self.dead = 0
+        self.late = 0
+        self._recent: deque[tuple[int, int]] = deque()
+        self._recent_total = 0
+        self._recent_dead = 0
+
+    def handle(self, arrivals: list[Arrival]) -> list[DeadLetter]:
+        """Store one batch; return its dead letters for the DLQ topic.
+
+        Returns only once ClickHouse has the batch. Raises DeadLetterFlood when the share of
+        rejected input over the last ~10k events exceeds `dlq_max_share`.
+        """
+        started = time.perf_counter()
+        res = process_batch(arrivals, self.clock(), self.watermark_ms,
+                            int(self.settings.allowed_lateness_s * 1000), self.limits)
+        stop = lambda: self.stopping  # noqa: E731
+        retry = metrics.INSERT_RETRIES.inc
+        if len(res.rows):
+            with_retry(lambda: write_events(self.wh, res.rows.columns), stop, retry)
+        if res.dead_letters:
+            rows = [(d.received_ms, d.stage, d.reason, d.detail,
+                     d.raw.decode("utf-8", "backslashreplace"), d.topic, d.partition, d.offset,
+                     d.msg_index) for d in res.dead_letters]
+            with_retry(lambda: write_dead_letters(self.wh, rows), stop, retry)
+        self.watermark_ms = res.watermark_ms
+        n, n_dead = len(res.rows), len(res.dead_letters)
+        self.archived += n - res.late
+        self.late += res.late
+        self.dead += n_dead
+        metrics.MESSAGES.inc(len(arrivals))
+        metrics.EVENTS.labels("archived").inc(n - res.late)
+        metrics.EVENTS.labels("late").inc(res.late)
+        metrics.EVENTS.labels("dead_lettered").inc(n_dead)
+        for d in res.dead_letters:
+            metrics.DEAD_LETTERS.labels(d.reason).inc()
+        metrics.BATCHES.inc()
+        metrics.BATCH_EVENTS.observe(n)
+        metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+        metrics.WATERMARK.set(self.watermark_ms / 1000)
+        self._check_flood(n, n_dead)
+        return res.dead_letters
+
+    def _check_flood(self, n: int, n_dead: int) -> None:
+        self._recent.append((n, n_dead))
+        self._recent_total += n + n_dead
+        self._recent_dead += n_dead
+        while self._recent and self._recent_total - sum(self._recent[0]) >= FLOOD_WINDOW_EVENTS:
+            a, b = self._recent.popleft()
+            self._recent_total -= a + b
+            self._recent_dead -= b
+        share = self._recent_dead / self._recent_total if self._recent_total else 0.0
+        if self._recent_total >= FLOOD_MIN_EVENTS and share > self.settings.dlq_max_share:
+            raise DeadLetterFlood(
+                f"{self._recent_dead} of the last {self._recent_total} events were rejected "
+                f"({share:.0%} > {self.settings.dlq_max_share:.0%}); halting so that a bad "
+                "producer deploy is fixed instead of dead-lettering everything")

@@ -1,0 +1,41 @@
+"""Entry point of a worker process: `python -m streams.worker`.
+
+Owns ClickHouse (chDB allows one process per data directory) and serves the HTTP API
+(services.api) next to the ingest agent, so that the CLI and the dashboard read through it
+while it runs. The parent passes the broker address in COURIERWATCH_BOOTSTRAP.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import faust
+
+from runtime.settings import load_settings
+import atexit
+
+from services.api import register_views
+from services.owner import clear_api_record, write_api_record
+from streams.app import build_app
+from warehouse.client import Warehouse
+
+
+def main() -> None:
+    settings = load_settings()
+    bootstrap = os.environ["COURIERWATCH_BOOTSTRAP"]
+    web_port = int(os.environ.get("COURIERWATCH_WORKER_WEB_PORT", settings.api_port))
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    wh = Warehouse(settings.clickhouse, settings.database)
+    app = build_app(settings, bootstrap, wh, web_port=web_port)
+    register_views(app, settings, wh)
+    write_api_record(settings.data_dir, web_port)
+    atexit.register(clear_api_record, settings.data_dir)
+    worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
+    worker.execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""ClickHouse client construction, shared by the worker, the CLI and the tests.
+
+One clickhouse-connect client is not safe for concurrent queries, and chDB allows one
+process per data directory: `Warehouse` owns the single client of its process and
+serialises every call through a lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+
+from warehouse.schema import migrate
+
+
+def connect(dsn: str) -> Client:
+    """`chdb:///path` (in-process engine, directory created) or `http(s)://...` (server)."""
+    if dsn.startswith("chdb://"):
+        Path(dsn.removeprefix("chdb://")).mkdir(parents=True, exist_ok=True)
+    return clickhouse_connect.get_client(dsn=dsn)
+
+
+class Warehouse:
+    """The process's ClickHouse client, its database, and a lock around every call."""
+
+    def __init__(self, dsn: str, database: str) -> None:
+        self.dsn = dsn
+        self.db = database
+        self.client = connect(dsn)
+        self._lock = threading.Lock()
+        with self._lock:
+            self.applied = migrate(self.client, database)
+
+    def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return list(self.client.query(sql, parameters=parameters).result_rows)
+
+    def command(self, sql: str) -> Any:
+        with self._lock:
+            return self.client.command(sql)
+
+    def insert(self, table: str, columns: Sequence[Sequence[Any]],
+               column_names: Sequence[str]) -> None:
+        with self._lock:
+            self.client.insert(f"{self.db}.{table}", columns, column_names=column_names,
+                               column_oriented=True)
+
+    def close(self) -> None:
+        with self._lock:
+            self.client.close()

@@ -1,0 +1,144 @@
+"""KPI queries: per-cell counts from the aggregate tables and the DELIVERED x ACCEPTED join.
+
+Everything is read by event time in China Standard Time; a period is an hour or a day.
+Results are plain counts keyed by (city, company, period_start); turning them into KPIs
+is the core's job (courierwatch.figures).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from courierwatch.cities import YRD_PROVINCE_PREFIXES, YRD_REGION
+from courierwatch.routes import UNCLASSIFIED, RouteTable
+from warehouse.client import Warehouse
+from warehouse.schema import CST, COUNTS
+
+Key = tuple[str, str, str]  # city, company, period_start 'YYYY-MM-DD HH:MM:SS' (CST)
+
+
+@dataclass(frozen=True, slots=True)
+class CellFilter:
+    city: str | None = None       # a code, or YRD for every Shanghai/Jiangsu/Zhejiang city
+    company: str | None = None
+    start: datetime | None = None  # aware; inclusive
+    end: datetime | None = None    # aware; exclusive
+    by: str = "day"               # hour | day
+
+
+@dataclass(frozen=True, slots=True)
+class OnTimeCounts:
+    route_class: str
+    joined: int        # DELIVERED with a known ACCEPTED on this route class
+    on_time: int
+    promised: int      # DELIVERED whose parcel has promised_by
+    kept: int
+
+
+def _period(col: str, by: str) -> str:
+    if by not in ("hour", "day"):
+        raise ValueError(f"period must be hour or day, not {by!r}")
+    fn = "toStartOfHour" if by == "hour" else "toStartOfDay"
+    return f"toString({fn}({col}, '{CST}'))"
+
+
+def _where(f: CellFilter, time_col: str, params: dict[str, object],
+           city_col: str = "city", company_col: str = "company") -> str:
+    conds = ["1"]
+    if f.city == YRD_REGION:
+        prefixes = ", ".join(f"'{p}'" for p in YRD_PROVINCE_PREFIXES)
+        conds.append(f"substring({city_col}, 1, 2) IN ({prefixes})")
+    elif f.city:
+        params["city"] = f.city
+        conds.append(f"{city_col} = {{city:String}}")
+    if f.company:
+        params["company"] = f.company
+        conds.append(f"{company_col} = {{company:String}}")
+    if f.start:
+        params["start"] = int(f.start.timestamp())
+        conds.append(f"{time_col} >= toDateTime({{start:Int64}})")
+    if f.end:
+        params["end"] = int(f.end.timestamp())
+        conds.append(f"{time_col} < toDateTime({{end:Int64}})")
+    return " AND ".join(conds)
+
+
+def cell_counts(wh: Warehouse, f: CellFilter) -> dict[Key, dict[str, int]]:
+    """Distinct-event counts per cell for every count in schema.COUNTS, plus `tape_mm_sum`."""
+    params: dict[str, object] = {}
+    where = _where(f, "hour", params)
+    merges = ", ".join(f"uniqExactMerge(`{n}`)" for n, _ in COUNTS)
+    rows = wh.query(f"""SELECT city, company, {_period('hour', f.by)} AS p, {merges}
+        FROM {wh.db}.cell_counts WHERE {where} GROUP BY city, company, p""", params)
+    out: dict[Key, dict[str, int]] = {}
+    for r in rows:
+        out[(r[0], r[1], r[2])] = {n: int(v) for (n, _), v in zip(COUNTS, r[3:], strict=True)}
+    tape = wh.query(f"""SELECT city, company, p, sum(tape_mm * n) FROM (
+          SELECT city, company, {_period('hour', f.by)} AS p, tape_mm,
+                 uniqExactMerge(parcels) AS n
+          FROM {wh.db}.tape_cells WHERE {where} GROUP BY city, company, p, tape_mm)
+        GROUP BY city, company, p""", params)
+    for city, company, p, total in tape:
+        out.setdefault((city, company, p), {n: 0 for n, _ in COUNTS})["tape_mm_sum"] = int(total)
+    for counts in out.values():
+        counts.setdefault("tape_mm_sum", 0)
+    return out
+
+
+def _route_class_sql(routes: RouteTable) -> tuple[str, str]:
+    """(class-name expression, hours expression) over the joined acceptance `a`."""
+    yrd = ", ".join(f"'{p}'" for p in YRD_PROVINCE_PREFIXES)
+    branches, hours = [], []
+    for rc in routes.classes:
+        if rc.endpoints is None:
+            cond = (f"substring(a.city, 1, 2) IN ({yrd}) AND "
+                    f"substring(a.dest_city, 1, 2) IN ({yrd})")
+        else:
+            arr = "[" + ", ".join(f"'{c}'" for c in sorted(rc.endpoints)) + "]"
+            cond = f"has({arr}, a.city) AND has({arr}, a.dest_city)"
+        if rc.companies is not None:
+            comp = "[" + ", ".join(f"'{c}'" for c in sorted(rc.companies)) + "]"
+            cond += f" AND has({comp}, a.company)"
+        branches.append(f"{cond}, '{rc.name}'")
+        hours.append(f"rc = '{rc.name}', {rc.hours * 3_600_000}")
+    return (f"multiIf({', '.join(branches)}, '{UNCLASSIFIED}')",
+            f"multiIf({', '.join(hours)}, 0)")
+
+
+def on_time_counts(wh: Warehouse, f: CellFilter,
+                   routes: RouteTable) -> dict[Key, list[OnTimeCounts]]:
+    """Join each distinct DELIVERED with its parcel's earliest ACCEPTED, per cell and class.
+
+    The cell is the delivery's city, company and period; the route class comes from the
+    acceptance (origin city, destination city, company). DELIVERED events whose parcel has
+    no ACCEPTED yet are not in any denominator here; they join when it arrives.
+    """
+    params: dict[str, object] = {}
+    where = _where(f, "ts", params)
+    rc_expr, hours_expr = _route_class_sql(routes)
+    delivered = (f"SELECT event_id, any(parcel_id) AS d_parcel, any(city) AS d_city, "
+                 f"any(company) AS d_company, any(ts) AS d_ts FROM {wh.db}.events "
+                 f"WHERE type = 'DELIVERED' AND late = 0 AND {where} GROUP BY event_id")
+    rows = wh.query(f"""
+        SELECT d.d_city, d.d_company, {_period('d.d_ts', f.by)} AS p, {rc_expr} AS rc,
+               count() AS joined,
+               countIf(toUnixTimestamp64Milli(d.d_ts) - toUnixTimestamp64Milli(a.ts)
+                       <= {hours_expr}) AS on_time,
+               countIf(a.promised_by IS NOT NULL) AS promised,
+               countIf(a.promised_by IS NOT NULL AND d.d_ts <= a.promised_by) AS kept
+        FROM ({delivered}) AS d
+        INNER JOIN (
+            SELECT parcel_id, argMax(ts, version) AS ts, argMax(city, version) AS city,
+                   argMax(dest_city, version) AS dest_city,
+                   argMax(company, version) AS company,
+                   argMax(promised_by, version) AS promised_by
+            FROM {wh.db}.accepts
+            WHERE parcel_id IN (SELECT d_parcel FROM ({delivered}))
+            GROUP BY parcel_id) AS a ON d.d_parcel = a.parcel_id
+        GROUP BY d.d_city, d.d_company, p, rc""", params)
+    out: dict[Key, list[OnTimeCounts]] = {}
+    for city, company, p, rc, joined, on_time, promised, kept in rows:
+        out.setdefault((city, company, p), []).append(
+            OnTimeCounts(rc, int(joined), int(on_time), int(promised), int(kept)))
+    return out
