@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 import msgspec
+import orjson
 
 SCHEMA = "scan.v1"
 
@@ -54,8 +55,9 @@ class Security(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     xray: bool
 
 
-class ScanEvent(msgspec.Struct, frozen=True, omit_defaults=True):
-    """One scan. Unknown extra fields are tolerated (the contract may grow) but not stored."""
+class ScanEvent(msgspec.Struct, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+    """One scan. Unknown extra fields are tolerated in input (the contract may grow): they are
+    screened for personal data, then dropped before decoding into this record."""
 
     schema: Literal["scan.v1"]
     event_id: Id
@@ -76,10 +78,6 @@ class ScanEvent(msgspec.Struct, frozen=True, omit_defaults=True):
     stage: ComplaintStage | None = None
     valid: bool | None = None
     satisfied: bool | None = None
-
-
-class _StrictScanEvent(ScanEvent, frozen=True, forbid_unknown_fields=True):
-    """ScanEvent with no unknown fields: the only shape the fast path accepts."""
 
 
 # Which optional fields each type requires (R) and merely allows (A); any other
@@ -118,50 +116,78 @@ class Rejection:
 
 _MIN_TS = datetime(2000, 1, 1, tzinfo=UTC)
 
-# Personal data. The screens run on whole messages first: cheap substring tests in C decide
-# whether the (slow) regular expressions need to run at all.
-_DIGIT_RUN = re.compile(rb"[0-9]{11,}[Xx]?")
-_PHONE = re.compile(rb"1[3-9][0-9]{9}")                                 # mainland mobile
-_ID_CARD = re.compile(rb"[1-9][0-9]{5}(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])"
-                      rb"(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx]")   # resident ID card
-_EMAIL = re.compile(rb"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+\.[A-Za-z]{2,}")
-_PII_KEY = re.compile(
-    rb'"([a-z_]*(?:phone|mobile|tel|address|addr|name|id_?card|email|contact)[a-z_]*)"\s*:'
-)
-_PII_WORDS = (b"phone", b"mobile", b"tel", b"addr", b"card", b"email", b"contact")
-_CONTRACT_KEYS = frozenset({b"real_name"})
+# Personal data. The screen runs on decoded values (so JSON escapes cannot hide a number)
+# and on the keys of fields outside the contract; both decoding paths use the same screen.
+_SEPARATED_DIGITS = re.compile(r"(?<=[0-9])[\s\-.()]+(?=[0-9])")
+_COUNTRY_CODE = re.compile(r"(?:\+|\b00)86[\s\-]?(?=1[3-9])")
+_DIGIT_RUN = re.compile(r"[0-9]{11,}[Xx]?")
+_PHONE = re.compile(r"1[3-9][0-9]{9}")                                    # mainland mobile
+_ID_CARD = re.compile(r"[1-9][0-9]{5}(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])"
+                      r"(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx]")      # resident ID card
+_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+\.[A-Za-z]{2,}")
+_PII_KEY = re.compile(r"phone|mobile|tel|address|addr|name|id_?card|email|contact|身份证|电话|"
+                      r"手机|姓名|地址", re.IGNORECASE)
+_CONTRACT_FIELDS = frozenset(ScanEvent.__struct_fields__)
+_NESTED_FIELDS = frozenset(Packaging.__struct_fields__) | frozenset(Security.__struct_fields__)
 
 
-_DIGIT_MAP = bytes.maketrans(b"0123456789", b"0000000000")
+_ASCII_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
-def _ids_carry_personal_data(payload: bytes, events: list[ScanEvent]) -> bool:
-    """Personal-data screen for contract-shaped events: only id fields can carry it."""
-    if b"@" not in payload and b"0" * 11 not in payload.translate(_DIGIT_MAP):
-        return False  # no 11-digit run anywhere: no phone and no ID-card number
-    ids = "\n".join(f"{e.event_id} {e.parcel_id} {e.site_id} {e.complaint_id}" for e in events)
-    return has_personal_data(ids.encode())
-
-
-def has_personal_data(raw: bytes) -> bool:
-    """True when `raw` holds a phone/ID-card/e-mail value or a key naming personal data."""
-    for run in _DIGIT_RUN.finditer(raw):
+def text_has_personal_data(text: str) -> bool:
+    """True when `text` holds a mainland phone number (also +86 or with separators), a
+    resident ID-card number or an e-mail address. A digit run glued to a letter (a waybill
+    such as SF13812345678) is not a phone number."""
+    if "@" in text and _EMAIL.search(text):
+        return True
+    compact = _SEPARATED_DIGITS.sub("", _COUNTRY_CODE.sub("", text))
+    for run in _DIGIT_RUN.finditer(compact):
         start = run.start()
-        if start and raw[start - 1:start].isalpha():
-            continue  # part of a waybill or site code such as SF13812345678
+        if start and compact[start - 1] in _ASCII_LETTERS:
+            continue
         if _PHONE.fullmatch(run.group()) or _ID_CARD.fullmatch(run.group()):
             return True
-    if b"@" in raw and _EMAIL.search(raw):
-        return True
-    low = raw.lower()
-    if low.count(b"name") > low.count(b"real_name") or any(w in low for w in _PII_WORDS):
-        return any(m.group(1) not in _CONTRACT_KEYS for m in _PII_KEY.finditer(low))
     return False
 
 
-_decoder_many = msgspec.json.Decoder(list[_StrictScanEvent])
-_decoder_strict_one = msgspec.json.Decoder(_StrictScanEvent)
-_decoder_one = msgspec.json.Decoder(ScanEvent)
+def key_names_personal_data(key: str) -> bool:
+    """True for a field name such as receiver_phone, Receiver-Name or 电话."""
+    return key not in _NESTED_FIELDS and key != "real_name" and bool(_PII_KEY.search(key))
+
+
+def has_personal_data(raw: bytes) -> bool:
+    """Screen a raw JSON text: any string value or key naming personal data."""
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return text_has_personal_data(raw.decode("utf-8", "replace"))
+    return _obj_has_personal_data(obj)
+
+
+def _obj_has_personal_data(obj: object) -> bool:
+    if isinstance(obj, dict):
+        return any(key_names_personal_data(str(k)) or text_has_personal_data(str(k))
+                   or _obj_has_personal_data(v) for k, v in obj.items())
+    if isinstance(obj, list):
+        return any(_obj_has_personal_data(v) for v in obj)
+    if isinstance(obj, bool) or obj is None:
+        return False
+    return isinstance(obj, str | int | float) and text_has_personal_data(str(obj))
+
+
+def _free_text(ev: ScanEvent) -> str:
+    """The event's free-form strings, '|'-separated so that no two can merge into a number."""
+    return f"{ev.event_id}|{ev.parcel_id}|{ev.site_id or ''}|{ev.complaint_id or ''}|{ev.company}"
+
+
+def _events_carry_personal_data(events: list[ScanEvent]) -> bool:
+    return text_has_personal_data("\n|".join(_free_text(e) for e in events))
+
+
+_decoder = msgspec.json.Decoder(ScanEvent)
+_raw_list = msgspec.json.Decoder(list[msgspec.Raw])
+_raw_one = msgspec.json.Decoder(msgspec.Raw)
+_DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError)
 
 
 def _forbidden(event_type: str) -> tuple[str, ...]:
@@ -198,15 +224,48 @@ def _check_rules(ev: ScanEvent, max_ts: datetime) -> tuple[str, str] | None:
 
 
 def _split(payload: bytes) -> list[bytes] | None:
-    """Split a message into per-event JSON texts; None if it is not an array or JSON lines."""
+    """Per-event JSON texts of a message; None when it is neither JSON nor JSON lines.
+
+    A JSON array gives its elements; a single object (pretty-printed or not) gives itself;
+    anything else with newlines is JSON lines (one text per non-blank line).
+    """
     text = payload.strip()
-    if text.startswith(b"["):
-        try:
-            items = msgspec.json.decode(text, type=list[msgspec.Raw])
-        except msgspec.DecodeError:
+    if not text:
+        return []
+    try:
+        if text.startswith(b"["):
+            return [bytes(r) for r in _raw_list.decode(text)]
+        if b"\n" not in text:
+            return [text]
+        _raw_one.decode(text)
+        return [text]  # one pretty-printed object
+    except _DECODE_ERRORS:
+        if text.startswith(b"["):
             return None
-        return [bytes(i) for i in items]
-    return [line for line in text.split(b"\n") if line.strip()]
+    return [line.strip() for line in text.split(b"\n") if line.strip()]
+
+
+def _decode_lenient(raw: bytes) -> ScanEvent | Rejection:
+    """Decode one event whose fields may go beyond the contract: screen the extra fields for
+    personal data, drop them, decode the rest strictly."""
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return Rejection("not_json", str(exc), raw)
+    if not isinstance(obj, dict):
+        return Rejection("schema", f"an event is a JSON object, not {type(obj).__name__}", raw)
+    extras = {k: v for k, v in obj.items() if k not in _CONTRACT_FIELDS}
+    if _obj_has_personal_data(extras):
+        return Rejection("pii", _PII_DETAIL, raw)
+    try:
+        return _decoder.decode(orjson.dumps({k: v for k, v in obj.items()
+                                             if k in _CONTRACT_FIELDS}))
+    except msgspec.ValidationError as exc:
+        return Rejection("schema", str(exc), raw)
+
+
+_PII_DETAIL = ("event carries what looks like personal data (a phone, ID-card or e-mail value, "
+               "or a field named for a name, phone or address)")
 
 
 def _decode_one(raw: bytes, index: int, max_ts: datetime, limits: Limits) -> ScanEvent | Rejection:
@@ -214,61 +273,65 @@ def _decode_one(raw: bytes, index: int, max_ts: datetime, limits: Limits) -> Sca
         return Rejection("oversized", f"event of {len(raw)} bytes > {limits.max_event_bytes}",
                          raw, index)
     try:
-        ev = _decoder_one.decode(raw)
+        out: ScanEvent | Rejection = _decoder.decode(raw)
     except msgspec.ValidationError as exc:
-        return Rejection("schema", str(exc), raw, index)
-    except msgspec.DecodeError as exc:
-        return Rejection("not_json", str(exc), raw, index)
-    if has_personal_data(raw):
-        return Rejection("pii", "event carries what looks like personal data "
-                         "(phone, ID card, e-mail or a name/address field)", raw, index)
-    broken = _check_rules(ev, max_ts)
+        if "unknown field" in str(exc):
+            out = _decode_lenient(raw)
+        else:  # a type error may be reported before a syntax error further on: tell apart
+            try:
+                _raw_one.decode(raw)
+                out = Rejection("schema", str(exc), raw)
+            except _DECODE_ERRORS as syntax:
+                out = Rejection("not_json", str(syntax), raw)
+    except _DECODE_ERRORS as exc:
+        out = Rejection("not_json", str(exc), raw)
+    if isinstance(out, Rejection):
+        return Rejection(out.reason, out.detail, raw, index)
+    if text_has_personal_data(_free_text(out)):
+        return Rejection("pii", _PII_DETAIL, raw, index)
+    broken = _check_rules(out, max_ts)
     if broken:
         return Rejection(broken[0], broken[1], raw, index)
-    return ev
+    return out
 
 
 def decode_message(payload: bytes, now: datetime,
                    limits: Limits = Limits()) -> tuple[list[ScanEvent], list[Rejection]]:
     """Decode one Kafka message value into valid events and rejections.
 
-    Pure and total: it never raises for bad input. `now` is the processing clock (aware),
-    used only for the future-timestamp bound.
+    Pure and total: it never raises for bad input, and every event of the message ends up
+    either in the first list or as a Rejection (a message that cannot be split at all, or
+    is blank, is one Rejection with index -1). `now` is the processing clock (aware), used
+    only for the future-timestamp bound. An empty JSON array is an empty, valid batch.
     """
     max_ts = now + timedelta(seconds=limits.max_future_s)
     if len(payload) > limits.max_message_bytes:
         return [], [Rejection("oversized",
-                              f"message of {len(payload)} bytes > {limits.max_message_bytes}",
-                              payload[:4096])]
-    # Fast path: an array (or one object) of events with no field outside the contract.
-    # Then personal data can only hide in the free-form id fields, checked in one pass.
-    try:
-        stripped = payload.strip()
-        if stripped.startswith(b"["):
-            events: list[ScanEvent] = list(_decoder_many.decode(stripped))
-        elif b"\n" in stripped:  # JSON lines: decoded as one array in C
-            lines = [ln for ln in stripped.split(b"\n") if ln.strip()]
-            events = list(_decoder_many.decode(b"[" + b",".join(lines) + b"]"))
-            if len(events) != len(lines):
-                raise msgspec.DecodeError("line count mismatch")
-        else:
-            events = [_decoder_strict_one.decode(stripped)]
-    except (msgspec.ValidationError, msgspec.DecodeError):
-        pass
-    else:
-        if (len(payload) <= limits.max_event_bytes * max(len(events), 1)
-                and not _ids_carry_personal_data(payload, events)
-                and not any(_check_rules(e, max_ts) for e in events)):
-            return events, []
+                              f"message of {len(payload)} bytes > {limits.max_message_bytes} "
+                              "(raw keeps the first 4 KiB)", payload[:4096])]
     parts = _split(payload)
     if parts is None:
         return [], [Rejection("not_json", "message is neither JSON, a JSON array nor JSON lines",
                               payload)]
+    if not parts:
+        if payload.strip():
+            return [], []  # `[]`: a valid, empty batch
+        return [], [Rejection("not_json", "empty message", payload)]
+    # Fast path: every event within the contract's fields and rules, decoded in C.
+    try:
+        if max(map(len, parts)) <= limits.max_event_bytes:
+            events = [_decoder.decode(p) for p in parts]
+            if (not _events_carry_personal_data(events)
+                    and not any(_check_rules(e, max_ts) for e in events)):
+                return events, []
+    except (msgspec.ValidationError, *_DECODE_ERRORS):
+        pass
     good: list[ScanEvent] = []
     rejected: list[Rejection] = []
     for i, raw in enumerate(parts):
         out = _decode_one(raw, i, max_ts, limits)
-        (rejected if isinstance(out, Rejection) else good).append(out)  # type: ignore[arg-type]
+        if isinstance(out, Rejection):
+            rejected.append(out)
+        else:
+            good.append(out)
     return good, rejected
-
-

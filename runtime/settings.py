@@ -9,10 +9,12 @@
 | COURIERWATCH_TOPIC_PREFIX | (empty) | prefix for every topic and consumer group |
 | COURIERWATCH_PARTITIONS | 4 | partitions of the scan topic |
 | COURIERWATCH_ALLOWED_LATENESS_S | 604800 (7 days) | see docs/semantics.md |
-| COURIERWATCH_BATCH_MAX | 20000 | events per ClickHouse insert at most |
+| COURIERWATCH_BATCH_MESSAGES | 200 | Kafka messages per batch (one insert) at most |
 | COURIERWATCH_BATCH_WITHIN_S | 0.5 | flush a partial batch after this long |
 | COURIERWATCH_DLQ_MAX_SHARE | 0.5 | halt if more than this share of the last 10k events is rejected |
 | COURIERWATCH_API_PORT | 8765 | HTTP API and dashboard of the worker that owns ClickHouse |
+| COURIERWATCH_CRASH_AFTER_BATCHES | 0 (off) | fault injection for the recovery tests: the worker |
+|   |   | dies (SIGKILL-like) right after its Nth ClickHouse insert, before the offsets commit |
 """
 
 from __future__ import annotations
@@ -33,10 +35,11 @@ class Settings:
     topic_prefix: str = ""
     partitions: int = 4
     allowed_lateness_s: float = 7 * 24 * 3600.0
-    batch_max: int = 20_000
+    batch_messages: int = 200
     batch_within_s: float = 0.5
     dlq_max_share: float = 0.5
     api_port: int = 8765
+    crash_after_batches: int = 0
 
     @property
     def embedded_kafka(self) -> bool:
@@ -80,10 +83,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         topic_prefix=e.get("COURIERWATCH_TOPIC_PREFIX", ""),
         partitions=int(e.get("COURIERWATCH_PARTITIONS", "4")),
         allowed_lateness_s=float(e.get("COURIERWATCH_ALLOWED_LATENESS_S", 7 * 24 * 3600)),
-        batch_max=int(e.get("COURIERWATCH_BATCH_MAX", "20000")),
+        batch_messages=int(e.get("COURIERWATCH_BATCH_MESSAGES", "200")),
         batch_within_s=float(e.get("COURIERWATCH_BATCH_WITHIN_S", "0.5")),
         dlq_max_share=float(e.get("COURIERWATCH_DLQ_MAX_SHARE", "0.5")),
         api_port=int(e.get("COURIERWATCH_API_PORT", "8765")),
+        crash_after_batches=int(e.get("COURIERWATCH_CRASH_AFTER_BATCHES", "0")),
     )
 
 
@@ -95,8 +99,9 @@ def settings_env(s: Settings) -> dict[str, str]:
         "COURIERWATCH_TOPIC_PREFIX": s.topic_prefix,
         "COURIERWATCH_PARTITIONS": str(s.partitions),
         "COURIERWATCH_ALLOWED_LATENESS_S": str(s.allowed_lateness_s),
-        "COURIERWATCH_BATCH_MAX": str(s.batch_max),
+        "COURIERWATCH_BATCH_MESSAGES": str(s.batch_messages),
         "COURIERWATCH_BATCH_WITHIN_S": str(s.batch_within_s),
         "COURIERWATCH_DLQ_MAX_SHARE": str(s.dlq_max_share),
         "COURIERWATCH_API_PORT": str(s.api_port),
+        "COURIERWATCH_CRASH_AFTER_BATCHES": str(s.crash_after_batches),
     }

@@ -28,7 +28,6 @@ from warehouse.writer import SinkUnavailable
 
 log = logging.getLogger(__name__)
 
-BATCH_MESSAGES = 200  # Kafka messages per batch at most (a message may carry ~500 events)
 EXIT_DEAD_LETTER_FLOOD = 3
 EXIT_SINK_DOWN = 4
 
@@ -72,7 +71,8 @@ def build_app(settings: Settings, bootstrap: str, wh: Warehouse,
     @app.agent(scan_topic, name="ingest")
     async def ingest(stream: Any) -> None:
         loop = asyncio.get_running_loop()
-        async for events in stream.take_events(BATCH_MESSAGES, within=settings.batch_within_s):
+        async for events in stream.take_events(settings.batch_messages,
+                                                 within=settings.batch_within_s):
             arrivals = [Arrival(e.message.topic, e.message.partition, e.message.offset,
                                 e.message.value or b"") for e in events]
             try:

@@ -7,6 +7,7 @@ heartbeating and fetching while a batch is decoded and inserted.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import Callable
@@ -49,6 +50,7 @@ class Ingestor:
         self.archived = 0
         self.dead = 0
         self.late = 0
+        self.batches = 0
         self._recent: deque[tuple[int, int]] = deque()
         self._recent_total = 0
         self._recent_dead = 0
@@ -87,6 +89,11 @@ class Ingestor:
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         metrics.WATERMARK.set(self.watermark_ms / 1000)
         self._check_flood(n, n_dead)
+        self.batches += 1
+        if self.settings.crash_after_batches and self.batches >= self.settings.crash_after_batches:
+            log.critical("fault injection: dying after insert of batch %d, before commit",
+                         self.batches)
+            os._exit(137)
         return res.dead_letters
 
     def _check_flood(self, n: int, n_dead: int) -> None:

@@ -1,0 +1,1 @@
+"""Load tests: the synthetic scan.v1 event generator and the benchmark harness."""

@@ -1,0 +1,229 @@
+"""Deterministic synthetic scan.v1 streams for demos, tests and the benchmark.
+
+`generate(config)` yields exactly `config.count` events (plain dicts, JSON-ready) of parcels
+drawn by `load_tests.lifecycle.ParcelModel`, in event-time order up to `disorder_s`:
+
+- Parcels are accepted by a Poisson process with a China-time day/night profile, at a rate
+  calibrated so that the stream's event times cover about `span_hours` from `start`
+  (`realtime=True`: the `span_hours` *ending* at `start`, i.e. "now", so that a live demo
+  sees a network already in full swing and no event lies in the future). Parcels still in
+  flight when `count` is reached are simply cut off, as on a real network.
+- Every event is emitted at its `ts` plus a delay drawn uniformly from [0, `disorder_s`],
+  in order of that emission time. So for any two events, the earlier emitted one's `ts` is
+  at most `disorder_s` later than the other's; with 0 the stream is sorted by `ts`.
+- A `duplicate_rate` share of the emitted events are re-sends: identical copies (same
+  `event_id`, same content) emitted after the original, within the same disorder bound.
+- Everything is drawn from `random.Random(seed)`; no clock, no global RNG: the same config
+  gives byte-identical output. Memory grows with the parcels in flight (about 1 KB each).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from bisect import insort
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from itertools import islice
+from operator import itemgetter
+
+import orjson
+
+from courierwatch.cities import SEED_CITIES
+from courierwatch.routes import RouteTable, load_route_table
+
+from load_tests.incidents import Incident, IncidentBook, parse_incident
+from load_tests.lifecycle import HOUR_MS, ParcelModel
+from load_tests.rows import Event, Row, to_event
+
+__all__ = ["DEFAULT_CITIES", "DEFAULT_COMPANIES", "GeneratorConfig", "Incident", "generate",
+           "generate_batches", "parse_incident", "write_jsonl"]
+
+CST = timezone(timedelta(hours=8), "CST")
+# The four seed cities, then the YRD main cities (Shanghai, Nanjing, Hangzhou, Suzhou, Ningbo).
+DEFAULT_CITIES = (*SEED_CITIES, "310000", "320100", "330100", "320500", "330200")
+DEFAULT_COMPANIES = ("SF", "ZTO", "YTO", "STO", "YUNDA", "JT", "JD", "EMS")
+DEFAULT_START = datetime(2026, 11, 2, tzinfo=CST)
+# Acceptances per hour of China time, relative to the daily mean (pick-ups peak late afternoon).
+HOURLY_PROFILE = (0.30, 0.20, 0.15, 0.15, 0.15, 0.20, 0.40, 0.70, 1.00, 1.30, 1.50, 1.50,
+                  1.40, 1.40, 1.50, 1.60, 1.70, 1.70, 1.60, 1.40, 1.20, 1.00, 0.70, 0.45)
+_PROFILE = tuple(w * 24 / sum(HOURLY_PROFILE) for w in HOURLY_PROFILE)
+_CALIBRATION_PARCELS = 2000  # parcels sampled to calibrate the acceptance rate
+_MINUTE_MS = 60_000
+_CST_MS = 8 * HOUR_MS
+_RESEND = "RESEND"  # the type of a pending re-send row (its extra is the event dict)
+_key = itemgetter(0)
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratorConfig:
+    """What to generate; see the module docstring for what each knob means."""
+
+    count: int
+    seed: int = 0
+    start: datetime = DEFAULT_START
+    span_hours: float = 24.0
+    cities: tuple[str, ...] = DEFAULT_CITIES
+    companies: tuple[str, ...] = DEFAULT_COMPANIES
+    duplicate_rate: float = 0.0
+    disorder_s: float = 0.0
+    incidents: tuple[Incident, ...] = field(default=())
+    realtime: bool = False
+
+    def __post_init__(self) -> None:
+        if self.count < 0:
+            raise ValueError("count must be >= 0")
+        if self.start.tzinfo is None:
+            raise ValueError("start must be timezone-aware")
+        if self.span_hours <= 0:
+            raise ValueError("span_hours must be > 0")
+        if not 0.0 <= self.duplicate_rate < 1.0:
+            raise ValueError("duplicate_rate must be in [0, 1)")
+        if self.disorder_s < 0:
+            raise ValueError("disorder_s must be >= 0")
+        if not self.cities or not self.companies:
+            raise ValueError("cities and companies must not be empty")
+        bad = [c for c in self.cities if not (len(c) == 6 and c.isdigit() and c[0] != "0")]
+        if bad:
+            raise ValueError(f"not 6-digit GB/T 2260 city codes: {bad}")
+
+
+@lru_cache(maxsize=1)
+def _route_table() -> RouteTable:
+    return load_route_table()
+
+
+def _sample_model(config: GeneratorConfig) -> ParcelModel:
+    """A model with fixed draws (no incidents) for calibrating the acceptance rate."""
+    return ParcelModel(config.cities, config.companies, random.Random(0x5CA1AB1E),
+                       _route_table(), IncidentBook(()), 0)
+
+
+@lru_cache(maxsize=16)
+def _event_offsets_ms(cities: tuple[str, ...], companies: tuple[str, ...]) -> tuple[int, ...]:
+    """Event times after acceptance of a fixed sample of parcels."""
+    model = _sample_model(GeneratorConfig(1, cities=cities, companies=companies))
+    return tuple(row[1] for _ in range(_CALIBRATION_PARCELS) for row in model.parcel(0))
+
+
+def _acceptances_per_ms(config: GeneratorConfig, first_sends: int) -> float:
+    """Parcel rate (per ms) at which `first_sends` events fill the span (module docstring).
+
+    Batch: the parcels accepted over the span carry them all. Realtime: a parcel accepted at
+    s into a window of length S contributes its events with offset < S - s, that is
+    sum(S - offset) events per unit rate, and the window holds `first_sends` events.
+    """
+    span_ms = config.span_hours * HOUR_MS
+    offsets = _event_offsets_ms(config.cities, config.companies)
+    if not config.realtime:
+        return first_sends * _CALIBRATION_PARCELS / (span_ms * len(offsets))
+    return first_sends * _CALIBRATION_PARCELS / sum(span_ms - o for o in offsets if o < span_ms)
+
+
+def generate(config: GeneratorConfig) -> Iterator[Event]:
+    """Yield exactly `config.count` scan.v1 events (dicts; `ts` RFC 3339 at +08:00, ms).
+
+    Event ids are `E<seed>-N<n>`, numbered in emission order of first sends. Exactly
+    round(count * duplicate_rate) first sends are picked (uniformly, sequentially) to be
+    re-sent, as a separate shallow copy (a re-send due after the end may be cut off, as
+    any event can). In batch mode, parcels are accepted until they carry enough events for
+    the count, so the stream ends where the last parcels' lifecycles end.
+    """
+    count = config.count
+    if count == 0:
+        return
+    rng = random.Random(config.seed)
+    rnd, expovariate = rng.random, rng.expovariate
+    model = ParcelModel(config.cities, config.companies, rng, _route_table(),
+                        IncidentBook(config.incidents), config.seed * 1_000_003 + 17)
+    dups_left = round(count * config.duplicate_rate)
+    first_sends = count - dups_left
+    rate = _acceptances_per_ms(config, first_sends)
+    t0 = int(config.start.timestamp() * 1000)
+    if config.realtime:
+        t0 -= int(config.span_hours * HOUR_MS)
+    disorder_ms = int(config.disorder_s * 1000)
+    id_prefix = f"E{config.seed}-N"
+    # Pending rows by emission minute (a calendar queue): a parcel's rows are filed when it
+    # is accepted, a minute is sorted (stably, by key) when its turn comes, and only
+    # re-sends are ever filed into the minute being emitted.
+    buckets: dict[int, list[Row]] = {}
+    planned = 0 if not config.realtime else -sys.maxsize  # rows of the parcels accepted
+    n_first = emitted = 0
+    minute = t0 // _MINUTE_MS
+    next_accept = t0
+    while True:
+        minute_end = (minute + 1) * _MINUTE_MS
+        while next_accept < minute_end and planned < first_sends:
+            rows = model.parcel(next_accept)
+            planned += len(rows)
+            for row in rows:
+                if disorder_ms:
+                    row = (row[1] + int(rnd() * (disorder_ms + 1)), *row[1:])  # noqa: PLW2901
+                pending = buckets.get(row[0] // _MINUTE_MS)
+                if pending is None:
+                    buckets[row[0] // _MINUTE_MS] = [row]
+                else:
+                    pending.append(row)
+            hour = (next_accept + _CST_MS) // HOUR_MS % 24
+            next_accept += int(expovariate(rate * _PROFILE[hour]))
+        due = buckets.pop(minute, None)
+        if due is not None:
+            due.sort(key=_key)
+            i = 0
+            while i < len(due):
+                row = due[i]
+                i += 1
+                if row[2] is _RESEND:
+                    yield row[7]
+                else:
+                    n_first += 1
+                    ev = to_event(row, f"{id_prefix}{n_first}")
+                    yield ev
+                    if dups_left and rnd() * max(first_sends - n_first + 1, 1) < dups_left:
+                        dups_left -= 1
+                        key, ts = row[0], row[1]
+                        resend = key + int(rnd() * (ts + disorder_ms - key + 1))
+                        copy = (resend, ts, _RESEND, "", "", "", None, dict(ev))
+                        if resend < minute_end:
+                            insort(due, copy, lo=i, key=_key)
+                        else:
+                            buckets.setdefault(resend // _MINUTE_MS, []).append(copy)
+                emitted += 1
+                if emitted == count:
+                    return
+        elif not buckets and planned >= first_sends:  # cannot happen with the plan above
+            planned = -sys.maxsize  # ... but never stop short of `count`
+            next_accept = max(next_accept, minute_end)
+        minute += 1
+
+
+def generate_batches(config: GeneratorConfig, batch_size: int = 500) -> Iterator[bytes]:
+    """The stream as Kafka message values: orjson-encoded JSON arrays of `batch_size` events."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be >= 1")
+    events = generate(config)
+    while chunk := list(islice(events, batch_size)):
+        yield orjson.dumps(chunk)
+
+
+def write_jsonl(config: GeneratorConfig, path: str | os.PathLike[str],
+                progress: Callable[[int], None] | None = None) -> int:
+    """Write the stream as JSON lines to `path`; return the number of events written.
+
+    `progress`, when given, is called with the running total after every 10 000 events
+    and once at the end.
+    """
+    dumps, opt = orjson.dumps, orjson.OPT_APPEND_NEWLINE
+    written = 0
+    events = generate(config)
+    with open(path, "wb") as out:
+        while chunk := list(islice(events, 10_000)):
+            out.write(b"".join([dumps(ev, option=opt) for ev in chunk]))
+            written += len(chunk)
+            if progress is not None:
+                progress(written)
+    return written
