@@ -34,7 +34,6 @@ import orjson
 
 from courierwatch.cities import SEED_CITIES
 from courierwatch.routes import RouteTable, load_route_table
-
 from load_tests.incidents import Incident, IncidentBook, parse_incident
 from load_tests.lifecycle import HOUR_MS, ParcelModel
 from load_tests.rows import Event, Row, to_event
@@ -123,6 +122,11 @@ def _acceptances_per_ms(config: GeneratorConfig, first_sends: int) -> float:
     return first_sends * _CALIBRATION_PARCELS / sum(span_ms - o for o in offsets if o < span_ms)
 
 
+def _copy(ev: Event) -> Event:
+    """A copy sharing nothing mutable with `ev` (events nest one level at most)."""
+    return {k: dict(v) if type(v) is dict else v for k, v in ev.items()}
+
+
 def generate(config: GeneratorConfig) -> Iterator[Event]:
     """Yield exactly `config.count` scan.v1 events (dicts; `ts` RFC 3339 at +08:00, ms).
 
@@ -160,9 +164,9 @@ def generate(config: GeneratorConfig) -> Iterator[Event]:
         while next_accept < minute_end and planned < first_sends:
             rows = model.parcel(next_accept)
             planned += len(rows)
+            if disorder_ms:  # emitted up to disorder_s after its ts
+                rows = [(r[1] + int(rnd() * (disorder_ms + 1)), *r[1:]) for r in rows]
             for row in rows:
-                if disorder_ms:
-                    row = (row[1] + int(rnd() * (disorder_ms + 1)), *row[1:])  # noqa: PLW2901
                 pending = buckets.get(row[0] // _MINUTE_MS)
                 if pending is None:
                     buckets[row[0] // _MINUTE_MS] = [row]
@@ -182,22 +186,24 @@ def generate(config: GeneratorConfig) -> Iterator[Event]:
                 else:
                     n_first += 1
                     ev = to_event(row, f"{id_prefix}{n_first}")
-                    yield ev
                     if dups_left and rnd() * max(first_sends - n_first + 1, 1) < dups_left:
                         dups_left -= 1
                         key, ts = row[0], row[1]
                         resend = key + int(rnd() * (ts + disorder_ms - key + 1))
-                        copy = (resend, ts, _RESEND, "", "", "", None, dict(ev))
+                        copy = (resend, ts, _RESEND, "", "", "", None, _copy(ev))
                         if resend < minute_end:
                             insort(due, copy, lo=i, key=_key)
                         else:
                             buckets.setdefault(resend // _MINUTE_MS, []).append(copy)
+                    yield ev
                 emitted += 1
                 if emitted == count:
                     return
-        elif not buckets and planned >= first_sends:  # cannot happen with the plan above
-            planned = -sys.maxsize  # ... but never stop short of `count`
-            next_accept = max(next_accept, minute_end)
+        elif not buckets:  # nothing pending: skip ahead to the next acceptance
+            if planned >= first_sends:  # cannot happen with the plan above, but never
+                planned = -sys.maxsize  # stop short of `count`: accept more parcels
+                next_accept = max(next_accept, minute_end)
+            minute = max(minute, next_accept // _MINUTE_MS - 1)
         minute += 1
 
 

@@ -97,7 +97,7 @@ class IncidentBook:
         """Product of the factors of `kind` incidents covering city x company at `t_ms`."""
         f = 1.0
         for i_city, i_company, start_ms, end_ms, factor in self._by_kind.get(kind, ()):
-            if (start_ms <= t_ms < end_ms and (i_city == city or i_city == ANY)
-                    and (i_company == company or i_company == ANY)):
+            if (start_ms <= t_ms < end_ms and i_city in (city, ANY)
+                    and i_company in (company, ANY)):
                 f *= factor
         return f

@@ -36,7 +36,6 @@ from itertools import accumulate
 from courierwatch.cities import CITIES, is_yrd
 from courierwatch.contract import SCHEMA
 from courierwatch.routes import RouteTable
-
 from load_tests.incidents import IncidentBook
 from load_tests.rows import ACCEPTED, COMPLAINT, DELIVERED, EXCEPTION, Row, format_ts
 
@@ -277,7 +276,8 @@ class ParcelModel:
             return rows
         complaint_id = f"C{pid}"  # at most one complaint per parcel
         t = t_ms + int((1 + 35 * rnd()) * HOUR_MS)
-        rows.append((t, t, COMPLAINT, pid, company, dest, None, (complaint_id, "FILED", None, None)))
+        rows.append((t, t, COMPLAINT, pid, company, dest, None,
+                     (complaint_id, "FILED", None, None)))
         if rnd() >= COMPLAINT_ACCEPTED:
             return rows
         t += int((0.5 + 11.5 * rnd()) * HOUR_MS)

@@ -66,12 +66,15 @@ class Worker:
             return ""
 
 
-def start_worker(settings: Settings, bootstrap: str, web_port: int | None = None) -> Worker:
+def start_worker(settings: Settings, bootstrap: str, web_port: int | None = None,
+                 reset_database: bool = False) -> Worker:
+    """Start `python -m streams.worker`; `reset_database` empties its database first."""
     port = web_port or free_port()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     log_path = settings.data_dir / "worker.log"
     env = os.environ | settings_env(settings) | {
-        "COURIERWATCH_BOOTSTRAP": bootstrap, "COURIERWATCH_WORKER_WEB_PORT": str(port)}
+        "COURIERWATCH_BOOTSTRAP": bootstrap, "COURIERWATCH_WORKER_WEB_PORT": str(port),
+        "COURIERWATCH_RESET_DATABASE": "1" if reset_database else ""}
     with open(log_path, "ab") as log:
         proc = subprocess.Popen([sys.executable, "-m", "streams.worker", "worker"], env=env,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

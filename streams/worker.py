@@ -28,7 +28,8 @@ def main() -> None:
     web_port = int(os.environ.get("COURIERWATCH_WORKER_WEB_PORT", settings.api_port))
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    wh = Warehouse(settings.clickhouse, settings.database)
+    wh = Warehouse(settings.clickhouse, settings.database,
+                   reset=os.environ.get("COURIERWATCH_RESET_DATABASE") == "1")
     app = build_app(settings, bootstrap, wh, web_port=web_port)
     register_views(app, settings, wh)
     write_api_record(settings.data_dir, web_port)

@@ -28,12 +28,15 @@ def connect(dsn: str) -> Client:
 class Warehouse:
     """The process's ClickHouse client, its database, and a lock around every call."""
 
-    def __init__(self, dsn: str, database: str) -> None:
+    def __init__(self, dsn: str, database: str, reset: bool = False) -> None:
+        """Connect and migrate; `reset` drops the database first (the demo's fresh start)."""
         self.dsn = dsn
         self.db = database
         self.client = connect(dsn)
         self._lock = threading.Lock()
         with self._lock:
+            if reset:
+                self.client.command(f"DROP DATABASE IF EXISTS {database} SYNC")
             self.applied = migrate(self.client, database)
 
     def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
