@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 import msgspec
 import orjson
@@ -114,6 +114,8 @@ class Rejection:
     index: int = -1
 
 
+DEFAULT_LIMITS = Limits()
+
 _MIN_TS = datetime(2000, 1, 1, tzinfo=UTC)
 
 # Personal data. The screen runs on decoded values (so JSON escapes cannot hide a number)
@@ -195,8 +197,9 @@ def _forbidden(event_type: str) -> tuple[str, ...]:
     return tuple(sorted(_SPECIFIC - required - allowed))
 
 
-_REQUIRED = {t: tuple(sorted(_TYPE_FIELDS.get(t, (frozenset(),))[0])) for t in EventType.__args__}
-_FORBIDDEN = {t: _forbidden(t) for t in EventType.__args__}
+_EVENT_TYPES: tuple[str, ...] = get_args(EventType)
+_REQUIRED = {t: tuple(sorted(_TYPE_FIELDS.get(t, (frozenset(),))[0])) for t in _EVENT_TYPES}
+_FORBIDDEN = {t: _forbidden(t) for t in _EVENT_TYPES}
 
 
 def _check_rules(ev: ScanEvent, max_ts: datetime) -> tuple[str, str] | None:
@@ -296,7 +299,7 @@ def _decode_one(raw: bytes, index: int, max_ts: datetime, limits: Limits) -> Sca
 
 
 def decode_message(payload: bytes, now: datetime,
-                   limits: Limits = Limits()) -> tuple[list[ScanEvent], list[Rejection]]:
+                   limits: Limits = DEFAULT_LIMITS) -> tuple[list[ScanEvent], list[Rejection]]:
     """Decode one Kafka message value into valid events and rejections.
 
     Pure and total: it never raises for bad input, and every event of the message ends up

@@ -11,10 +11,12 @@
 | COURIERWATCH_ALLOWED_LATENESS_S | 604800 (7 days) | see docs/semantics.md |
 | COURIERWATCH_BATCH_MESSAGES | 200 | Kafka messages per batch (one insert) at most |
 | COURIERWATCH_BATCH_WITHIN_S | 0.5 | flush a partial batch after this long |
-| COURIERWATCH_DLQ_MAX_SHARE | 0.5 | halt if more than this share of the last 10k events is rejected |
+| COURIERWATCH_DLQ_MAX_SHARE | 0.5 | halt when more of the last 10k events are rejected |
+| COURIERWATCH_PUBLISH_GRACE_S | 3600 | publish a period this long after the watermark passed it |
+| COURIERWATCH_PUBLISH_INTERVAL_S | 5 | how often to publish closed periods and check restatements |
 | COURIERWATCH_API_PORT | 8765 | HTTP API and dashboard of the worker that owns ClickHouse |
-| COURIERWATCH_CRASH_AFTER_BATCHES | 0 (off) | fault injection for the recovery tests: the worker |
-|   |   | dies (SIGKILL-like) right after its Nth ClickHouse insert, before the offsets commit |
+| COURIERWATCH_CRASH_AFTER_BATCHES | 0 (off) | fault injection for recovery tests: the |
+|   |   | worker dies right after its Nth ClickHouse insert, before the commit |
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ class Settings:
     batch_within_s: float = 0.5
     dlq_max_share: float = 0.5
     api_port: int = 8765
+    publish_grace_s: float = 3600.0
+    publish_interval_s: float = 5.0
     crash_after_batches: int = 0
 
     @property
@@ -87,6 +91,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         batch_within_s=float(e.get("COURIERWATCH_BATCH_WITHIN_S", "0.5")),
         dlq_max_share=float(e.get("COURIERWATCH_DLQ_MAX_SHARE", "0.5")),
         api_port=int(e.get("COURIERWATCH_API_PORT", "8765")),
+        publish_grace_s=float(e.get("COURIERWATCH_PUBLISH_GRACE_S", "3600")),
+        publish_interval_s=float(e.get("COURIERWATCH_PUBLISH_INTERVAL_S", "5")),
         crash_after_batches=int(e.get("COURIERWATCH_CRASH_AFTER_BATCHES", "0")),
     )
 
@@ -104,4 +110,6 @@ def settings_env(s: Settings) -> dict[str, str]:
         "COURIERWATCH_DLQ_MAX_SHARE": str(s.dlq_max_share),
         "COURIERWATCH_API_PORT": str(s.api_port),
         "COURIERWATCH_CRASH_AFTER_BATCHES": str(s.crash_after_batches),
+        "COURIERWATCH_PUBLISH_GRACE_S": str(s.publish_grace_s),
+        "COURIERWATCH_PUBLISH_INTERVAL_S": str(s.publish_interval_s),
     }

@@ -1,6 +1,7 @@
 """HTTP API of the process that owns ClickHouse, served by the faust worker's web server.
 
 - GET /api/kpi?city=&company=&from=&to=&by=hour|day  -> {"rows": [...]} as `courierwatch kpi`
+- GET /api/restatements?city=&company=&from=&to=          -> changes to published figures
 - GET /api/status                                     -> ingest counters and watermark
 - GET /metrics                                        -> Prometheus exposition
 
@@ -22,7 +23,7 @@ from courierwatch.routes import load_route_table
 from runtime.settings import Settings
 from services.report import kpi_report
 from warehouse.client import Warehouse
-from warehouse.queries import CellFilter
+from warehouse.queries import CellFilter, restatements
 
 
 def filter_from_query(q: Any) -> CellFilter:
@@ -46,6 +47,13 @@ def register_views(app: faust.App, settings: Settings, wh: Warehouse) -> None:
             return web.json({"error": str(exc)}, status=400)
         rows = await asyncio.get_running_loop().run_in_executor(
             None, lambda: [r.to_json() for r in kpi_report(wh, flt, routes, catalog)])
+        return web.json({"rows": rows})
+
+    @app.page("/api/restatements")
+    async def restated(web: Any, request: Any) -> Any:
+        flt = filter_from_query(request.query)
+        rows = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: restatements(wh, flt))
         return web.json({"rows": rows})
 
     @app.page("/api/status")

@@ -75,6 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--breaches", action="store_true", help="only rows that breach a target")
     p.set_defaults(func=commands.kpi)
 
+    p = sub.add_parser("restatements", help="changes to already-published figures",
+                       description="A period is published once event time has passed its "
+                       "end plus the grace period; late events that change a published figure "
+                       "are recorded here with old and new values, cause and time.")
+    _add_filters(p)
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(func=commands.restatements)
+
     p = sub.add_parser("policies", help="the policy catalog of the five seed documents",
                        description="Every quantitative target of the seed plans, with its "
                        "source file, section and the original sentence.")

@@ -100,6 +100,32 @@ def kpi(args: argparse.Namespace) -> int:
     return 0
 
 
+def restatements(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from services.figures_source import fetch_restatements
+
+    try:
+        city = resolve_city(args.city) if args.city else None
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+    rows = fetch_restatements(load_settings(), city, args.company, parse_time(args.start),
+                              parse_time(args.end))
+    if args.format == "json":
+        sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return 0
+    table = Table(title=f"Restatements of published figures ({len(rows)})")
+    for col in ("restated at (UTC)", "period", "city", "company", "kpi", "old", "new", "cause"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["restated_at"][:19], f"{r['period']} {r['period_start'][:16]}",
+                      city_label(r["city"]), r["company"], r["kpi"],
+                      f"{r['old_numerator']:g}/{r['old_denominator']:g}",
+                      f"{r['new_numerator']:g}/{r['new_denominator']:g}", r["cause"])
+    Console().print(table)
+    return 0
+
+
 def policies_export(args: argparse.Namespace) -> int:
     data = load_catalog().export()
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")

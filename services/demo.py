@@ -25,7 +25,7 @@ from load_tests.generator import GeneratorConfig, Incident, generate_batches
 from runtime.broker import ensure_topics, kafka_bootstrap
 from runtime.settings import Settings
 from services.owner import get_json
-from services.pipeline import end_offsets, free_port, make_producer, start_worker
+from services.pipeline import free_port, make_producer, start_worker
 from services.render import fmt_target, fmt_value
 
 SHOWN_KPIS = {"volume": "volume", "on_time_rate": "on time", "promise_kept_rate": "promise kept",
@@ -170,7 +170,8 @@ def run_demo(settings: Settings, duration: float | None, fmt: str, rate: int) ->
 
 def _screen(rows: list[dict[str, Any]], status: dict[str, Any], producer: Producer,
             rate: int, today: str) -> Group:
-    wm = datetime.fromtimestamp(status["watermark_ms"] / 1000, UTC) if status["watermark_ms"] else None
+    wm_ms = status["watermark_ms"]
+    wm = datetime.fromtimestamp(wm_ms / 1000, UTC) if wm_ms else None
     head = Text(f"produced {producer.sent:,} events at {rate:,}/s · archived "
                 f"{status['archived']:,} · dead-lettered {status['dead_lettered']:,} · "
                 f"event time up to {wm.astimezone().strftime('%Y-%m-%d %H:%M') if wm else '–'}")

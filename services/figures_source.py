@@ -11,7 +11,7 @@ from runtime.settings import Settings
 from services.owner import get_json, running_api
 from services.report import kpi_report
 from warehouse.client import Warehouse
-from warehouse.queries import CellFilter
+from warehouse.queries import CellFilter, restatements
 
 
 def fetch_kpi_rows(settings: Settings, city: str | None, company: str | None,
@@ -27,5 +27,19 @@ def fetch_kpi_rows(settings: Settings, city: str | None, company: str | None,
     try:
         flt = CellFilter(city, company, start, end, by)
         return [r.to_json() for r in kpi_report(wh, flt, load_route_table(), load_catalog())]
+    finally:
+        wh.close()
+
+
+def fetch_restatements(settings: Settings, city: str | None, company: str | None,
+                       start: datetime | None, end: datetime | None) -> list[dict[str, Any]]:
+    base = running_api(settings.data_dir)
+    if base:
+        params = {"city": city or "", "company": company or "",
+                  "from": start.isoformat() if start else "", "to": end.isoformat() if end else ""}
+        return list(get_json(base, "/api/restatements", params)["rows"])
+    wh = Warehouse(settings.clickhouse, settings.database)
+    try:
+        return restatements(wh, CellFilter(city, company, start, end))
     finally:
         wh.close()

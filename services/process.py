@@ -27,7 +27,8 @@ def run_process(settings: Settings, path: Path, console: Console) -> dict[str, A
         ensure_topics(bootstrap, settings)
         before = end_offsets(bootstrap, settings.scan_topic, settings.partitions)
         with running_worker(settings, bootstrap) as worker, progress_bar(console) as bar:
-            total_lines = sum(1 for line in open(path, "rb") if line.strip())
+            with open(path, "rb") as fh:
+                total_lines = sum(1 for line in fh if line.strip())
             pub = bar.add_task("publishing", total=total_lines)
             messages, lines = publish_file(bootstrap, settings.scan_topic, path,
                                            settings.partitions,

@@ -20,9 +20,12 @@ from typing import Any
 import faust
 import orjson
 
+from courierwatch.catalog import load_catalog
+from courierwatch.routes import load_route_table
 from runtime.settings import Settings
 from streams.batch import Arrival
 from streams.ingest import DeadLetterFlood, Ingestor
+from streams.publisher import Publisher
 from warehouse.client import Warehouse
 from warehouse.writer import SinkUnavailable
 
@@ -63,7 +66,9 @@ def build_app(settings: Settings, bootstrap: str, wh: Warehouse,
     scan_topic = app.topic(settings.scan_topic, value_serializer="raw", key_serializer="raw")
     dlq_topic = app.topic(settings.dlq_topic, value_serializer="raw", key_serializer="raw",
                           partitions=1)
-    ingestor = Ingestor(settings, wh)
+    publisher = Publisher(wh, load_route_table(), load_catalog(),
+                          int(settings.publish_grace_s * 1000))
+    ingestor = Ingestor(settings, wh, publisher=publisher)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
     app.ingestor = ingestor  # type: ignore[attr-defined]
     app.warehouse = wh  # type: ignore[attr-defined]
@@ -86,8 +91,20 @@ def build_app(settings: Settings, bootstrap: str, wh: Warehouse,
             for d in dead:
                 await dlq_topic.send(value=orjson.dumps(d.envelope()))
 
+    @app.timer(settings.publish_interval_s)
+    async def publish() -> None:
+        """Publish closed periods and record restatements, serialised with ingest."""
+        try:
+            await asyncio.get_running_loop().run_in_executor(pool, ingestor.publish)
+        except Exception:  # noqa: BLE001 - retried at the next tick; figures are unaffected
+            log.exception("publishing failed; retrying at the next interval")
+
     @app.on_before_shutdown.connect
     async def _stopping(app: faust.App, **kwargs: Any) -> None:
+        try:  # a last publication, so a finished `process` run leaves its periods published
+            await asyncio.get_running_loop().run_in_executor(pool, ingestor.publish)
+        except Exception:  # noqa: BLE001 - figures are stored; publication resumes next start
+            log.exception("final publication failed")
         ingestor.stopping = True
 
     return app

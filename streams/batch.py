@@ -12,7 +12,7 @@ import base64
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from courierwatch.contract import Limits, Rejection, decode_message
+from courierwatch.contract import DEFAULT_LIMITS, Limits, Rejection, decode_message
 from warehouse.rows import EventColumns
 
 
@@ -64,7 +64,7 @@ class BatchResult:
 
 
 def process_batch(arrivals: list[Arrival], now: datetime, watermark_ms: int,
-                  allowed_lateness_ms: int, limits: Limits = Limits()) -> BatchResult:
+                  allowed_lateness_ms: int, limits: Limits = DEFAULT_LIMITS) -> BatchResult:
     """Decode, validate and lay out one batch; return rows, dead letters and the new watermark.
 
     Never raises on bad input: every byte of every message ends up either in a row or in a

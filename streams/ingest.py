@@ -9,14 +9,15 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from courierwatch.contract import Limits
+from courierwatch.contract import DEFAULT_LIMITS, Limits
 from runtime.settings import Settings
 from streams import metrics
 from streams.batch import Arrival, DeadLetter, process_batch
+from streams.publisher import HOUR_MS, Publisher
 from warehouse.client import Warehouse
 from warehouse.writer import with_retry, write_dead_letters, write_events
 
@@ -40,13 +41,14 @@ def stored_watermark_ms(wh: Warehouse) -> int:
 class Ingestor:
     def __init__(self, settings: Settings, wh: Warehouse,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 limits: Limits = Limits()) -> None:
+                 limits: Limits = DEFAULT_LIMITS, publisher: Publisher | None = None) -> None:
         self.settings = settings
         self.wh = wh
         self.clock = clock
         self.limits = limits
         self.watermark_ms = stored_watermark_ms(wh)
         self.stopping = False
+        self.publisher = publisher
         self.archived = 0
         self.dead = 0
         self.late = 0
@@ -74,6 +76,8 @@ class Ingestor:
                      d.msg_index) for d in res.dead_letters]
             with_retry(lambda: write_dead_letters(self.wh, rows), stop, retry)
         self.watermark_ms = res.watermark_ms
+        if self.publisher is not None and len(res.rows):
+            self.publisher.note_events(Counter(t // HOUR_MS * HOUR_MS for t in res.rows.ts))
         n, n_dead = len(res.rows), len(res.dead_letters)
         self.archived += n - res.late
         self.late += res.late
@@ -95,6 +99,12 @@ class Ingestor:
                          self.batches)
             os._exit(137)
         return res.dead_letters
+
+    def publish(self) -> int:
+        """Publish closed periods and record restatements (see streams.publisher)."""
+        if self.publisher is None:
+            return 0
+        return self.publisher.publish(self.watermark_ms, self.clock())
 
     def _check_flood(self, n: int, n_dead: int) -> None:
         self._recent.append((n, n_dead))

@@ -7,6 +7,7 @@ while it runs. The parent passes the broker address in COURIERWATCH_BOOTSTRAP.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import sys
@@ -14,8 +15,6 @@ import sys
 import faust
 
 from runtime.settings import load_settings
-import atexit
-
 from services.api import register_views
 from services.owner import clear_api_record, write_api_record
 from streams.app import build_app

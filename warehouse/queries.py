@@ -13,7 +13,7 @@ from datetime import datetime
 from courierwatch.cities import YRD_PROVINCE_PREFIXES, YRD_REGION
 from courierwatch.routes import UNCLASSIFIED, RouteTable
 from warehouse.client import Warehouse
-from warehouse.schema import CST, COUNTS
+from warehouse.schema import COUNTS, CST
 
 Key = tuple[str, str, str]  # city, company, period_start 'YYYY-MM-DD HH:MM:SS' (CST)
 
@@ -142,3 +142,20 @@ def on_time_counts(wh: Warehouse, f: CellFilter,
         out.setdefault((city, company, p), []).append(
             OnTimeCounts(rc, int(joined), int(on_time), int(promised), int(kept)))
     return out
+
+
+RESTATEMENT_FIELDS = ("city", "company", "period", "period_start", "kpi", "old_numerator",
+                      "old_denominator", "old_value", "new_numerator", "new_denominator",
+                      "new_value", "cause", "restated_at")
+
+
+def restatements(wh: Warehouse, f: CellFilter) -> list[dict[str, object]]:
+    """Recorded changes to already-published figures, newest first."""
+    params: dict[str, object] = {}
+    where = _where(f, "period_start", params)
+    rows = wh.query(f"""SELECT city, company, period, toString(period_start), kpi,
+            old_numerator, old_denominator, old_value, new_numerator, new_denominator,
+            new_value, cause, toString(restated_at)
+        FROM {wh.db}.restatements WHERE {where}
+        ORDER BY restated_at DESC, city, company, kpi""", params)
+    return [dict(zip(RESTATEMENT_FIELDS, r, strict=True)) for r in rows]

@@ -17,6 +17,9 @@ def epoch_ms(ev_ts: object) -> int:
     return int(ev_ts.timestamp() * 1000)  # type: ignore[attr-defined]
 
 
+_TS = EVENT_COLUMN_NAMES.index("ts")
+
+
 @dataclass(slots=True)
 class EventColumns:
     """Column-oriented batch for `events`, in EVENT_COLUMN_NAMES order."""
@@ -26,6 +29,11 @@ class EventColumns:
 
     def __len__(self) -> int:
         return len(self.columns[0])
+
+    @property
+    def ts(self) -> list[int]:
+        """Event times, epoch milliseconds."""
+        return self.columns[_TS]  # type: ignore[return-value]
 
     def add(self, ev: ScanEvent, ts_ms: int, late: bool, topic: str, partition: int,
             offset: int, index: int, ingested_ms: int) -> None:

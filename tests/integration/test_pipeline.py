@@ -69,8 +69,13 @@ def test_worker_killed_after_insert_before_commit_recovers_exactly(
     uninterrupted run's."""
     from runtime.broker import embedded_broker, ensure_topics
     from runtime.settings import load_settings
-    from services.pipeline import (WorkerDied, end_offsets, publish_file, start_worker,
-                                   wait_until_consumed)
+    from services.pipeline import (
+        WorkerDied,
+        end_offsets,
+        publish_file,
+        start_worker,
+        wait_until_consumed,
+    )
 
     data_dir = tmp_path / "cw"
     path = write_jsonl(tmp_path / "in.jsonl", messy_events)

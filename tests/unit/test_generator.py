@@ -280,7 +280,7 @@ WINDOW_START = DEFAULT_START
 
 
 def _in_cell(ev: Event) -> bool:
-    return ev["city"] == CELL_CITY and ev["company"] == CELL_COMPANY
+    return bool(ev["city"] == CELL_CITY and ev["company"] == CELL_COMPANY)
 
 
 def _count_kind(kind: str) -> Callable[[list[Event]], float]:
@@ -300,19 +300,19 @@ def _lockers(evs: list[Event]) -> float:
     return sum(1 for e in evs if _in_cell(e) and e.get("mode") == "LOCKER")
 
 
-INCIDENT_COUNT = 30_000
+INCIDENT_COUNT, INCIDENT_SEED = 20_000, 6
 
 
 @pytest.fixture(scope="module")
 def baseline() -> list[Event]:
-    return list(generate(GeneratorConfig(count=INCIDENT_COUNT, seed=5)))
+    return list(generate(GeneratorConfig(count=INCIDENT_COUNT, seed=INCIDENT_SEED)))
 
 
 @pytest.mark.parametrize(("kind", "factor", "metric", "raises"), [
-    pytest.param("delay", 20.0, _count_kind("DELAY"), True, id="delay"),
-    pytest.param("damage", 2000.0, _count_kind("DAMAGE"), True, id="damage"),
-    pytest.param("loss", 4000.0, _count_kind("LOSS"), True, id="loss"),
-    pytest.param("complaint", 100.0, _complaints, True, id="complaint"),
+    pytest.param("delay", 60.0, _count_kind("DELAY"), True, id="delay"),
+    pytest.param("damage", 10_000.0, _count_kind("DAMAGE"), True, id="damage"),
+    pytest.param("loss", 20_000.0, _count_kind("LOSS"), True, id="loss"),
+    pytest.param("complaint", 300.0, _complaints, True, id="complaint"),
     pytest.param("no_xray", 10.0, _no_xray, True, id="no_xray"),
     pytest.param("locker_outage", 20.0, _lockers, False, id="locker_outage"),
 ])
@@ -322,11 +322,11 @@ def test_incident_moves_the_targeted_rate_in_its_cell(
     """An incident on (Shanghai, ZTO) multiplies its kind of trouble there: several times
     the baseline count (locker_outage: a fraction of the baseline's locker deliveries)."""
     incident = Incident(CELL_CITY, CELL_COMPANY, kind, WINDOW_START, 96.0, factor)
-    events = list(generate(GeneratorConfig(count=INCIDENT_COUNT, seed=5,
+    events = list(generate(GeneratorConfig(count=INCIDENT_COUNT, seed=INCIDENT_SEED,
                                            incidents=(incident,))))
     before, after = metric(baseline), metric(events)
     if raises:
-        assert after >= 5 and after >= 4 * (before + 1), (before, after)
+        assert after >= 10 and after >= 4 * (before + 1), (before, after)
     else:
         assert before >= 10 and after <= before / 3, (before, after)
 
@@ -336,7 +336,8 @@ def test_incident_outside_its_window_or_cell_changes_nothing(baseline: list[Even
     leaves the stream byte-identical."""
     quiet = (Incident("310000", "NOPE", "delay", WINDOW_START, 96.0, 50.0),
              Incident("310000", "ZTO", "delay", WINDOW_START - timedelta(days=9), 96.0, 50.0))
-    events = list(generate(GeneratorConfig(count=INCIDENT_COUNT, seed=5, incidents=quiet)))
+    events = list(generate(GeneratorConfig(count=INCIDENT_COUNT, seed=INCIDENT_SEED,
+                                           incidents=quiet)))
     assert orjson.dumps(events) == orjson.dumps(baseline)
 
 
