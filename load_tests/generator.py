@@ -221,15 +221,24 @@ def write_jsonl(config: GeneratorConfig, path: str | os.PathLike[str],
     """Write the stream as JSON lines to `path`; return the number of events written.
 
     `progress`, when given, is called with the running total after every 10 000 events
-    and once at the end.
+    and, when the total is not a multiple of 10 000, once more with the total.
     """
     dumps, opt = orjson.dumps, orjson.OPT_APPEND_NEWLINE
     written = 0
-    events = generate(config)
+    lines: list[bytes] = []
     with open(path, "wb") as out:
-        while chunk := list(islice(events, 10_000)):
-            out.write(b"".join([dumps(ev, option=opt) for ev in chunk]))
-            written += len(chunk)
-            if progress is not None:
-                progress(written)
+        # Encode each event as it comes (holding thousands of dicts at once costs a third
+        # of the speed); write in blocks.
+        for ev in generate(config):
+            lines.append(dumps(ev, option=opt))
+            if len(lines) == 10_000:
+                out.write(b"".join(lines))
+                written += len(lines)
+                lines.clear()
+                if progress is not None:
+                    progress(written)
+        out.write(b"".join(lines))
+        written += len(lines)
+    if progress is not None and (lines or not written):
+        progress(written)
     return written

@@ -3,6 +3,8 @@
 - GET /api/kpi?city=&company=&from=&to=&by=hour|day  -> {"rows": [...]} as `courierwatch kpi`
 - GET /api/restatements?city=&company=&from=&to=          -> changes to published figures
 - GET /api/status                                     -> ingest counters and watermark
+- GET /api/probe?city=&prefix=                        -> {"cells": {company: accepted}} of the
+  city's cells whose company starts with prefix (the benchmark's latency markers)
 - GET /metrics                                        -> Prometheus exposition
 
 Queries run in a thread (the warehouse serialises them with ingest) so the event loop
@@ -55,6 +57,19 @@ def register_views(app: faust.App, settings: Settings, wh: Warehouse) -> None:
         rows = await asyncio.get_running_loop().run_in_executor(
             None, lambda: restatements(wh, flt))
         return web.json({"rows": rows})
+
+    @app.page("/api/probe")
+    async def probe(web: Any, request: Any) -> Any:
+        """For `courierwatch bench`: is each marker (an ACCEPTED alone in its cell, company
+        <prefix><i>) counted in the KPI store yet? Read from cell_counts, as the KPIs are."""
+        city, prefix = request.query.get("city", ""), request.query.get("prefix", "")
+        if not city or not prefix:
+            return web.json({"error": "city and prefix are required"}, status=400)
+        rows = await asyncio.get_running_loop().run_in_executor(None, lambda: wh.query(
+            f"SELECT company, uniqExactMerge(accepted) FROM {wh.db}.cell_counts "
+            "WHERE city = {city:String} AND startsWith(company, {prefix:String}) "
+            "GROUP BY company", {"city": city, "prefix": prefix}))
+        return web.json({"cells": {c: int(n) for c, n in rows}})
 
     @app.page("/api/status")
     async def status(web: Any, request: Any) -> Any:
