@@ -1,0 +1,146 @@
+"""The pure core: KPI scaling, route classes, figures and roll-ups, city names, batches."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from courierwatch.cities import YRD_REGION, resolve_city
+from courierwatch.figures import ROUTE_UNCLASSIFIED_KPI, Figure, cell_figures, roll_up
+from courierwatch.kpi import KPI_BY_NAME
+from courierwatch.routes import UNCLASSIFIED, load_route_table
+from runtime.settings import load_settings
+from streams.batch import Arrival, process_batch
+from warehouse.queries import OnTimeCounts
+
+ROUTES = load_route_table()
+
+
+@pytest.mark.parametrize(("kpi", "num", "den", "want"), [
+    pytest.param("delay_rate", 3, 1000, 3.0, id="delay per thousand"),
+    pytest.param("damage_rate", 2, 100_000, 2.0, id="damage per 100k"),
+    pytest.param("valid_complaint_rate", 21, 2_000_000, 10.5, id="complaints per million"),
+    pytest.param("locker_share", 12, 100, 0.12, id="ratio"),
+    pytest.param("tape_mm_mean", 600, 5, 120.0, id="mm per parcel"),
+    pytest.param("volume", 42, 0, 42.0, id="count needs no denominator"),
+    pytest.param("locker_share", 0, 0, None, id="no data is not zero"),
+])
+def test_kpi_values_are_scaled_in_the_units_of_the_plans(kpi: str, num: float, den: float,
+                                                         want: float | None) -> None:
+    """千分之/十万分之/百万分之 scales, ratios in 0..1, and an empty denominator gives None."""
+    assert KPI_BY_NAME[kpi].value(num, den) == want
+
+
+@pytest.mark.parametrize(("origin", "dest", "company", "want"), [
+    pytest.param("310000", "330100", "ZTO", "yrd_key_12h", id="Shanghai-Hangzhou key YRD"),
+    pytest.param("331000", "320500", "SF", "yrd_key_12h", id="Taizhou tier-2 to Suzhou"),
+    pytest.param("320400", "310000", "YTO", "yrd_24h", id="Changzhou is YRD, not key"),
+    pytest.param("321200", "331100", "XYZ", "yrd_24h", id="YRD class covers any company"),
+    pytest.param("310000", "420100", "SF", "national_key_48h", id="Shanghai-Wuhan"),
+    pytest.param("310000", "420100", "XYZ", None, id="48h only for key companies"),
+    pytest.param("371500", "420100", "JD", None, id="Liaocheng is no key city"),
+    pytest.param("331000", "420100", "EMS", None, id="Taizhou is YRD-key, not national"),
+])
+def test_route_classes_follow_the_documented_key_city_reading(origin: str, dest: str,
+                                                              company: str,
+                                                              want: str | None) -> None:
+    """Seed 003: 12 h between YRD key cities, 24 h between other YRD cities, 48 h between
+    national key cities for key companies; first matching class wins."""
+    rc = ROUTES.classify(origin, dest, company)
+    assert (rc.name if rc else None) == want
+    if rc:
+        assert rc.hours == {"yrd_key_12h": 12, "yrd_24h": 24, "national_key_48h": 48}[want]
+
+
+@pytest.mark.parametrize(("text", "code"), [
+    ("台州", "331000"), ("taizhou (zhejiang)", "331000"), ("泰州", "321200"),
+    ("Wuhan", "420100"), ("331000", "331000"), ("长三角", YRD_REGION), ("yrd", YRD_REGION),
+])
+def test_cities_resolve_from_codes_chinese_and_english_names(text: str, code: str) -> None:
+    """Users may name a city by code, Chinese or English name."""
+    assert resolve_city(text) == code
+
+
+def test_ambiguous_and_unknown_city_names_are_refused_with_the_options() -> None:
+    """'Taizhou' is both 台州 (Zhejiang) and 泰州 (Jiangsu): refuse and name both codes."""
+    with pytest.raises(ValueError, match="331000.*321200|321200.*331000"):
+        resolve_city("Taizhou")
+    with pytest.raises(ValueError, match="unknown city"):
+        resolve_city("Atlantis")
+
+
+def test_cell_figures_split_on_time_by_route_class_and_exclude_unclassified() -> None:
+    """on_time_rate sums the classified route classes only; promise_kept_rate counts all
+    joined deliveries with a promise; unclassified deliveries are reported separately."""
+    key = ("331000", "SF", "2026-11-02 00:00:00")
+    joined = {key: [OnTimeCounts("yrd_key_12h", 10, 9, 5, 4),
+                    OnTimeCounts("national_key_48h", 4, 4, 2, 2),
+                    OnTimeCounts(UNCLASSIFIED, 6, 0, 3, 1)]}
+    figs = {f.kpi: (f.numerator, f.denominator) for f in cell_figures({}, joined)}
+    assert figs["on_time_rate"] == (13, 14)
+    assert figs["on_time_rate.yrd_key_12h"] == (9, 10)
+    assert figs["promise_kept_rate"] == (7, 10)
+    assert figs[ROUTE_UNCLASSIFIED_KPI] == (6, 20)
+    assert "on_time_rate.unclassified" not in figs
+
+
+cities = st.sampled_from(["331000", "320400", "310000", "371500", "420100"])
+companies = st.sampled_from(["SF", "ZTO", "JD"])
+figure_sets = st.lists(st.tuples(cities, companies, st.integers(0, 50), st.integers(0, 50)),
+                       max_size=30, unique_by=lambda t: (t[0], t[1]))
+
+
+@given(figure_sets)
+def test_roll_ups_sum_numerators_and_denominators(cells: list[tuple[str, str, int, int]]
+                                                  ) -> None:
+    """company '*' rows sum a city's companies; YRD rows sum the YRD cities only (never an
+    average of ratios)."""
+    base = [Figure(c, co, "2026-11-02 00:00:00", "delay_rate", n, d) for c, co, n, d in cells]
+    out = {(f.city, f.company): (f.numerator, f.denominator) for f in roll_up(base)}
+    for city in {c for c, *_ in cells}:
+        assert out[(city, "*")] == (sum(n for c, _, n, _ in cells if c == city),
+                                    sum(d for c, _, _, d in cells if c == city))
+    yrd = [(n, d) for c, _, n, d in cells if c[:2] in ("31", "32", "33")]
+    if yrd:
+        assert out[(YRD_REGION, "*")] == (sum(n for n, _ in yrd), sum(d for _, d in yrd))
+    else:
+        assert (YRD_REGION, "*") not in out
+
+
+def _event(event_id: str, ts: str) -> bytes:
+    return orjson.dumps({"schema": "scan.v1", "event_id": event_id, "parcel_id": "SF1",
+                         "company": "SF", "type": "ARRIVED", "ts": ts, "city": "331000"})
+
+
+def test_batch_flags_events_older_than_the_lateness_and_advances_the_watermark() -> None:
+    """Lateness is judged against the watermark of earlier batches; the new watermark is
+    the latest ts seen; every valid event becomes a row, every bad one a dead letter with
+    its partition and offset."""
+    wm = int(datetime(2026, 11, 10, tzinfo=UTC).timestamp() * 1000)
+    arrivals = [Arrival("scan.v1", 2, 7, _event("a", "2026-11-09T23:00:00Z") + b"\n" +
+                        _event("b", "2026-11-01T00:00:00Z") + b"\nnot json"),
+                Arrival("scan.v1", 3, 9, _event("c", "2026-11-11T00:00:00Z"))]
+    res = process_batch(arrivals, datetime(2026, 11, 12, tzinfo=UTC), wm, 3 * 86_400_000)
+    cols = dict(zip(("event_id", "late", "partition", "offset"),
+                    (res.rows.columns[i] for i in (0, 25, 27, 28)), strict=True))
+    assert cols["event_id"] == ["a", "b", "c"]
+    assert cols["late"] == [0, 1, 0]
+    assert (cols["partition"], cols["offset"]) == ([2, 2, 3], [7, 7, 9])
+    assert res.late == 1
+    assert res.watermark_ms == int(datetime(2026, 11, 11, tzinfo=UTC).timestamp() * 1000)
+    assert [(d.reason, d.partition, d.offset, d.msg_index) for d in res.dead_letters] == [
+        ("not_json", 2, 7, 2)]
+    assert Counter(d.stage for d in res.dead_letters) == {"decode": 1}
+
+
+def test_settings_come_from_the_environment_and_mask_passwords() -> None:
+    """One settings object from the environment; printing it never shows a password."""
+    s = load_settings({"COURIERWATCH_CLICKHOUSE": "http://cw:s3cret@ch:8123",
+                       "COURIERWATCH_PARTITIONS": "8", "COURIERWATCH_DATA_DIR": "/tmp/x"})
+    assert s.partitions == 8 and s.clickhouse.endswith("@ch:8123")
+    assert "s3cret" not in str(s.masked())
