@@ -76,21 +76,31 @@ def process(args: argparse.Namespace) -> int:
     return 0
 
 
+def _filters(args: argparse.Namespace) -> tuple[str | None, str | None, datetime | None,
+                                                 datetime | None]:
+    """(city code, company, start, end) from --city/--company/--from/--to."""
+    try:
+        city = resolve_city(args.city) if args.city else None
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+    return city, args.company, parse_time(args.start), parse_time(args.end)
+
+
+def _print_json(rows: object) -> None:
+    sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
 def kpi(args: argparse.Namespace) -> int:
     from services.figures_source import fetch_kpi_rows
     from services.render import kpi_table
     from services.report import to_csv
 
-    try:
-        city = resolve_city(args.city) if args.city else None
-    except ValueError as exc:
-        raise UserError(str(exc)) from exc
-    start, end = parse_time(args.start), parse_time(args.end)
-    rows = fetch_kpi_rows(load_settings(), city, args.company, start, end, args.by)
+    city, company, start, end = _filters(args)
+    rows = fetch_kpi_rows(load_settings(), city, company, start, end, args.by)
     if args.breaches:
         rows = [r for r in rows if r["status"] == "breach"]
     if args.format == "json":
-        sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+        _print_json(rows)
     elif args.format == "csv":
         sys.stdout.write(to_csv(rows))
     else:
@@ -105,14 +115,9 @@ def restatements(args: argparse.Namespace) -> int:
 
     from services.figures_source import fetch_restatements
 
-    try:
-        city = resolve_city(args.city) if args.city else None
-    except ValueError as exc:
-        raise UserError(str(exc)) from exc
-    rows = fetch_restatements(load_settings(), city, args.company, parse_time(args.start),
-                              parse_time(args.end))
+    rows = fetch_restatements(load_settings(), *_filters(args))
     if args.format == "json":
-        sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+        _print_json(rows)
         return 0
     table = Table(title=f"Restatements of published figures ({len(rows)})")
     for col in ("restated at (UTC)", "period", "city", "company", "kpi", "old", "new", "cause"):
