@@ -3,24 +3,34 @@
 `generate(config)` yields exactly `config.count` events (plain dicts, JSON-ready) of parcels
 drawn by `load_tests.lifecycle.ParcelModel`, in event-time order up to `disorder_s`:
 
-- Parcels are accepted by a Poisson process with a China-time day/night profile, at a rate
-  calibrated so that the stream's event times cover about `span_hours` from `start`
-  (`realtime=True`: the `span_hours` *ending* at `start`, i.e. "now", so that a live demo
-  sees a network already in full swing and no event lies in the future). Parcels still in
-  flight when `count` is reached are simply cut off, as on a real network.
+- Parcels are accepted by a Poisson process with a China-time day/night profile.
+  Batch mode (default): from `start` at a rate that spreads them over about `span_hours`,
+  until the parcels accepted carry `count` events; the stream then runs on (for days, more
+  and more sparsely) while they are delivered and complained about, and ends with the
+  count, cutting the last lifecycles short. Every DELIVERED thus has its ACCEPTED in the
+  stream and on-time figures are not biased by censoring.
+  `realtime=True`: acceptances run from `start - span_hours` at a rate calibrated so that
+  the stream ends near `start` ("now"; within a few hours), i.e. a live demo sees a network
+  in full swing with parcels in flight, and no event is beyond the contract's clock skew.
 - Every event is emitted at its `ts` plus a delay drawn uniformly from [0, `disorder_s`],
   in order of that emission time. So for any two events, the earlier emitted one's `ts` is
   at most `disorder_s` later than the other's; with 0 the stream is sorted by `ts`.
-- A `duplicate_rate` share of the emitted events are re-sends: identical copies (same
-  `event_id`, same content) emitted after the original, within the same disorder bound.
-- Everything is drawn from `random.Random(seed)`; no clock, no global RNG: the same config
-  gives byte-identical output. Memory grows with the parcels in flight (about 1 KB each).
+- round(count * `duplicate_rate`) of the emitted events are re-sends: identical copies
+  (same `event_id`, same content) emitted after the original, within the same bound.
+- Everything is drawn from `random.Random(seed)`; no clock, no global RNG, no set order:
+  the same config gives byte-identical output in any process.
+
+Cost, measured on this project's 2-core build machine (one core, Python 3.11): 140-175k
+events/s for `generate`, 130-160k with `write_jsonl`/`generate_batches` (when not
+contended). Memory grows with the events pending (about 100 bytes each): 170 MiB peak
+for 1 M events over 24 h, 280 MiB for 3 M.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import re
 import sys
 from bisect import insort
 from collections.abc import Callable, Iterator
@@ -55,6 +65,7 @@ _MINUTE_MS = 60_000
 _CST_MS = 8 * HOUR_MS
 _RESEND = "RESEND"  # the type of a pending re-send row (its extra is the event dict)
 _key = itemgetter(0)
+_COMPANY = re.compile(r"[A-Z][A-Z0-9_]{0,15}")  # as scan.v1 requires
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +99,9 @@ class GeneratorConfig:
         bad = [c for c in self.cities if not (len(c) == 6 and c.isdigit() and c[0] != "0")]
         if bad:
             raise ValueError(f"not 6-digit GB/T 2260 city codes: {bad}")
+        bad = [c for c in self.companies if not _COMPANY.fullmatch(c)]
+        if bad:
+            raise ValueError(f"not brand codes like ZTO (upper case, <= 16 chars): {bad}")
 
 
 @lru_cache(maxsize=1)
@@ -220,8 +234,8 @@ def write_jsonl(config: GeneratorConfig, path: str | os.PathLike[str],
                 progress: Callable[[int], None] | None = None) -> int:
     """Write the stream as JSON lines to `path`; return the number of events written.
 
-    `progress`, when given, is called with the running total after every 10 000 events
-    and, when the total is not a multiple of 10 000, once more with the total.
+    `progress`, when given, is called with the number of events just written, every 10 000
+    events and once for the rest (an increment, as `rich`'s `Progress.advance` takes it).
     """
     dumps, opt = orjson.dumps, orjson.OPT_APPEND_NEWLINE
     written = 0
@@ -236,9 +250,9 @@ def write_jsonl(config: GeneratorConfig, path: str | os.PathLike[str],
                 written += len(lines)
                 lines.clear()
                 if progress is not None:
-                    progress(written)
+                    progress(10_000)
         out.write(b"".join(lines))
         written += len(lines)
-    if progress is not None and (lines or not written):
-        progress(written)
+    if progress is not None and lines:
+        progress(len(lines))
     return written

@@ -1,5 +1,6 @@
 """HTTP API of the process that owns ClickHouse, served by the faust worker's web server.
 
+- GET /                                                  -> the live dashboard (HTML)
 - GET /api/kpi?city=&company=&from=&to=&by=hour|day  -> {"rows": [...]} as `courierwatch kpi`
 - GET /api/restatements?city=&company=&from=&to=          -> changes to published figures
 - GET /api/status                                     -> ingest counters and watermark
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from importlib import resources
 from typing import Any
 
 import faust
@@ -40,6 +42,12 @@ def filter_from_query(q: Any) -> CellFilter:
 def register_views(app: faust.App, settings: Settings, wh: Warehouse) -> None:
     catalog = load_catalog()
     routes = load_route_table()
+
+    dashboard = resources.files("services").joinpath("static/dashboard.html").read_text("utf-8")
+
+    @app.page("/")
+    async def index(web: Any, request: Any) -> Any:
+        return web.html(dashboard)
 
     @app.page("/api/kpi")
     async def kpi(web: Any, request: Any) -> Any:

@@ -36,6 +36,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=int, default=5000, help="generated events per second")
     p.set_defaults(func=commands.demo)
 
+    p = sub.add_parser("serve", help="run the worker with the HTTP API, dashboard and /metrics",
+                       description="Start the broker (embedded unless COURIERWATCH_KAFKA names "
+                       "one) and a stream worker that owns ClickHouse and serves the live "
+                       "dashboard at /, the API at /api/kpi and /api/restatements, and "
+                       "Prometheus metrics at /metrics. Runs until Ctrl-C.")
+    p.add_argument("--port", type=int, help="HTTP port (default COURIERWATCH_API_PORT, 8765)")
+    p.set_defaults(func=commands.serve)
+
     p = sub.add_parser("generate", help="write synthetic scan.v1 events (JSON lines)",
                        description="Deterministic synthetic scan.v1 events for the seed "
                        "cities and the YRD's main cities: same --seed, same bytes.")

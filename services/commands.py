@@ -160,6 +160,28 @@ def policies_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def serve(args: argparse.Namespace) -> int:
+    import time
+
+    from runtime.broker import ensure_topics, kafka_bootstrap
+    from services.pipeline import running_worker
+
+    settings = load_settings()
+    port = args.port or settings.api_port
+    console = Console()
+    with kafka_bootstrap(settings) as bootstrap:
+        ensure_topics(bootstrap, settings)
+        with running_worker(settings, bootstrap, web_port=port) as worker:
+            console.print(f"courierwatch serving: dashboard http://127.0.0.1:{port}/ · API "
+                          f"/api/kpi · metrics /metrics · producers: bootstrap {bootstrap}, "
+                          f"topic {settings.scan_topic} · Ctrl-C stops")
+            while worker.alive():
+                time.sleep(1)
+            console.print(f"[red]worker exited ({worker.proc.returncode})[/]\n"
+                          f"{worker.log_tail()}")
+            return 1
+
+
 def demo(args: argparse.Namespace) -> int:
     from services.demo import run_demo
 
