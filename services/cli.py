@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 
 from services import commands
+from warehouse.client import StoreBusy
 
 
 def _add_filters(p: argparse.ArgumentParser) -> None:
@@ -106,15 +108,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _stop_gracefully(signum: int, frame: object) -> None:
+    """SIGTERM behaves like Ctrl-C: commands stop their workers and broker on the way out."""
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _stop_gracefully)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
-    except commands.UserError as exc:
+    except (commands.UserError, StoreBusy) as exc:
         print(f"courierwatch: {exc}", file=sys.stderr)
         return 2
+    except RuntimeError as exc:
+        print(f"courierwatch: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

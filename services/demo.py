@@ -138,8 +138,8 @@ def run_demo(settings: Settings, duration: float | None, fmt: str, rate: int) ->
         rows: list[dict[str, Any]] = []
         try:
             _wait_for_api(base, worker)
-            console.print(f"courierwatch demo: dashboard API at {base}/api/kpi, "
-                          f"metrics at {base}/metrics; Ctrl-C to stop")
+            console.print(f"courierwatch demo: live dashboard {base}/ · API {base}/api/kpi · "
+                          f"metrics {base}/metrics · Ctrl-C stops")
             producer.start()
             started = time.monotonic()
             with Live(console=console, refresh_per_second=1, transient=fmt == "json") as live:

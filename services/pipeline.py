@@ -23,6 +23,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
 from runtime.settings import Settings, settings_env
+from services.owner import running_api
 
 LINES_PER_MESSAGE = 500
 
@@ -68,7 +69,14 @@ class Worker:
 
 def start_worker(settings: Settings, bootstrap: str, web_port: int | None = None,
                  reset_database: bool = False) -> Worker:
-    """Start `python -m streams.worker`; `reset_database` empties its database first."""
+    """Start `python -m streams.worker`; `reset_database` empties its database first.
+
+    Refuses when a live worker already owns the data directory (chDB: one process each).
+    """
+    owner = running_api(settings.data_dir)
+    if owner and settings.clickhouse.startswith("chdb://"):
+        raise RuntimeError(f"a courierwatch worker ({owner}) already owns "
+                           f"{settings.data_dir}; stop it or set COURIERWATCH_DATA_DIR")
     port = web_port or free_port()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     log_path = settings.data_dir / "worker.log"

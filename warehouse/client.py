@@ -14,15 +14,27 @@ from typing import Any
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ProgrammingError
 
 from warehouse.schema import migrate
 
 
 def connect(dsn: str) -> Client:
     """`chdb:///path` (in-process engine, directory created) or `http(s)://...` (server)."""
-    if dsn.startswith("chdb://"):
-        Path(dsn.removeprefix("chdb://")).mkdir(parents=True, exist_ok=True)
-    return clickhouse_connect.get_client(dsn=dsn)
+    if not dsn.startswith("chdb://"):
+        return clickhouse_connect.get_client(dsn=dsn)
+    path = Path(dsn.removeprefix("chdb://"))
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        return clickhouse_connect.get_client(dsn=dsn)
+    except ProgrammingError as exc:
+        raise StoreBusy(f"cannot open the embedded ClickHouse at {path}: another process "
+                        "probably owns it (a running demo, serve or process?). Stop it, or "
+                        f"use another COURIERWATCH_DATA_DIR. ({exc})") from exc
+
+
+class StoreBusy(RuntimeError):
+    """The chDB data directory is held by another process."""
 
 
 class Warehouse:
