@@ -11,7 +11,10 @@ import pytest
 from courierwatch.catalog import COMPARATORS, UNITS, Catalog, PolicyTarget, load_catalog
 from courierwatch.kpi import KPI_BY_NAME
 
-SEEDS = Path(__file__).resolve().parents[2].parent / "shared" / "seeds"
+# The repository's copy (docs/seeds), else the workplace's shared/seeds beside the clone.
+_REPO = Path(__file__).resolve().parents[2]
+SEEDS = next((p for p in (_REPO / "docs" / "seeds", _REPO.parent / "shared" / "seeds")
+              if p.is_dir()), _REPO / "docs" / "seeds")
 CATALOG = load_catalog()
 IDS = [t.id for t in CATALOG.targets]
 ROUTE_HOURS = {"yrd_key_12h": "12小时", "yrd_24h": "24小时", "national_key_48h": "48小时"}
