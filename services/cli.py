@@ -85,6 +85,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--breaches", action="store_true", help="only rows that breach a target")
     p.set_defaults(func=commands.kpi)
 
+    p = sub.add_parser("replay", help="recompute a period from the event archive, for audit",
+                       description="Copy the period's archived events into an isolated "
+                       "database, recompute every figure with the same code, compare with the "
+                       "live and the published figures, and write DIR/report.json and "
+                       "DIR/events.csv (the events behind the figures, with partition and "
+                       "offset).")
+    _add_filters(p)
+    p.add_argument("--by", choices=("hour", "day"), default="day")
+    p.add_argument("--out", default="replay", metavar="DIR", help="output folder")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(func=commands.replay)
+
     p = sub.add_parser("restatements", help="changes to already-published figures",
                        description="A period is published once event time has passed its "
                        "end plus the grace period; late events that change a published figure "

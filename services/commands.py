@@ -110,6 +110,26 @@ def kpi(args: argparse.Namespace) -> int:
     return 0
 
 
+def replay(args: argparse.Namespace) -> int:
+    from services.owner import running_api
+    from services.replay import run_replay
+    from warehouse.queries import CellFilter
+
+    settings = load_settings()
+    if running_api(settings.data_dir) and settings.clickhouse.startswith("chdb://"):
+        raise UserError("a worker (demo or serve) owns this data directory; stop it first")
+    city, company, start, end = _filters(args)
+    if start is None or end is None:
+        raise UserError("replay needs --from and --to")
+    summary = run_replay(settings, CellFilter(city, company, start, end, args.by),
+                         Path(args.out))
+    if args.format == "json":
+        _print_json(summary)
+    else:
+        Console().print(" ".join(f"{k}={v}" for k, v in summary.items()))
+    return 0
+
+
 def restatements(args: argparse.Namespace) -> int:
     from rich.table import Table
 

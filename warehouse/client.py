@@ -55,9 +55,17 @@ class Warehouse:
         with self._lock:
             return list(self.client.query(sql, parameters=parameters).result_rows)
 
-    def command(self, sql: str) -> Any:
+    def command(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:
         with self._lock:
-            return self.client.command(sql)
+            return self.client.command(sql, parameters=parameters)
+
+    def for_database(self, database: str) -> Warehouse:
+        """The same client and lock on another database, migrated (replays, tests)."""
+        other = object.__new__(Warehouse)
+        other.dsn, other.db, other.client, other._lock = self.dsn, database, self.client, self._lock
+        with self._lock:
+            other.applied = migrate(self.client, database)
+        return other
 
     def insert(self, table: str, columns: Sequence[Sequence[Any]],
                column_names: Sequence[str]) -> None:

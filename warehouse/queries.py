@@ -43,7 +43,7 @@ def _period(col: str, by: str) -> str:
     return f"toString({fn}({col}, '{CST}'))"
 
 
-def _where(f: CellFilter, time_col: str, params: dict[str, object],
+def where_clause(f: CellFilter, time_col: str, params: dict[str, object],
            city_col: str = "city", company_col: str = "company") -> str:
     conds = ["1"]
     if f.city == YRD_REGION:
@@ -67,7 +67,7 @@ def _where(f: CellFilter, time_col: str, params: dict[str, object],
 def cell_counts(wh: Warehouse, f: CellFilter) -> dict[Key, dict[str, int]]:
     """Distinct-event counts per cell for every count in schema.COUNTS, plus `tape_mm_sum`."""
     params: dict[str, object] = {}
-    where = _where(f, "hour", params)
+    where = where_clause(f, "hour", params)
     merges = ", ".join(f"uniqExactMerge(`{n}`)" for n, _ in COUNTS)
     rows = wh.query(f"""SELECT city, company, {_period('hour', f.by)} AS p, {merges}
         FROM {wh.db}.cell_counts WHERE {where} GROUP BY city, company, p""", params)
@@ -115,7 +115,7 @@ def on_time_counts(wh: Warehouse, f: CellFilter,
     no ACCEPTED yet are not in any denominator here; they join when it arrives.
     """
     params: dict[str, object] = {}
-    where = _where(f, "ts", params)
+    where = where_clause(f, "ts", params)
     rc_expr, hours_expr = _route_class_sql(routes)
     delivered = (f"SELECT event_id, any(parcel_id) AS d_parcel, any(city) AS d_city, "
                  f"any(company) AS d_company, any(ts) AS d_ts FROM {wh.db}.events "
@@ -152,7 +152,7 @@ RESTATEMENT_FIELDS = ("city", "company", "period", "period_start", "kpi", "old_n
 def restatements(wh: Warehouse, f: CellFilter) -> list[dict[str, object]]:
     """Recorded changes to already-published figures, newest first."""
     params: dict[str, object] = {}
-    where = _where(f, "period_start", params)
+    where = where_clause(f, "period_start", params)
     rows = wh.query(f"""SELECT city, company, period, toString(period_start), kpi,
             old_numerator, old_denominator, old_value, new_numerator, new_denominator,
             new_value, cause, toString(restated_at)

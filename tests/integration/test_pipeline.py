@@ -6,6 +6,7 @@ plain Python: the pipeline (faust, SQL, roll-ups) shares no code with it.
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import orjson
@@ -14,6 +15,7 @@ import pytest
 from load_tests.generator import GeneratorConfig, generate
 from tests.conftest import Cli, write_jsonl
 from tests.integration.compare import assert_matches_reference
+from tests.reference import period
 
 pytestmark = pytest.mark.integration
 
@@ -48,6 +50,24 @@ def test_process_matches_hand_computation_cell_by_cell(
     assert summary["dead_letters"] == len(BAD_LINES)
     assert assert_matches_reference(cli.kpi_rows("--by", "day"), messy_events, "day") > 500
     assert assert_matches_reference(cli.kpi_rows("--by", "hour"), messy_events, "hour") > 2000
+    _replay_traces_the_day(cli, tmp_path, messy_events)
+
+
+def _replay_traces_the_day(cli: Cli, tmp_path: Path, events: list[dict[str, object]]) -> None:
+    """`replay` of one CST day recomputes the live figures exactly, and its events.csv lists
+    exactly the day's events plus the acceptances of the parcels delivered that day."""
+    out = tmp_path / "audit"
+    summary = orjson.loads(cli.run("replay", "--from", "2026-11-02", "--to", "2026-11-03",
+                                   "--out", str(out), "--format", "json").stdout)
+    assert summary["differences_from_live"] == 0 and summary["figures"] > 100
+    day = {e["event_id"] for e in events if period(str(e["ts"]), "day") == "2026-11-02 00:00:00"}
+    delivered = {e["parcel_id"] for e in events if e["event_id"] in day
+                 and e["type"] == "DELIVERED"}
+    day |= {e["event_id"] for e in events if e["type"] == "ACCEPTED"
+            and e["parcel_id"] in delivered}
+    with open(out / "events.csv", encoding="utf-8") as fh:
+        traced = {row["event_id"] for row in csv.DictReader(fh)}
+    assert traced == day
 
 
 def test_processing_the_same_file_twice_changes_no_figure(
