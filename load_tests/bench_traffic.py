@@ -1,12 +1,14 @@
 """Benchmark traffic: pre-generated scan.v1 messages, replayed in rounds, and the producer.
 
 The generator makes ~80k events/s on one core, slower than the pipeline it has to load, so
-the bench generates a *pool* of messages once, before any timing, and then replays it in
-rounds. Round r is the pool with every event id and parcel id made unique for the round
-(`E<seed>-N7` -> `E<seed>r<r>-N7`, `ZTO77...` -> `r<r>ZTO77...`) and every date moved
-`r * shift_days` later, so that event time keeps moving forward as on a live network
-(no round lands in hours already published) and no two rounds share an event or a parcel.
-The rewrite is a few `bytes.replace` per 500-event message (~1 us per event).
+the bench generates a *pool* of messages once, before any timing, and replays it in rounds.
+Round r is the pool with every event id and parcel id made unique for the round
+(`E<seed>-N7` -> `E<seed>r<r>-N7`, `ZTO77...` -> `r<r>ZTO77...`), and in every round each
+`ts` and `promised_by` is moved into the current wall-clock hour (CST), keeping minutes and
+seconds: as on a live network, event time follows the clock, so nothing the bench sends
+lands in an hour that is already published, and the publisher does a live network's work
+(one hour per hour), not a backfill's. The rewrite is a few `bytes.replace` per
+500-event message, about 1.5 us per event, done by the producer as it sends.
 
 `BenchProducer` sends the rounds round-robin over the partitions at a target rate (or as
 fast as kafka-python and the broker take them) and, every `marker_every_s`, puts one marker
@@ -20,7 +22,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import msgspec
 import orjson
@@ -31,31 +33,42 @@ CST = timezone(timedelta(hours=8))
 EVENTS_PER_MESSAGE = 500
 PROBE_PREFIX = "PROBE"
 PROBE_CITY = "331000"  # 台州 Taizhou
-_DATE = re.compile(rb'"(20\d\d-\d\d-\d\d)T')
+_HOUR = re.compile(rb'"(20\d\d-\d\d-\d\dT\d\d):')
 _split = msgspec.json.Decoder(list[msgspec.Raw])
 
 
-class TrafficPool:
-    """`size` events as 500-event messages, replayable in rounds of fresh ids and dates."""
+def current_hour() -> bytes:
+    """`2026-11-22T14`: the wall-clock hour in China Standard Time."""
+    return datetime.now(CST).strftime("%Y-%m-%dT%H").encode()
 
-    def __init__(self, size: int, seed: int = 7, max_rounds: int = 100,
+
+class TrafficPool:
+    """`size` generated events as 500-event messages, replayable in rounds (module doc)."""
+
+    def __init__(self, size: int, seed: int = 7, accepted_only: bool = False,
                  progress: Callable[[int], None] = lambda n: None) -> None:
         self.seed = seed
         messages: list[bytes] = []
-        for m in generate_batches(GeneratorConfig(count=size, seed=seed), EVENTS_PER_MESSAGE):
-            messages.append(m)
-            progress(EVENTS_PER_MESSAGE)
+        if accepted_only:  # ACCEPTED events only: one per parcel, about 1 in 7 events
+            made, chunk = 0, list[bytes]()
+            for m in generate_batches(GeneratorConfig(count=size * 8, seed=seed), 5000):
+                raws = (bytes(r) for r in _split.decode(m))
+                chunk.extend(r for r in raws if b'"type":"ACCEPTED"' in r)
+                while len(chunk) >= EVENTS_PER_MESSAGE and made < size:
+                    part, chunk = chunk[:EVENTS_PER_MESSAGE], chunk[EVENTS_PER_MESSAGE:]
+                    messages.append(b"[" + b",".join(part) + b"]")
+                    made += len(part)
+                    progress(len(part))
+                if made >= size:
+                    break
+        else:
+            for m in generate_batches(GeneratorConfig(count=size, seed=seed),
+                                      EVENTS_PER_MESSAGE):
+                messages.append(m)
+                progress(EVENTS_PER_MESSAGE)
         self.messages = messages
         self.events = [m.count(b'"event_id"') for m in messages]
-        self.dates = [sorted(set(_DATE.findall(m)), reverse=True) for m in messages]
-        all_dates = sorted({d for ds in self.dates for d in ds})
-        lo, hi = (date.fromisoformat(all_dates[i].decode()) for i in (0, -1))
-        self.shift_days = (hi - lo).days + 1
-        # Round r is moved offset + r * shift days: the last planned round ends yesterday.
-        self.offset_days = ((datetime.now(CST).date() - timedelta(days=1)) - hi).days \
-            - self.shift_days * (max_rounds - 1)
-        self.max_rounds = max_rounds
-        self._shifted: dict[tuple[bytes, int], bytes] = {}
+        self.hours = [sorted(set(_HOUR.findall(m))) for m in messages]
 
     def __len__(self) -> int:
         return len(self.messages)
@@ -64,23 +77,13 @@ class TrafficPool:
     def total_events(self) -> int:
         return sum(self.events)
 
-    def _date(self, d: bytes, r: int) -> bytes:
-        key = (d, r)
-        out = self._shifted.get(key)
-        if out is None:
-            days = self.offset_days + self.shift_days * r
-            moved = date.fromisoformat(d.decode()) + timedelta(days=days)
-            out = self._shifted[key] = b'"' + moved.isoformat().encode() + b"T"
-        return out
-
-    def message(self, i: int) -> tuple[bytes, int]:
-        """The i-th message of the endless replay and its number of events."""
+    def message(self, i: int, hour: bytes) -> tuple[bytes, int]:
+        """The i-th message of the endless replay, its times moved into `hour`."""
         r, k = divmod(i, len(self.messages))
-        if r >= self.max_rounds:
-            raise RuntimeError("benchmark ran past the pre-planned rounds of traffic")
         m = self.messages[k]
-        for d in self.dates[k]:  # latest first: a moved date is later than every original
-            m = m.replace(b'"' + d + b"T", self._date(d, r))
+        to = b'"' + hour + b":"
+        for h in self.hours[k]:
+            m = m.replace(b'"' + h + b":", to)
         if r:
             m = m.replace(b'"event_id":"E%d-N' % self.seed,
                           b'"event_id":"E%dr%d-N' % (self.seed, r))
@@ -136,12 +139,17 @@ class BenchProducer(threading.Thread):
         self.error: BaseException | None = None
         self._pace = (0.0, time.monotonic(), 0)  # rate, since, events sent at `since`
         self._limit: int | None = 0             # send no more than this many messages
+        self.max_backlog: int | None = None      # hold back while produced - committed > this
+        self.committed_hint = 0                  # committed events, kept up by the sampler
         self._wake = threading.Event()
 
-    def set_rate(self, rate: float, limit_messages: int | None = None) -> None:
-        """Offer `rate` events/s from now on (0: unpaced) up to `limit_messages` in total."""
+    def set_rate(self, rate: float, limit_messages: int | None = None,
+                 max_backlog: int | None = None) -> None:
+        """Offer `rate` events/s from now on (0: unpaced) up to `limit_messages` in total;
+        with `max_backlog`, never more than that many events ahead of the commits."""
         self._pace = (rate, time.monotonic(), self.sent_events)
         self._limit = limit_messages
+        self.max_backlog = max_backlog
         self._wake.set()
 
     def pause(self) -> None:
@@ -164,7 +172,8 @@ class BenchProducer(threading.Thread):
 
     def _run(self) -> None:
         producer = self.make_producer(self.bootstrap)
-        next_marker = time.monotonic()
+        next_marker = next_hour_check = time.monotonic()
+        hour = current_hour()
         i = 0
         try:
             while not self.stop_event.is_set():
@@ -174,8 +183,15 @@ class BenchProducer(threading.Thread):
                     self._wake.wait(0.05)
                     self._wake.clear()
                     continue
-                msg, n = self.pool.message(i)
                 now = time.monotonic()
+                if now >= next_hour_check:
+                    hour, next_hour_check = current_hour(), now + 1.0
+                backlog = self.max_backlog
+                if backlog is not None and self.sent_events - self.committed_hint > backlog:
+                    self._wake.wait(0.02)
+                    self._wake.clear()
+                    continue
+                msg, n = self.pool.message(i, hour)
                 if self.markers_on and now >= next_marker:
                     msg = with_marker(msg, len(self.markers))
                     n += 1

@@ -15,7 +15,7 @@ import contextlib
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from kafka import KafkaAdminClient
@@ -64,6 +64,19 @@ def cpu_seconds(pid: int) -> float:
     return 0.0
 
 
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds so far per thread name of `pid` (threads of one name summed)."""
+    out: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                name = (task / "comm").read_text().strip()
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
 def machine_info() -> dict[str, object]:
     model = ""
     with contextlib.suppress(OSError):
@@ -93,19 +106,15 @@ class Sample:
         return max(self.produced - self.committed, 0)
 
 
-@dataclass
 class Sampler(threading.Thread):
-    bootstrap: str
-    group: str
-    topic: str
-    partitions: int
-    producer: BenchProducer
-    worker_pid: int
-    interval_s: float = 1.0
-    samples: list[Sample] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        threading.Thread.__init__(self, daemon=True, name="bench-sampler")
+    def __init__(self, bootstrap: str, group: str, topic: str, partitions: int,
+                 producer: BenchProducer, worker_pids: list[int],
+                 interval_s: float = 1.0) -> None:
+        super().__init__(daemon=True, name="bench-sampler")
+        self.bootstrap, self.group, self.topic, self.partitions = (bootstrap, group, topic,
+                                                                   partitions)
+        self.producer, self.worker_pids, self.interval_s = producer, worker_pids, interval_s
+        self.samples: list[Sample] = []
         self.stop_event = threading.Event()
         self.t0 = time.monotonic()
         self.peak_rss_mb = 0.0
@@ -116,10 +125,11 @@ class Sampler(threading.Thread):
 
     def sample(self, admin: KafkaAdminClient) -> Sample:
         produced = self.producer.sent_events
-        rss = tree_rss_mb(self.worker_pid)
+        rss = sum(tree_rss_mb(pid) for pid in self.worker_pids)
         self.peak_rss_mb = max(self.peak_rss_mb, rss)
         s = Sample(round(time.monotonic() - self.t0, 2), produced, self.committed_events(admin),
                    round(rss, 1))
+        self.producer.committed_hint = s.committed
         self.samples.append(s)
         return s
 
@@ -137,9 +147,10 @@ class Sampler(threading.Thread):
 class ProbePoller(threading.Thread):
     """Polls the worker for the PROBE<i> cells; records when each marker became queryable."""
 
-    def __init__(self, base_url: str, producer: BenchProducer, interval_s: float = 0.1) -> None:
+    def __init__(self, base_urls: list[str], producer: BenchProducer,
+                 interval_s: float = 0.25) -> None:
         super().__init__(daemon=True, name="bench-probe")
-        self.base_url, self.producer, self.interval_s = base_url, producer, interval_s
+        self.base_urls, self.producer, self.interval_s = base_urls, producer, interval_s
         self.seen: dict[int, float] = {}
         self.stop_event = threading.Event()
         self.errors = 0
@@ -154,16 +165,19 @@ class ProbePoller(threading.Thread):
     def run(self) -> None:
         while not self.stop_event.is_set():
             if self.unseen():
-                try:
-                    cells = get_json(self.base_url, "/api/probe",
-                                     {"city": PROBE_CITY, "prefix": PROBE_PREFIX}, timeout_s=30)
+                for base in self.base_urls:  # a marker lands in the store of one worker
+                    try:
+                        cells = get_json(base, "/api/probe",
+                                         {"city": PROBE_CITY, "prefix": PROBE_PREFIX},
+                                         timeout_s=30)
+                    except (OSError, ValueError):
+                        self.errors += 1
+                        continue
                     now = time.time()
-                    for company, n in cells["cells"].items():
+                    for company, n in cells.get("cells", {}).items():
                         i = int(company[len(PROBE_PREFIX):])
                         if n and i not in self.seen:
                             self.seen[i] = now
-                except (OSError, ValueError, KeyError):
-                    self.errors += 1
             self.stop_event.wait(self.interval_s)
 
 

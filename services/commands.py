@@ -206,3 +206,19 @@ def demo(args: argparse.Namespace) -> int:
     from services.demo import run_demo
 
     return run_demo(load_settings(), args.duration, args.format, args.rate)
+
+
+def bench(args: argparse.Namespace) -> int:
+    from load_tests.bench import run_bench
+    from load_tests.bench_report import bench_table
+
+    if args.duration <= 0:
+        raise UserError("--duration must be positive")
+    if args.rate is not None and args.rate < 0:
+        raise UserError("--rate must be >= 0")
+    result = run_bench(load_settings(), args.duration, args.format, args.mode, args.rate)
+    if args.format == "json":
+        sys.stdout.write(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        Console().print(bench_table(result))
+    return 0

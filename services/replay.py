@@ -94,7 +94,7 @@ def run_replay(settings: Settings, flt: CellFilter, out_dir: Path) -> dict[str, 
         wh.command(f"DROP DATABASE IF EXISTS {scratch} SYNC")
         wh.close()
     catalog_text = resources.files("courierwatch").joinpath("data/policies.yaml").read_bytes()
-    report = {
+    report: dict[str, Any] = {
         "generated_at": datetime.now(UTC).isoformat(), "courierwatch_version": __version__,
         "policy_catalog_sha256": hashlib.sha256(catalog_text).hexdigest(),
         "filter": {"city": flt.city, "company": flt.company, "by": flt.by,

@@ -102,7 +102,7 @@ def build_app(settings: Settings, bootstrap: str, wh: Warehouse,
     @app.on_before_shutdown.connect
     async def _stopping(app: faust.App, **kwargs: Any) -> None:
         try:  # a last publication, so a finished `process` run leaves its periods published
-            await asyncio.get_running_loop().run_in_executor(pool, ingestor.publish)
+            await asyncio.get_running_loop().run_in_executor(pool, ingestor.publish, True)
         except Exception:  # noqa: BLE001 - figures are stored; publication resumes next start
             log.exception("final publication failed")
         ingestor.stopping = True

@@ -74,17 +74,15 @@ def process_batch(arrivals: list[Arrival], now: datetime, watermark_ms: int,
     now_ms = int(now.timestamp() * 1000)
     late_before = watermark_ms - allowed_lateness_ms
     batch_max = watermark_ms
-    add = out.rows.add
+    add = out.rows.add_message
     for a in arrivals:
         events, rejections = decode_message(a.value, now, limits)
-        for i, ev in enumerate(events):
-            ts_ms = int(ev.ts.timestamp() * 1000)
-            late = ts_ms < late_before
-            if late:
-                out.late += 1
-            if ts_ms > batch_max:
-                batch_max = ts_ms
-            add(ev, ts_ms, late, a.topic, a.partition, a.offset, i, now_ms)
+        if events:
+            ts = [int(ev.ts.timestamp() * 1000) for ev in events]
+            late = [t < late_before for t in ts]
+            out.late += late.count(True)
+            batch_max = max(batch_max, max(ts))
+            add(events, ts, late, a.topic, a.partition, a.offset, now_ms)
         out.dead_letters.extend(_dead(r, a, now_ms) for r in rejections)
     out.watermark_ms = batch_max
     return out

@@ -17,7 +17,7 @@ from courierwatch.contract import DEFAULT_LIMITS, Limits
 from runtime.settings import Settings
 from streams import metrics
 from streams.batch import Arrival, DeadLetter, process_batch
-from streams.publisher import HOUR_MS, Publisher
+from streams.publisher import HOUR_MS, MAX_HOURS_PER_CALL, Publisher
 from warehouse.client import Warehouse
 from warehouse.writer import with_retry, write_dead_letters, write_events
 
@@ -100,11 +100,13 @@ class Ingestor:
             os._exit(137)
         return res.dead_letters
 
-    def publish(self) -> int:
-        """Publish closed periods and record restatements (see streams.publisher)."""
+    def publish(self, catch_up: bool = False) -> int:
+        """Publish closed periods and record restatements (see streams.publisher);
+        `catch_up` publishes everything closed, not a bounded slice (at shutdown)."""
         if self.publisher is None:
             return 0
-        return self.publisher.publish(self.watermark_ms, self.clock())
+        return self.publisher.publish(self.watermark_ms, self.clock(),
+                                      max_hours=None if catch_up else MAX_HOURS_PER_CALL)
 
     def _check_flood(self, n: int, n_dead: int) -> None:
         self._recent.append((n, n_dead))

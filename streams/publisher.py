@@ -8,7 +8,9 @@ old and new numerator, denominator and value, the cause, and the time. Open peri
 live figures, not publications, so their constant movement is not a restatement.
 
 Work is bounded by what changed: each run computes only the periods that closed since the
-last run and the closed periods that late events touched.
+last run (at most six hours of them, so that a backfill whose event time runs ahead of the
+clock catches up over several ticks instead of stalling ingest in one long one) and the
+closed periods that late events touched.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ DAY_MS = 24 * HOUR_MS
 CST_OFFSET_MS = 8 * HOUR_MS
 CST = timezone(timedelta(hours=8))
 
+MAX_HOURS_PER_CALL = 6  # newly closed hours published per call (keeps a tick short)
 Cell = tuple[str, str, str, str, str]  # city, company, period kind, period_start, kpi
 
 
@@ -61,10 +64,16 @@ class Publisher:
             if h + HOUR_MS <= self.published_until_ms:
                 self.late_hours[h] += n
 
-    def publish(self, watermark_ms: int, now: datetime | None = None) -> int:
-        """Publish newly closed periods and restate touched ones; return restatements made."""
+    def publish(self, watermark_ms: int, now: datetime | None = None,
+                max_hours: int | None = MAX_HOURS_PER_CALL) -> int:
+        """Publish newly closed periods and restate touched ones; return restatements made.
+
+        At most `max_hours` newly closed hours per call (None: all of them, as at shutdown).
+        """
         now = now or datetime.now(UTC)
         closed_until = (watermark_ms - self.grace_ms) // HOUR_MS * HOUR_MS
+        if self.published_until_ms and max_hours is not None:
+            closed_until = min(closed_until, self.published_until_ms + max_hours * HOUR_MS)
         self._ensure_started()
         if not self.published_until_ms:
             if watermark_ms == 0:

@@ -53,7 +53,7 @@ class Warehouse:
 
     def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         with self._lock:
-            return list(self.client.query(sql, parameters=parameters).result_rows)
+            return [tuple(r) for r in self.client.query(sql, parameters=parameters).result_rows]
 
     def command(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:
         with self._lock:

@@ -1,0 +1,224 @@
+"""`courierwatch bench`: the whole pipeline under generated load, and the naive baseline.
+
+Throughput mode (the default), in one run, on the embedded defaults (its own tansu broker,
+its own chDB directory `<data dir>/bench`, wiped at start):
+
+1. generate a pool of traffic (load_tests.bench_traffic), untimed;
+2. start the real worker (`python -m streams.worker`: faust + chDB + HTTP API), warm up
+   with a few messages until the group has joined and committed;
+3. *sustained phase* (`duration_s`): offer `rate` events/s (default 50,000, the target;
+   0 = as fast as the producer can) in 500-event messages with a latency marker every
+   0.5 s; sample lag (produced - committed events) and worker memory every second;
+4. *capacity phase* (duration/4, 5 to 20 s; skipped when the sustained phase already
+   fell behind): the producer sends as fast as the pipeline commits, staying at most
+   ~3 batches ahead; the ingest rate then is what the pipeline can do at most;
+5. drain, stop the worker (its peak RSS is read before it exits);
+6. baseline: the naive one-event-at-a-time faust agent with a table (load_tests.baseline)
+   on the same broker and the same events, over duration/3 (at most 20 s).
+
+Other modes are in load_tests.bench_modes: `memory` (5 M parcels in flight) and `replay`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from load_tests.baseline import run_baseline
+from load_tests.bench_traffic import BenchProducer, TrafficPool
+from load_tests.bench_watch import cpu_seconds, machine_info, tree_hwm_mb
+from runtime.broker import ensure_topics, kafka_bootstrap
+from runtime.settings import Settings
+from services.owner import get_json
+from services.pipeline import Worker, make_producer, start_worker
+
+TARGET_RATE = 50_000
+TARGET_SPEEDUP = 10.0
+TARGET_P99_S = 5.0
+TARGET_RSS_MB = 2048.0
+TARGET_REPLAY = 100_000
+
+
+def bench_settings(settings: Settings, bench_dir: Path) -> Settings:
+    """The bench's own data directory, database and topics, so it touches nothing else."""
+    ch = settings.clickhouse
+    if ch.startswith("chdb://"):
+        ch = f"chdb://{bench_dir / 'clickhouse'}"
+    return settings.with_(data_dir=bench_dir, clickhouse=ch,
+                          database=f"{settings.database}_bench",
+                          topic_prefix=f"{settings.topic_prefix}bench{int(time.time())}.")
+
+
+def fresh_dir(settings: Settings) -> Path:
+    bench_dir = settings.data_dir / "bench"
+    shutil.rmtree(bench_dir, ignore_errors=True)
+    bench_dir.mkdir(parents=True)
+    return bench_dir
+
+
+def progress(console: Console) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                    console=console, transient=True)
+
+
+def timed(bar: Progress, label: str, seconds: float,
+          status: Callable[[], str] = lambda: "") -> None:
+    task = bar.add_task(label, total=seconds)
+    t0 = time.monotonic()
+    while (left := seconds - (time.monotonic() - t0)) > 0:
+        time.sleep(min(left, 0.5))
+        bar.update(task, completed=time.monotonic() - t0,
+                   description=f"{label} {status()}")
+    bar.remove_task(task)
+
+
+def wait_for(cond: Callable[[], bool], timeout_s: float, what: str,
+             worker: Worker | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        if worker is not None and not worker.alive():
+            raise RuntimeError(f"worker exited during {what}:\n{worker.log_tail()}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def bench_workers(bs: Settings, bootstrap: str, n: int = 1) -> Iterator[list[Worker]]:
+    """`n` real workers in one consumer group. With n > 1 each owns a chDB directory of its
+    own (chDB allows one process per directory): a stand-in for N workers in front of one
+    ClickHouse server, for measuring scale-out only (figures are split across the stores)."""
+    ensure_topics(bootstrap, bs)
+    workers: list[Worker] = []
+    try:
+        for i in range(n):
+            ws = bs if n == 1 else bs.with_(
+                data_dir=bs.data_dir / f"worker{i}",
+                clickhouse=f"chdb://{bs.data_dir / f'worker{i}' / 'clickhouse'}")
+            workers.append(start_worker(ws, bootstrap, reset_database=True))
+        for w in workers:
+            base = f"http://127.0.0.1:{w.web_port}"
+
+            def up(base: str = base) -> bool:
+                with contextlib.suppress(OSError, ValueError):
+                    get_json(base, "/api/status", timeout_s=2)
+                    return True
+                return False
+
+            wait_for(up, 120, "the worker's API", w)
+        yield workers
+    finally:
+        for w in workers:
+            w.stop()
+
+
+@contextlib.contextmanager
+def bench_worker(bs: Settings, bootstrap: str) -> Iterator[Worker]:
+    with bench_workers(bs, bootstrap, 1) as workers:
+        yield workers[0]
+
+
+def throughput(settings: Settings, duration_s: float, rate: float | None,
+               console: Console, workers: int = 1) -> dict[str, Any]:
+    from load_tests.bench_phases import drive
+
+    rate = TARGET_RATE if rate is None else rate
+    bench_dir = fresh_dir(settings)
+    bs = bench_settings(settings, bench_dir)
+    capacity_s = min(20.0, max(duration_s / 4, 5.0)) if rate > 0 else 0.0
+    baseline_s = min(20.0, max(duration_s / 3, 5.0))
+    pool_size = 200_000 if duration_s < 30 else 500_000
+    out: dict[str, Any] = {"mode": "throughput", "duration_s": duration_s,
+                           "target_rate": rate or None, "partitions": bs.partitions,
+                           "workers": workers, "batch_messages": bs.batch_messages,
+                           "batch_within_s": bs.batch_within_s, "machine": machine_info()}
+    with progress(console) as bar:
+        task = bar.add_task("generating traffic pool", total=pool_size)
+        pool = TrafficPool(pool_size, progress=lambda n: bar.advance(task, n))
+        bar.remove_task(task)
+        with kafka_bootstrap(bs) as bootstrap:
+            task = bar.add_task("starting broker and worker", total=None)
+            with bench_workers(bs, bootstrap, workers) as procs:
+                bar.remove_task(task)
+                producer = BenchProducer(bootstrap, bs.scan_topic, bs.partitions, pool,
+                                         make_producer)
+                producer.start()
+                out |= drive(bs, bootstrap, procs, producer, bar, duration_s, rate,
+                             capacity_s)
+                hwm = sum(tree_hwm_mb(w.proc.pid) for w in procs)
+                out["peak_rss_mb"] = round(max(out.pop("_sampled_peak"), hwm), 1)
+                out["worker_cpu_s"] = round(sum(cpu_seconds(w.proc.pid) for w in procs), 1)
+                producer.stop_event.set()
+                producer.join(10)
+            task = bar.add_task(f"naive baseline ({baseline_s:.0f} s)", total=None)
+            events = pool.single_events(int(max(30_000, 8_000 * baseline_s)))
+            base = run_baseline(bootstrap, f"{bs.topic_prefix}baseline", bs.partitions, events,
+                                bench_dir / "baseline", baseline_s, make_producer)
+            bar.remove_task(task)
+    out["baseline_events_per_s"] = base.events_per_s
+    out["baseline"] = {"events": base.events, "window_s": base.window_s,
+                       "startup_s": base.startup_s,
+                       "method": "one event per message; json.loads; faust Table += 1 per "
+                                 "event (city x company x hour x type)"}
+    # Both as fast as they go: the pipeline's capacity (= the sustained rate when it fell
+    # behind) against the baseline working through its backlog.
+    best = out["capacity_events_per_s"] or out["events_per_s"]
+    out["speedup"] = round(best / base.events_per_s, 1) if base.events_per_s else None
+    out["targets"] = throughput_targets(out)
+    return out
+
+
+def target(name: str, want: str, value: Any, met: bool | None) -> dict[str, Any]:
+    return {"name": name, "target": want, "value": value, "met": bool(met)}
+
+
+def throughput_targets(r: dict[str, Any]) -> list[dict[str, Any]]:
+    p99 = r["p99_latency_s"]
+    return [
+        target("sustained_events_per_s", f">= {TARGET_RATE:,}/s, lag not growing",
+               r["events_per_s"], r["events_per_s"] >= TARGET_RATE and not r["lag_growing"]),
+        target("speedup_vs_naive", f">= {TARGET_SPEEDUP:g}x", r["speedup"],
+               (r["speedup"] or 0) >= TARGET_SPEEDUP),
+        target("p99_scan_to_queryable_s", f"<= {TARGET_P99_S:g} s", p99,
+               p99 is not None and p99 <= TARGET_P99_S),
+        target("worker_peak_rss_mb", f"< {TARGET_RSS_MB:,.0f} MB", r["peak_rss_mb"],
+               r["peak_rss_mb"] < TARGET_RSS_MB),
+    ]
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def run_bench(settings: Settings, duration_s: float, fmt: str = "table",
+              mode: str = "throughput", rate: float | None = None,
+              console: Console | None = None, workers: int = 1) -> dict[str, Any]:
+    """Run one benchmark mode and return its figures (see load_tests/README.md)."""
+    console = console or Console(stderr=True)
+    started = time.monotonic()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM (timeout, CI) unwinds like Ctrl-C so that the broker and worker stop too.
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        if mode == "throughput":
+            result = throughput(settings, duration_s, rate, console, workers)
+        else:
+            from load_tests import bench_modes
+
+            runner = {"memory": bench_modes.memory, "replay": bench_modes.replay}[mode]
+            result = runner(settings, duration_s, console)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    result["wall_s"] = round(time.monotonic() - started, 1)
+    return result

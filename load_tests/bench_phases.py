@@ -1,0 +1,189 @@
+"""The timed part of a throughput run: warm-up, sustained and capacity phases, drain.
+
+Besides the rates, lag and latency it records where the CPU went during the sustained
+phase: the workers' ingest counters (from their /metrics), CPU per worker thread name (from
+/proc), and the CPU of the broker and of the bench process (producer, sampler, probe).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+import urllib.request
+from typing import Any
+
+from rich.progress import Progress
+
+from load_tests.bench_traffic import BenchProducer
+from load_tests.bench_watch import ProbePoller, Sample, Sampler, cpu_seconds, percentile, thread_cpu
+from runtime.settings import Settings
+from services.pipeline import Worker
+
+_METRICS = ("courierwatch_batch_seconds_sum", "courierwatch_batches_total",
+            "courierwatch_batch_events_sum")
+Snapshot = tuple[float, dict[str, float], dict[str, float], dict[str, float]]
+
+
+def _metrics(bases: list[str]) -> dict[str, float]:
+    """The workers' ingest counters from /metrics, summed."""
+    out: dict[str, float] = {}
+    for base in bases:
+        with (contextlib.suppress(OSError, ValueError),
+              urllib.request.urlopen(base + "/metrics", timeout=10) as resp):  # noqa: S310
+            for line in resp.read().decode().splitlines():
+                name, _, value = line.rpartition(" ")
+                if name in _METRICS:
+                    out[name] = out.get(name, 0.0) + float(value)
+    return out
+
+
+def _snapshot(bases: list[str], pids: list[int], broker_pid: int | None) -> Snapshot:
+    procs = {"bench (producer, sampler, probe)": float(sum(os.times()[:2]))}
+    if broker_pid:
+        procs["broker (tansu)"] = cpu_seconds(broker_pid)
+    threads: dict[str, float] = {}
+    for pid in pids:
+        for k, v in thread_cpu(pid).items():
+            threads[k] = threads.get(k, 0.0) + v
+    return time.monotonic(), _metrics(bases), threads, procs
+
+
+def _load_between(a: Snapshot, b: Snapshot, workers: int) -> dict[str, Any]:
+    """Where the time went between two snapshots: the ingest threads' busy share (decode +
+    insert, from the batch-seconds histogram; 1.0 = one thread always busy), the mean batch,
+    cores per worker thread name (Python threads are all `python`; the ingest thread calls
+    into chDB, which renames it `Unknown`), and the cores of the broker and of the bench."""
+    dt = b[0] - a[0]
+    m = {k: b[1].get(k, 0.0) - a[1].get(k, 0.0) for k in b[1]}
+    batches = m.get("courierwatch_batches_total", 0.0)
+    cpu = {k: round((v - a[2].get(k, 0.0)) / dt, 2) for k, v in b[2].items()}
+    return {"ingest_busy_share": round(m.get("courierwatch_batch_seconds_sum", 0.0)
+                                       / dt / workers, 3),
+            "mean_batch_events": round(m.get("courierwatch_batch_events_sum", 0.0) / batches)
+            if batches else None,
+            "batches_per_s": round(batches / dt, 2),
+            "worker_cores": round(sum(cpu.values()), 2),
+            "worker_cores_by_thread": dict(sorted(((k, v) for k, v in cpu.items() if v >= 0.01),
+                                                  key=lambda kv: -kv[1])),
+            "other_cores": {k: round((v - a[3].get(k, 0.0)) / dt, 2) for k, v in b[3].items()}}
+
+
+def broker_pid(bs: Settings) -> int | None:
+    with contextlib.suppress(OSError, ValueError, KeyError):
+        return int(json.loads(bs.broker_file.read_text())["pid"])
+    return None
+
+
+def rate_between(a: Sample, b: Sample, attr: str = "committed") -> float:
+    dt = b.t - a.t
+    return (getattr(b, attr) - getattr(a, attr)) / dt if dt > 0 else 0.0
+
+
+def lag_growth(samples: list[Sample]) -> float:
+    """Mean lag of the last third minus that of the first third, events."""
+    k = max(len(samples) // 3, 1)
+    first, last = samples[:k], samples[-k:]
+    return sum(s.lag for s in last) / len(last) - sum(s.lag for s in first) / len(first)
+
+
+def _r(v: float | None) -> float | None:
+    return None if v is None or v == float("inf") else round(v, 3)
+
+
+def drive(bs: Settings, bootstrap: str, workers: list[Worker], producer: BenchProducer,
+          bar: Progress, duration_s: float, rate: float, capacity_s: float) -> dict[str, Any]:
+    """Warm-up, sustained and capacity phases, drain; the figures of the run."""
+    from load_tests.bench import timed, wait_for
+
+    bases = [f"http://127.0.0.1:{w.web_port}" for w in workers]
+    pids = [w.proc.pid for w in workers]
+    sampler = Sampler(bootstrap, bs.consumer_group, bs.scan_topic, bs.partitions, producer, pids)
+    probe = ProbePoller(bases, producer)
+    alive = workers[0]
+
+    def check() -> None:
+        for w in workers:
+            if not w.alive():
+                raise RuntimeError(f"a worker exited:\n{w.log_tail()}")
+
+    # Warm-up: a few messages through the whole pipeline (the group has joined, committed).
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="bench-warmup")
+    try:
+        producer.set_rate(0, limit_messages=4 * bs.partitions)
+        wait_for(lambda: producer.messages_sent >= 4 * bs.partitions and
+                 sampler.committed_events(admin) >= producer.sent_events, 120,
+                 "the warm-up batch to be committed", alive)
+    finally:
+        admin.close()
+    sampler.start()
+    probe.start()
+    producer.markers_on = True
+    producer.set_rate(rate)
+    time.sleep(0.05)
+    broker = broker_pid(bs)
+    start, load0 = len(sampler.samples), _snapshot(bases, pids, broker)
+
+    def status() -> str:
+        check()
+        s = sampler.samples[-1] if sampler.samples else None
+        return f"lag {s.lag:,} events, rss {s.rss_mb:,.0f} MB" if s else ""
+
+    label = f"sustained at {rate:,.0f}/s" if rate else "sustained, as fast as possible"
+    timed(bar, label, duration_s, status)
+    load = _load_between(load0, _snapshot(bases, pids, broker), len(workers))
+    sustained = sampler.samples[start:]
+    markers_sustained = len(producer.markers)
+    growth = lag_growth(sustained)
+    offered = rate_between(sustained[0], sustained[-1], "produced")
+    ingested = rate_between(sustained[0], sustained[-1])
+    growing = growth > max(offered, 1.0) * 1.0  # more than a second of traffic piled up
+    capacity = ingested if growing or not rate else None
+    cap_from = None
+    if capacity_s and not growing:
+        # As fast as the pipeline commits: the producer stays at most ~3 batches ahead.
+        producer.set_rate(0, max_backlog=3 * bs.batch_messages * 500 * len(workers))
+        cap_from = len(sampler.samples) - 1
+        timed(bar, "capacity (as fast as the pipeline takes)", capacity_s, status)
+    producer.pause()
+    task = bar.add_task("draining", total=None)
+    drained = True
+    backlog = sampler.samples[-1].lag if sampler.samples else 0
+    drain_s = 60 + 1.5 * backlog / max(capacity or ingested, 1000.0)
+    try:
+        wait_for(lambda: bool(sampler.samples) and sampler.samples[-1].lag == 0
+                 and sampler.samples[-1].produced == producer.sent_events, drain_s,
+                 "the drain", alive)
+        wait_for(lambda: probe.unseen() == 0, 20, "the last markers", alive)
+    except TimeoutError:
+        drained = False
+    bar.remove_task(task)
+    if cap_from is not None and drained:
+        # The workers are saturated from the start of the capacity phase until the backlog
+        # it built is drained: events committed over that span / its length.
+        capacity = rate_between(sampler.samples[cap_from], sampler.samples[-1])
+    for th in (sampler, probe):
+        th.stop_event.set()
+        th.join(5)
+    if producer.error:
+        raise RuntimeError(f"producer failed: {producer.error!r}")
+    sent = dict(producer.markers)
+    lat = sorted(probe.seen[i] - sent[i] if i in probe.seen else float("inf")
+                 for i in range(markers_sustained))
+    return {
+        "events_per_s": round(ingested, 1), "offered_events_per_s": round(offered, 1),
+        "p50_latency_s": _r(percentile(lat, 0.50)), "p99_latency_s": _r(percentile(lat, 0.99)),
+        "max_latency_s": _r(lat[-1] if lat else None), "markers": len(lat),
+        "markers_unseen": sum(1 for v in lat if v == float("inf")),
+        "lag_events": [s.lag for s in sustained], "lag_growth_events": round(growth),
+        "lag_growing": growing, "drained": drained,
+        "capacity_events_per_s": None if capacity is None else round(capacity, 1),
+        "events_total": producer.sent_events, "probe_errors": probe.errors,
+        "cpu": load,
+        "timeline": [[s.t, s.produced, s.committed, s.lag, s.rss_mb]
+                     for s in sampler.samples],
+        "_sampled_peak": sampler.peak_rss_mb,
+    }

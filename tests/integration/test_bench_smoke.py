@@ -1,0 +1,48 @@
+"""A short run of `courierwatch bench`: the shape and sanity of its report, never its speed.
+
+Benchmarks are not tests: no figure here is compared with a target or a threshold of time.
+The run uses a temporary data directory, its own broker and its own chDB directory.
+"""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from tests.conftest import Cli
+
+pytestmark = pytest.mark.integration
+
+REQUIRED = ("events_per_s", "baseline_events_per_s", "p50_latency_s", "p99_latency_s",
+            "peak_rss_mb", "offered_events_per_s", "lag_events", "lag_growing", "speedup",
+            "targets", "machine", "duration_s")
+TARGETS = {"sustained_events_per_s", "speedup_vs_naive", "p99_scan_to_queryable_s",
+           "worker_peak_rss_mb"}
+
+
+def test_short_bench_reports_every_figure_with_sane_values(cli: Cli) -> None:
+    """A ~10 s throughput run at a rate any machine sustains prints JSON with every required
+    key; rates, latencies and memory are positive, the baseline counted events, the lag
+    series has one sample a second, every target is judged, and the bench cleaned up after
+    itself (no worker or broker left behind)."""
+    proc = cli.run("bench", "--duration", "10", "--rate", "5000", "--format", "json",
+                   timeout=240)
+    r = orjson.loads(proc.stdout)
+    missing = [k for k in REQUIRED if k not in r]
+    assert not missing, f"missing keys {missing}"
+    assert r["mode"] == "throughput" and r["duration_s"] == 10
+    assert r["events_per_s"] > 0 and r["offered_events_per_s"] > 0
+    assert r["baseline_events_per_s"] > 0 and r["baseline"]["events"] > 0
+    assert r["capacity_events_per_s"] > 0
+    assert r["speedup"] == pytest.approx(r["capacity_events_per_s"] / r["baseline_events_per_s"],
+                                         rel=0.01)
+    assert r["markers"] > 0 and r["markers_unseen"] == 0
+    assert 0 < r["p50_latency_s"] <= r["p99_latency_s"] <= r["max_latency_s"]
+    assert r["peak_rss_mb"] > 0
+    assert 8 <= len(r["lag_events"]) <= 14 and all(v >= 0 for v in r["lag_events"])
+    assert isinstance(r["lag_growing"], bool) and r["drained"] is True
+    assert {t["name"] for t in r["targets"]} == TARGETS
+    assert all(isinstance(t["met"], bool) for t in r["targets"])
+    assert r["machine"]["cpus"] >= 1 and r["machine"]["memory_gib"] > 0
+    assert not (cli.data_dir / "bench" / "broker.json").exists()
+    assert not (cli.data_dir / "bench" / "api.json").exists()
