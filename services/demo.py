@@ -9,6 +9,7 @@ The demo keeps its own database (courierwatch_demo), emptied at start.
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta, timezone
@@ -164,7 +165,8 @@ def run_demo(settings: Settings, duration: float | None, fmt: str, rate: int) ->
     else:
         console.print(kpi_matrix(rows, today, f"Final KPIs, {today} (CST), all companies"))
         console.print(breaches(rows, today))
-        console.print(f"All figures: COURIERWATCH_DATABASE={settings.database} courierwatch kpi")
+        console.print(f"All figures: COURIERWATCH_DATABASE={settings.database} "
+                      f"{sys.argv[0]} kpi")
     return 0
 
 
