@@ -9,10 +9,11 @@ archived (late = 1) and counted in `late_events`, but it no longer moves publish
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from courierwatch.contract import DEFAULT_LIMITS, Limits, Rejection, decode_message
+from courierwatch.contract import DEFAULT_LIMITS, Limits, Rejection, decode_events
 from warehouse.rows import EventColumns
 
 
@@ -76,16 +77,24 @@ def process_batch(arrivals: list[Arrival], now: datetime, watermark_ms: int,
     batch_max = watermark_ms
     add = out.rows.add_message
     for a in arrivals:
-        events, rejections = decode_message(a.value, now, limits)
+        events, raws, ts, rejections = decode_events(a.value, now, limits)
         if events:
-            ts = [int(ev.ts.timestamp() * 1000) for ev in events]
             late = [t < late_before for t in ts]
             out.late += late.count(True)
             batch_max = max(batch_max, max(ts))
-            add(events, ts, late, a.topic, a.partition, a.offset, now_ms)
+            add(events, raws, ts, late, _valid_indices(len(events), rejections), a.topic,
+                a.partition, a.offset, now_ms)
         out.dead_letters.extend(_dead(r, a, now_ms) for r in rejections)
     out.watermark_ms = batch_max
     return out
+
+
+def _valid_indices(n_valid: int, rejections: list[Rejection]) -> Iterable[int]:
+    """Positions in the message of its valid events (those not rejected), in order."""
+    if not rejections:
+        return range(n_valid)
+    rejected = {r.index for r in rejections}
+    return [i for i in range(n_valid + len(rejections)) if i not in rejected]
 
 
 def _dead(r: Rejection, a: Arrival, now_ms: int) -> DeadLetter:

@@ -10,7 +10,8 @@ import logging
 import os
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from courierwatch.contract import DEFAULT_LIMITS, Limits
@@ -38,6 +39,20 @@ def stored_watermark_ms(wh: Warehouse) -> int:
     return int(rows[0][0]) if rows and rows[0][1] else 0
 
 
+def _chunks(arrivals: list[Arrival], max_bytes: int) -> Iterator[list[Arrival]]:
+    """Consecutive runs of messages of about `max_bytes` each (at least one message)."""
+    chunk: list[Arrival] = []
+    size = 0
+    for a in arrivals:
+        chunk.append(a)
+        size += len(a.value)
+        if size >= max_bytes:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
 class Ingestor:
     def __init__(self, settings: Settings, wh: Warehouse,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -56,37 +71,57 @@ class Ingestor:
         self._recent: deque[tuple[int, int]] = deque()
         self._recent_total = 0
         self._recent_dead = 0
+        self._inserter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="insert")
 
     def handle(self, arrivals: list[Arrival]) -> list[DeadLetter]:
         """Store one batch; return its dead letters for the DLQ topic.
 
-        Returns only once ClickHouse has the batch. Raises DeadLetterFlood when the share of
-        rejected input over the last ~10k events exceeds `dlq_max_share`.
+        Returns only once ClickHouse has the whole batch. The batch is decoded in chunks of
+        about `insert_chunk_bytes`; each chunk's insert runs on the insert thread while the
+        next chunk is decoded (chDB parses and aggregates without the GIL), so both cores
+        work. Raises DeadLetterFlood when the share of rejected input over the last ~10k
+        events exceeds `dlq_max_share`, SinkUnavailable when ClickHouse stayed down until
+        shutdown.
         """
         started = time.perf_counter()
-        res = process_batch(arrivals, self.clock(), self.watermark_ms,
-                            int(self.settings.allowed_lateness_s * 1000), self.limits)
         stop = lambda: self.stopping  # noqa: E731
         retry = metrics.INSERT_RETRIES.inc
-        if len(res.rows):
-            with_retry(lambda: write_events(self.wh, res.rows.columns), stop, retry)
-        if res.dead_letters:
+        lateness_ms = int(self.settings.allowed_lateness_s * 1000)
+        watermark_ms, now = self.watermark_ms, self.clock()
+        inserts: list[Future[None]] = []
+        dead: list[DeadLetter] = []
+        n = late = 0
+        hours: Counter[int] = Counter()
+        for chunk in _chunks(arrivals, self.settings.insert_chunk_bytes):
+            res = process_batch(chunk, now, watermark_ms, lateness_ms, self.limits)
+            watermark_ms = res.watermark_ms
+            dead += res.dead_letters
+            if len(res.rows):
+                columns = res.rows.columns
+                inserts.append(self._inserter.submit(
+                    with_retry, lambda c=columns: write_events(self.wh, c), stop, retry))
+                hours.update(t // HOUR_MS * HOUR_MS for t in res.rows.ts)
+                n += len(res.rows)
+                late += res.late
+        for done in inserts:
+            done.result()
+        if dead:
             rows = [(d.received_ms, d.stage, d.reason, d.detail,
                      d.raw.decode("utf-8", "backslashreplace"), d.topic, d.partition, d.offset,
-                     d.msg_index) for d in res.dead_letters]
+                     d.msg_index) for d in dead]
             with_retry(lambda: write_dead_letters(self.wh, rows), stop, retry)
-        self.watermark_ms = res.watermark_ms
-        if self.publisher is not None and len(res.rows):
-            self.publisher.note_events(Counter(t // HOUR_MS * HOUR_MS for t in res.rows.ts))
-        n, n_dead = len(res.rows), len(res.dead_letters)
-        self.archived += n - res.late
-        self.late += res.late
+        self.watermark_ms = watermark_ms
+        if self.publisher is not None and hours:
+            self.publisher.note_events(hours)
+        n_dead = len(dead)
+        self.archived += n - late
+        self.late += late
         self.dead += n_dead
         metrics.MESSAGES.inc(len(arrivals))
-        metrics.EVENTS.labels("archived").inc(n - res.late)
-        metrics.EVENTS.labels("late").inc(res.late)
+        metrics.EVENTS.labels("archived").inc(n - late)
+        metrics.EVENTS.labels("late").inc(late)
         metrics.EVENTS.labels("dead_lettered").inc(n_dead)
-        for d in res.dead_letters:
+        for d in dead:
             metrics.DEAD_LETTERS.labels(d.reason).inc()
         metrics.BATCHES.inc()
         metrics.BATCH_EVENTS.observe(n)
@@ -98,7 +133,7 @@ class Ingestor:
             log.critical("fault injection: dying after insert of batch %d, before commit",
                          self.batches)
             os._exit(137)
-        return res.dead_letters
+        return dead
 
     def publish(self, catch_up: bool = False) -> int:
         """Publish closed periods and record restatements (see streams.publisher);

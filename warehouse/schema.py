@@ -1,6 +1,10 @@
 """The ClickHouse schema, created and migrated by the project.
 
 Tables (database per deployment, `courierwatch` by default):
+- `events_in`: the ingest door (Null engine: stores nothing). A batch arrives as one row per
+  valid event: its JSON text as received plus what Python decided (event time, lateness,
+  topic, partition, offset); `events_in_mv` parses the text in ClickHouse (one JSONExtract
+  into a named tuple, in C++, without the GIL) into the columns of `events`.
 - `events`: the audit archive. Every distinct arrival of an accepted event with its topic,
   partition, offset and index in the message. ReplacingMergeTree on the full arrival key, so
   a batch re-inserted after a crash collapses while a courier's re-send (new offset) stays
@@ -98,6 +102,52 @@ ORDER BY (city, company, type, toStartOfHour(ts, '{CST}'), event_id, topic, part
           msg_index)"""
 
 
+# One row per valid event, as the worker inserts it (warehouse.rows.EventColumns).
+STAGING_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("raw", "String"),                     # the event's JSON text, validated by the contract
+    ("ts_ms", "Int64"),                    # event time as the contract decoded it
+    ("promised_ms", "Nullable(Int64)"),
+    ("late", "UInt8"),
+    ("topic", "LowCardinality(String)"),
+    ("partition", "UInt32"),
+    ("offset", "UInt64"),
+    ("msg_index", "UInt32"),
+    ("ingested_ms", "Int64"),
+)
+STAGING_COLUMN_NAMES: tuple[str, ...] = tuple(n for n, _ in STAGING_COLUMNS)
+
+# The contract's fields as ClickHouse reads them from the text; an absent or null field
+# reads as '' / 0, as the archive has always stored it.
+_EVENT_TUPLE = (
+    "Tuple(event_id String, parcel_id String, company String, type String, city String, "
+    "site_id String, dest_city String, ecommerce Bool, packaging Tuple(standard Bool, "
+    "e_waybill Bool, secondary_packaging Bool, recycled_bag Bool, tape_mm UInt16, "
+    "degradable Bool), security Tuple(real_name Bool, inspected Bool, xray Bool), "
+    "mode String, kind String, complaint_id String, stage String, valid Bool, satisfied Bool)")
+
+
+def _staging_ddl(db: str) -> list[str]:
+    cols = ", ".join(f"`{n}` {t}" for n, t in STAGING_COLUMNS)
+    return [
+        f"CREATE TABLE IF NOT EXISTS {db}.events_in ({cols}) ENGINE = Null",
+        f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.events_in_mv TO {db}.events AS
+WITH JSONExtract(raw, '{_EVENT_TUPLE}') AS j
+SELECT j.event_id AS event_id, j.parcel_id AS parcel_id, j.company AS company, j.type AS type,
+  fromUnixTimestamp64Milli(ts_ms, 'UTC') AS ts, j.city AS city, j.site_id AS site_id,
+  j.dest_city AS dest_city, j.ecommerce AS ecommerce,
+  fromUnixTimestamp64Milli(promised_ms, 'UTC') AS promised_by,
+  j.packaging.standard AS pkg_standard, j.packaging.e_waybill AS pkg_e_waybill,
+  j.packaging.secondary_packaging AS pkg_secondary,
+  j.packaging.recycled_bag AS pkg_recycled_bag, j.packaging.tape_mm AS tape_mm,
+  j.packaging.degradable AS pkg_degradable, j.security.real_name AS sec_real_name,
+  j.security.inspected AS sec_inspected, j.security.xray AS sec_xray, j.mode AS mode,
+  j.kind AS kind, j.complaint_id AS complaint_id, j.stage AS stage, j.valid AS valid,
+  j.satisfied AS satisfied, late, topic, partition, offset, msg_index,
+  fromUnixTimestamp64Milli(ingested_ms, 'UTC') AS ingested_at
+FROM {db}.events_in""",
+    ]
+
+
 def _cell_counts_ddl(db: str) -> list[str]:
     states = ",\n  ".join(f"`{n}` AggregateFunction(uniqExact, UInt64)" for n, _ in COUNTS)
     select = ",\n  ".join(f"uniqExactIfState(sipHash64(event_id), {cond}) AS `{n}`"
@@ -190,6 +240,7 @@ def migrations(db: str) -> tuple[Migration, ...]:
         Migration("0003_tape_cells", tuple(_tape_ddl(db))),
         Migration("0004_accepts", tuple(_accepts_ddl(db))),
         Migration("0005_late_dead_published", tuple(_misc_ddl(db))),
+        Migration("0006_events_in", tuple(_staging_ddl(db))),
     )
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from warehouse.client import Warehouse
-from warehouse.schema import EVENT_COLUMN_NAMES
+from warehouse.schema import STAGING_COLUMN_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,8 @@ def with_retry(action: Callable[[], None], should_stop: Callable[[], bool],
 
 
 def write_events(wh: Warehouse, columns: Sequence[Sequence[Any]]) -> None:
-    wh.insert("events", columns, EVENT_COLUMN_NAMES)
+    """Insert a batch of `EventColumns` through `events_in` (parsed into `events` by its view)."""
+    wh.insert("events_in", columns, STAGING_COLUMN_NAMES)
 
 
 def write_dead_letters(wh: Warehouse, rows: Sequence[Sequence[Any]]) -> None:

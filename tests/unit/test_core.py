@@ -17,6 +17,7 @@ from courierwatch.routes import UNCLASSIFIED, load_route_table
 from runtime.settings import load_settings
 from streams.batch import Arrival, process_batch
 from warehouse.queries import OnTimeCounts
+from warehouse.schema import STAGING_COLUMN_NAMES
 
 ROUTES = load_route_table()
 
@@ -122,19 +123,19 @@ def test_batch_flags_events_older_than_the_lateness_and_advances_the_watermark()
     the latest ts seen; every valid event becomes a row, every bad one a dead letter with
     its partition and offset."""
     wm = int(datetime(2026, 11, 10, tzinfo=UTC).timestamp() * 1000)
-    arrivals = [Arrival("scan.v1", 2, 7, _event("a", "2026-11-09T23:00:00Z") + b"\n" +
-                        _event("b", "2026-11-01T00:00:00Z") + b"\nnot json"),
+    arrivals = [Arrival("scan.v1", 2, 7, _event("a", "2026-11-09T23:00:00Z") + b"\nnot json\n" +
+                        _event("b", "2026-11-01T00:00:00Z")),
                 Arrival("scan.v1", 3, 9, _event("c", "2026-11-11T00:00:00Z"))]
     res = process_batch(arrivals, datetime(2026, 11, 12, tzinfo=UTC), wm, 3 * 86_400_000)
-    cols = dict(zip(("event_id", "late", "partition", "offset"),
-                    (res.rows.columns[i] for i in (0, 25, 27, 28)), strict=True))
-    assert cols["event_id"] == ["a", "b", "c"]
+    cols = dict(zip(STAGING_COLUMN_NAMES, res.rows.columns, strict=True))
+    assert [orjson.loads(raw)["event_id"] for raw in cols["raw"]] == ["a", "b", "c"]
     assert cols["late"] == [0, 1, 0]
     assert (cols["partition"], cols["offset"]) == ([2, 2, 3], [7, 7, 9])
+    assert cols["msg_index"] == [0, 2, 0]  # the position in its message, the bad line counted
     assert res.late == 1
     assert res.watermark_ms == int(datetime(2026, 11, 11, tzinfo=UTC).timestamp() * 1000)
     assert [(d.reason, d.partition, d.offset, d.msg_index) for d in res.dead_letters] == [
-        ("not_json", 2, 7, 2)]
+        ("not_json", 2, 7, 1)]
     assert Counter(d.stage for d in res.dead_letters) == {"decode": 1}
 
 
