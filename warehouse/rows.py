@@ -11,37 +11,29 @@ be misread in the host's time zone.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from operator import attrgetter
 
 from courierwatch.contract import ScanEvent, epoch_ms
 from warehouse.schema import STAGING_COLUMN_NAMES
 
 _TS = STAGING_COLUMN_NAMES.index("ts_ms")
+_promised_by = attrgetter("promised_by")
 
 
 class EventColumns:
-    """A batch for `events_in`: rows in arrival order, read column-wise (STAGING_COLUMN_NAMES).
+    """A batch for `events_in`, column by column (STAGING_COLUMN_NAMES order).
 
-    Rows are kept as tuples and transposed once when `columns` is read (in C, by zip).
+    Columns are extended a message at a time, mostly by C-level list operations: the
+    per-message values are repeated, not appended per event.
     """
 
-    __slots__ = ("_rows", "_columns")
+    __slots__ = ("columns",)
 
     def __init__(self) -> None:
-        self._rows: list[tuple[object, ...]] = []
-        self._columns: list[list[object]] | None = None
+        self.columns: list[list[object]] = [[] for _ in STAGING_COLUMN_NAMES]
 
     def __len__(self) -> int:
-        return len(self._rows)
-
-    @property
-    def columns(self) -> list[list[object]]:
-        """One list per column of `events_in`, in STAGING_COLUMN_NAMES order."""
-        if self._columns is None:
-            if self._rows:
-                self._columns = [list(c) for c in zip(*self._rows, strict=True)]
-            else:
-                self._columns = [[] for _ in STAGING_COLUMN_NAMES]
-        return self._columns
+        return len(self.columns[0])
 
     @property
     def ts(self) -> list[int]:
@@ -53,10 +45,15 @@ class EventColumns:
                     offset: int, ingested_ms: int) -> None:
         """Add the valid events of one message (`raws[i]` is the text of `events[i]`,
         `indices` their positions in the message)."""
-        self._columns = None
-        append = self._rows.append
-        for ev, raw, ts, is_late, index in zip(events, raws, ts_ms, late, indices,
-                                               strict=True):
-            promised = ev.promised_by
-            append((raw, ts, None if promised is None else epoch_ms(promised),
-                    1 if is_late else 0, topic, partition, offset, index, ingested_ms))
+        n = len(events)
+        (raw, ts, promised, is_late, topics, partitions, offsets, index,
+         ingested) = self.columns
+        raw += raws
+        ts += ts_ms
+        promised += [None if p is None else epoch_ms(p) for p in map(_promised_by, events)]
+        is_late += [1 if x else 0 for x in late] if True in late else [0] * n
+        topics += [topic] * n
+        partitions += [partition] * n
+        offsets += [offset] * n
+        index += indices
+        ingested += [ingested_ms] * n
