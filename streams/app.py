@@ -1,10 +1,11 @@
 """The faust app: one agent ingests scan.v1 batches; the web server answers the API.
 
-Batch, insert, then commit (DESIGN.md, Arroyo): `take_events` yields up to
-`batch_messages` messages or whatever arrived within `batch_within_s`; the body stores the
-batch in ClickHouse and returns; only then does faust ack the messages, and its committer
-commits acked offsets. The body never raises on a failed insert (faust would ack the
-buffered events anyway): `Ingestor.handle` retries until ClickHouse has the batch.
+Batch, insert, then commit (DESIGN.md, Arroyo), pipelined: `take_events` yields up to
+`batch_messages` messages or whatever arrived within `batch_within_s`; the body decodes the
+batch on the ingest thread and queues its inserts on the insert thread, then returns, so
+the next batch is gathered and decoded while this one is inserted. Every message holds an
+extra reference until ClickHouse has its batch, so faust's committer cannot commit its
+offset before that; a failed insert is retried until it succeeds (`Ingestor.submit`).
 A worker killed at any moment re-reads at most the uncommitted batches; the archive's
 ReplacingMergeTree key and the uniqExact states make that re-insert change no figure.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import faust
@@ -23,7 +24,7 @@ import orjson
 from courierwatch.catalog import load_catalog
 from courierwatch.routes import load_route_table
 from runtime.settings import Settings
-from streams.batch import Arrival
+from streams.batch import Arrival, DeadLetter
 from streams.ingest import DeadLetterFlood, Ingestor
 from streams.publisher import Publisher
 from warehouse.client import Warehouse
@@ -73,36 +74,54 @@ def build_app(settings: Settings, bootstrap: str, wh: Warehouse,
     app.ingestor = ingestor  # type: ignore[attr-defined]
     app.warehouse = wh  # type: ignore[attr-defined]
 
+    async def stored(batch: Future[list[DeadLetter]], events: list[Any]) -> None:
+        """Once ClickHouse has the batch: dead letters to their topic, then the final ack."""
+        try:
+            dead = await asyncio.wrap_future(batch)
+        except DeadLetterFlood as exc:
+            log.critical("%s", exc)
+            os._exit(EXIT_DEAD_LETTER_FLOOD)  # no commit: the batch is re-read on restart
+        except SinkUnavailable as exc:
+            log.critical("ClickHouse unavailable at shutdown, batch not stored: %s", exc)
+            os._exit(EXIT_SINK_DOWN)
+        for d in dead:
+            await dlq_topic.send(value=orjson.dumps(d.envelope()))
+        for e in events:
+            e.message.ack(app.consumer)
+
     @app.agent(scan_topic, name="ingest")
     async def ingest(stream: Any) -> None:
+        """Batch k+1 is gathered and decoded while batch k is inserted. Each message holds
+        one extra reference until its batch is stored, so take_events' own ack does not
+        make its offset committable; `stored` drops that reference (faust commits an
+        offset once every reference to its message is acked)."""
         loop = asyncio.get_running_loop()
+        previous: asyncio.Task[None] | None = None
         async for events in stream.take_events(settings.batch_messages,
                                                  within=settings.batch_within_s):
+            for e in events:
+                e.message.incref()
             arrivals = [Arrival(e.message.topic, e.message.partition, e.message.offset,
                                 e.message.value or b"") for e in events]
-            try:
-                dead = await loop.run_in_executor(pool, ingestor.handle, arrivals)
-            except DeadLetterFlood as exc:
-                log.critical("%s", exc)
-                os._exit(EXIT_DEAD_LETTER_FLOOD)  # no commit: the batch is re-read on restart
-            except SinkUnavailable as exc:
-                log.critical("ClickHouse unavailable at shutdown, batch not stored: %s", exc)
-                os._exit(EXIT_SINK_DOWN)
-            for d in dead:
-                await dlq_topic.send(value=orjson.dumps(d.envelope()))
+            batch = await loop.run_in_executor(pool, ingestor.submit, arrivals)
+            if previous is not None:
+                await previous  # at most two batches in flight
+            previous = asyncio.create_task(stored(batch, list(events)))
+        if previous is not None:
+            await previous
 
     @app.timer(settings.publish_interval_s)
     async def publish() -> None:
-        """Publish closed periods and record restatements, serialised with ingest."""
+        """Publish closed periods and record restatements, serialised with the inserts."""
         try:
-            await asyncio.get_running_loop().run_in_executor(pool, ingestor.publish)
+            await asyncio.wrap_future(ingestor.run_serialised(ingestor.publish))
         except Exception:  # noqa: BLE001 - retried at the next tick; figures are unaffected
             log.exception("publishing failed; retrying at the next interval")
 
     @app.on_before_shutdown.connect
     async def _stopping(app: faust.App, **kwargs: Any) -> None:
         try:  # a last publication, so a finished `process` run leaves its periods published
-            await asyncio.get_running_loop().run_in_executor(pool, ingestor.publish, True)
+            await asyncio.wrap_future(ingestor.run_serialised(lambda: ingestor.publish(True)))
         except Exception:  # noqa: BLE001 - figures are stored; publication resumes next start
             log.exception("final publication failed")
         ingestor.stopping = True

@@ -13,6 +13,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from courierwatch.contract import DEFAULT_LIMITS, Limits
 from runtime.settings import Settings
@@ -23,6 +24,8 @@ from warehouse.client import Warehouse
 from warehouse.writer import with_retry, write_dead_letters, write_events
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 FLOOD_WINDOW_EVENTS = 10_000
 FLOOD_MIN_EVENTS = 1_000
@@ -61,7 +64,8 @@ class Ingestor:
         self.wh = wh
         self.clock = clock
         self.limits = limits
-        self.watermark_ms = stored_watermark_ms(wh)
+        self.watermark_ms = stored_watermark_ms(wh)  # of the batches stored
+        self.decoded_watermark_ms = self.watermark_ms  # of the batches decoded
         self.stopping = False
         self.publisher = publisher
         self.archived = 0
@@ -74,27 +78,33 @@ class Ingestor:
         self._inserter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="insert")
 
     def handle(self, arrivals: list[Arrival]) -> list[DeadLetter]:
-        """Store one batch; return its dead letters for the DLQ topic.
+        """Store one batch and return its dead letters: `submit(...).result()`."""
+        return self.submit(arrivals).result()
 
-        Returns only once ClickHouse has the whole batch. The batch is decoded in chunks of
-        about `insert_chunk_bytes`; each chunk's insert runs on the insert thread while the
-        next chunk is decoded (chDB parses and aggregates without the GIL), so both cores
-        work. Raises DeadLetterFlood when the share of rejected input over the last ~10k
-        events exceeds `dlq_max_share`, SinkUnavailable when ClickHouse stayed down until
-        shutdown.
+    def submit(self, arrivals: list[Arrival]) -> Future[list[DeadLetter]]:
+        """Decode one batch on the calling thread and queue its storage; the future gives the
+        dead letters (for the DLQ topic) once ClickHouse has the whole batch.
+
+        The batch is decoded in chunks of about `insert_chunk_bytes`; each chunk's insert
+        runs on the insert thread while the next chunk (or the next batch) is decoded: chDB
+        parses and aggregates without the GIL, so both cores work. Inserts, the batch's
+        bookkeeping and publication all run on that one thread, in submission order, so a
+        batch is complete in ClickHouse before anything reads it as stored. The future
+        raises DeadLetterFlood when the share of rejected input over the last ~10k events
+        exceeds `dlq_max_share`, SinkUnavailable when ClickHouse stayed down until shutdown.
         """
         started = time.perf_counter()
         stop = lambda: self.stopping  # noqa: E731
         retry = metrics.INSERT_RETRIES.inc
         lateness_ms = int(self.settings.allowed_lateness_s * 1000)
-        watermark_ms, now = self.watermark_ms, self.clock()
+        now = self.clock()
         inserts: list[Future[None]] = []
         dead: list[DeadLetter] = []
         n = late = 0
         hours: Counter[int] = Counter()
         for chunk in _chunks(arrivals, self.settings.insert_chunk_bytes):
-            res = process_batch(chunk, now, watermark_ms, lateness_ms, self.limits)
-            watermark_ms = res.watermark_ms
+            res = process_batch(chunk, now, self.decoded_watermark_ms, lateness_ms, self.limits)
+            self.decoded_watermark_ms = res.watermark_ms
             dead += res.dead_letters
             if len(res.rows):
                 columns = res.rows.columns
@@ -103,21 +113,31 @@ class Ingestor:
                 hours.update(t // HOUR_MS * HOUR_MS for t in res.rows.ts)
                 n += len(res.rows)
                 late += res.late
-        for done in inserts:
-            done.result()
-        if dead:
-            rows = [(d.received_ms, d.stage, d.reason, d.detail,
-                     d.raw.decode("utf-8", "backslashreplace"), d.topic, d.partition, d.offset,
-                     d.msg_index) for d in dead]
-            with_retry(lambda: write_dead_letters(self.wh, rows), stop, retry)
-        self.watermark_ms = watermark_ms
-        if self.publisher is not None and hours:
-            self.publisher.note_events(hours)
+        watermark_ms = self.decoded_watermark_ms
+
+        def stored() -> list[DeadLetter]:
+            for done in inserts:  # already run: this thread runs them in order
+                done.result()
+            if dead:
+                rows = [(d.received_ms, d.stage, d.reason, d.detail,
+                         d.raw.decode("utf-8", "backslashreplace"), d.topic, d.partition,
+                         d.offset, d.msg_index) for d in dead]
+                with_retry(lambda: write_dead_letters(self.wh, rows), stop, retry)
+            self.watermark_ms = watermark_ms
+            if self.publisher is not None and hours:
+                self.publisher.note_events(hours)
+            self._count(len(arrivals), n, late, dead, time.perf_counter() - started)
+            return dead
+
+        return self._inserter.submit(stored)
+
+    def _count(self, messages: int, n: int, late: int, dead: list[DeadLetter],
+               batch_s: float) -> None:
         n_dead = len(dead)
         self.archived += n - late
         self.late += late
         self.dead += n_dead
-        metrics.MESSAGES.inc(len(arrivals))
+        metrics.MESSAGES.inc(messages)
         metrics.EVENTS.labels("archived").inc(n - late)
         metrics.EVENTS.labels("late").inc(late)
         metrics.EVENTS.labels("dead_lettered").inc(n_dead)
@@ -125,7 +145,7 @@ class Ingestor:
             metrics.DEAD_LETTERS.labels(d.reason).inc()
         metrics.BATCHES.inc()
         metrics.BATCH_EVENTS.observe(n)
-        metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+        metrics.BATCH_SECONDS.observe(batch_s)
         metrics.WATERMARK.set(self.watermark_ms / 1000)
         self._check_flood(n, n_dead)
         self.batches += 1
@@ -133,7 +153,10 @@ class Ingestor:
             log.critical("fault injection: dying after insert of batch %d, before commit",
                          self.batches)
             os._exit(137)
-        return dead
+
+    def run_serialised(self, action: Callable[[], T]) -> Future[T]:
+        """Run `action` on the insert thread, after every batch submitted so far is stored."""
+        return self._inserter.submit(action)
 
     def publish(self, catch_up: bool = False) -> int:
         """Publish closed periods and record restatements (see streams.publisher);
