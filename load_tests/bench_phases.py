@@ -179,6 +179,7 @@ def drive(bs: Settings, bootstrap: str, workers: list[Worker], producer: BenchPr
         "max_latency_s": _r(lat[-1] if lat else None), "markers": len(lat),
         "markers_unseen": sum(1 for v in lat if v == float("inf")),
         "lag_events": [s.lag for s in sustained], "lag_growth_events": round(growth),
+        "consumer_lag_events": [max(s.on_broker - s.committed, 0) for s in sustained],
         "lag_growing": growing, "drained": drained,
         "capacity_events_per_s": None if capacity is None else round(capacity, 1),
         "events_total": producer.sent_events, "probe_errors": probe.errors,

@@ -18,7 +18,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from kafka import KafkaAdminClient
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
 
 from load_tests.bench_traffic import PROBE_CITY, PROBE_PREFIX, BenchProducer
 from services.owner import get_json
@@ -100,6 +101,9 @@ class Sample:
     produced: int       # events handed to the producer
     committed: int      # events whose offsets the worker's group committed
     rss_mb: float
+    on_broker: int = 0  # events the broker holds (its end offsets): produced - on_broker
+                        # is still in the producer's buffers, on_broker - committed is the
+                        # consumer's lag
 
     @property
     def lag(self) -> int:
@@ -123,24 +127,34 @@ class Sampler(threading.Thread):
         done = committed_offsets(admin, self.group, self.topic, self.partitions)
         return sum(self.producer.events_at(p, o) for p, o in done.items())
 
-    def sample(self, admin: KafkaAdminClient) -> Sample:
+    def on_broker_events(self, consumer: KafkaConsumer) -> int:
+        tps = [TopicPartition(self.topic, p) for p in range(self.partitions)]
+        try:
+            ends = consumer.end_offsets(tps)
+        except KafkaError:
+            return 0
+        return sum(self.producer.events_at(tp.partition, o) for tp, o in ends.items())
+
+    def sample(self, admin: KafkaAdminClient, consumer: KafkaConsumer | None = None) -> Sample:
         produced = self.producer.sent_events
         rss = sum(tree_rss_mb(pid) for pid in self.worker_pids)
         self.peak_rss_mb = max(self.peak_rss_mb, rss)
         s = Sample(round(time.monotonic() - self.t0, 2), produced, self.committed_events(admin),
-                   round(rss, 1))
+                   round(rss, 1), self.on_broker_events(consumer) if consumer else 0)
         self.producer.committed_hint = s.committed
         self.samples.append(s)
         return s
 
     def run(self) -> None:
         admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="bench-lag")
+        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, client_id="bench-ends")
         try:
             while not self.stop_event.is_set():
                 started = time.monotonic()
-                self.sample(admin)
+                self.sample(admin, consumer)
                 self.stop_event.wait(max(self.interval_s - (time.monotonic() - started), 0))
         finally:
+            consumer.close()
             admin.close()
 
 

@@ -69,14 +69,19 @@ def register_views(app: faust.App, settings: Settings, wh: Warehouse) -> None:
     @app.page("/api/probe")
     async def probe(web: Any, request: Any) -> Any:
         """For `courierwatch bench`: is each marker (an ACCEPTED alone in its cell, company
-        <prefix><i>) counted in the KPI store yet? Read from cell_counts, as the KPIs are."""
+        <prefix><i>) counted in the KPI store yet? Read from cell_counts, as the KPIs are.
+
+        A marker's cell exists in cell_counts only once its state holds the marker, so the
+        probe reads the key columns alone: merging the states of every cell in the range
+        (the first version) held the store's lock for 45 % of a saturated run at 4 polls a
+        second and slowed the very ingest it measured."""
         city, prefix = request.query.get("city", ""), request.query.get("prefix", "")
         if not city or not prefix:
             return web.json({"error": "city and prefix are required"}, status=400)
         rows = await asyncio.get_running_loop().run_in_executor(None, lambda: wh.query(
-            f"SELECT company, uniqExactMerge(accepted) FROM {wh.db}.cell_counts "
-            "WHERE city = {city:String} AND startsWith(company, {prefix:String}) "
-            "GROUP BY company", {"city": city, "prefix": prefix}))
+            f"SELECT DISTINCT company, 1 FROM {wh.db}.cell_counts "
+            "WHERE city = {city:String} AND startsWith(company, {prefix:String})",
+            {"city": city, "prefix": prefix}))
         return web.json({"cells": {c: int(n) for c, n in rows}})
 
     @app.page("/api/status")
