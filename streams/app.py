@@ -1,11 +1,11 @@
 """The faust app: one agent ingests scan.v1 batches; the web server answers the API.
 
 Batch, insert, then commit (DESIGN.md, Arroyo), pipelined: `take_events` yields up to
-`batch_messages` messages or whatever arrived within `batch_within_s`; the body decodes the
-batch on the ingest thread and queues its inserts on the insert thread, then returns, so
-the next batch is gathered and decoded while this one is inserted. Every message holds an
-extra reference until ClickHouse has its batch, so faust's committer cannot commit its
-offset before that; a failed insert is retried until it succeeds (`Ingestor.submit`).
+`batch_messages` messages or whatever arrived within `batch_within_s`; the body hands the
+batch to the ingest thread (decode) and returns; the inserts run on the insert thread, so
+batch k+2 is gathered while k+1 is decoded and k is inserted. Every message holds an extra
+reference until ClickHouse has its batch, so faust's committer cannot commit its offset
+before that; a failed insert is retried until it succeeds (`Ingestor.submit`).
 A worker killed at any moment re-reads at most the uncommitted batches; the archive's
 ReplacingMergeTree key and the uniqExact states make that re-insert change no figure.
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 EXIT_DEAD_LETTER_FLOOD = 3
 EXIT_SINK_DOWN = 4
+MAX_BATCHES_IN_FLIGHT = 3
 
 
 def build_app(settings: Settings, bootstrap: str, wh: Warehouse,
@@ -74,10 +76,10 @@ def build_app(settings: Settings, bootstrap: str, wh: Warehouse,
     app.ingestor = ingestor  # type: ignore[attr-defined]
     app.warehouse = wh  # type: ignore[attr-defined]
 
-    async def stored(batch: Future[list[DeadLetter]], events: list[Any]) -> None:
+    async def stored(decoding: Future[Future[list[DeadLetter]]], events: list[Any]) -> None:
         """Once ClickHouse has the batch: dead letters to their topic, then the final ack."""
         try:
-            dead = await asyncio.wrap_future(batch)
+            dead = await asyncio.wrap_future(await asyncio.wrap_future(decoding))
         except DeadLetterFlood as exc:
             log.critical("%s", exc)
             os._exit(EXIT_DEAD_LETTER_FLOOD)  # no commit: the batch is re-read on restart
@@ -91,24 +93,25 @@ def build_app(settings: Settings, bootstrap: str, wh: Warehouse,
 
     @app.agent(scan_topic, name="ingest")
     async def ingest(stream: Any) -> None:
-        """Batch k+1 is gathered and decoded while batch k is inserted. Each message holds
-        one extra reference until its batch is stored, so take_events' own ack does not
-        make its offset committable; `stored` drops that reference (faust commits an
-        offset once every reference to its message is acked)."""
-        loop = asyncio.get_running_loop()
-        previous: asyncio.Task[None] | None = None
+        """The body hands the batch to the ingest thread and returns at once, so the next
+        batch is gathered while this one is decoded and the one before is inserted. Each
+        message holds one extra reference until its batch is stored, so take_events' own
+        ack does not make its offset committable; `stored` drops that reference (faust
+        commits an offset once every reference to its message is acked). At most
+        `MAX_BATCHES_IN_FLIGHT` batches are held in memory."""
+        in_flight: deque[asyncio.Task[None]] = deque()
         async for events in stream.take_events(settings.batch_messages,
                                                  within=settings.batch_within_s):
             for e in events:
                 e.message.incref()
             arrivals = [Arrival(e.message.topic, e.message.partition, e.message.offset,
                                 e.message.value or b"") for e in events]
-            batch = await loop.run_in_executor(pool, ingestor.submit, arrivals)
-            if previous is not None:
-                await previous  # at most two batches in flight
-            previous = asyncio.create_task(stored(batch, list(events)))
-        if previous is not None:
-            await previous
+            decoding = pool.submit(ingestor.submit, arrivals)
+            in_flight.append(asyncio.create_task(stored(decoding, list(events))))
+            while in_flight and (in_flight[0].done() or len(in_flight) > MAX_BATCHES_IN_FLIGHT):
+                await in_flight.popleft()
+        for task in in_flight:
+            await task
 
     @app.timer(settings.publish_interval_s)
     async def publish() -> None:
