@@ -133,8 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "memory: 5 million parcels in flight, worker peak RSS; replay: recompute "
                    "all KPIs of a period from a 10-million-event archive")
     p.add_argument("--rate", type=float, metavar="EVENTS_PER_S",
-                   help="offered rate of the sustained phase (default 50000, the target; "
-                   "0 = as fast as the producer can)")
+                   help="offered rate of the sustained phase (default 52500: the 50000 target "
+                   "plus 5%%; 0 = as fast as the producer can)")
     p.set_defaults(func=commands.bench)
     return parser
 
