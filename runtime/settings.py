@@ -11,8 +11,9 @@
 | COURIERWATCH_ALLOWED_LATENESS_S | 604800 (7 days) | see docs/semantics.md |
 | COURIERWATCH_BATCH_MESSAGES | 200 | Kafka messages per batch (one insert) at most |
 | COURIERWATCH_BATCH_WITHIN_S | 0.5 | flush a partial batch after this long |
-| COURIERWATCH_INSERT_CHUNK_BYTES | 8388608 | a batch is decoded and inserted in chunks of |
-|   |   | about this many bytes, the next decoded while the last is inserted |
+| COURIERWATCH_INSERT_CHUNK_BYTES | 67108864 | a batch larger than this is inserted in |
+|   |   | several inserts (bounds one insert's memory); one insert per batch is cheapest: |
+|   |   | 8 MiB chunks cost the worker 1.29 cores at 52.5k events/s, one insert 0.99 |
 | COURIERWATCH_DLQ_MAX_SHARE | 0.5 | halt when more of the last 10k events are rejected |
 | COURIERWATCH_PUBLISH_GRACE_S | 3600 | publish a period this long after the watermark passed it |
 | COURIERWATCH_PUBLISH_INTERVAL_S | 5 | how often to publish closed periods and check restatements |
@@ -41,7 +42,7 @@ class Settings:
     allowed_lateness_s: float = 7 * 24 * 3600.0
     batch_messages: int = 200
     batch_within_s: float = 0.5
-    insert_chunk_bytes: int = 8 * 1024 * 1024
+    insert_chunk_bytes: int = 64 * 1024 * 1024
     dlq_max_share: float = 0.5
     api_port: int = 8765
     publish_grace_s: float = 3600.0
@@ -92,7 +93,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         allowed_lateness_s=float(e.get("COURIERWATCH_ALLOWED_LATENESS_S", 7 * 24 * 3600)),
         batch_messages=int(e.get("COURIERWATCH_BATCH_MESSAGES", "200")),
         batch_within_s=float(e.get("COURIERWATCH_BATCH_WITHIN_S", "0.5")),
-        insert_chunk_bytes=int(e.get("COURIERWATCH_INSERT_CHUNK_BYTES", str(8 * 1024 * 1024))),
+        insert_chunk_bytes=int(e.get("COURIERWATCH_INSERT_CHUNK_BYTES", str(64 * 1024 * 1024))),
         dlq_max_share=float(e.get("COURIERWATCH_DLQ_MAX_SHARE", "0.5")),
         api_port=int(e.get("COURIERWATCH_API_PORT", "8765")),
         publish_grace_s=float(e.get("COURIERWATCH_PUBLISH_GRACE_S", "3600")),

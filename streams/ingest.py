@@ -85,13 +85,14 @@ class Ingestor:
         """Decode one batch on the calling thread and queue its storage; the future gives the
         dead letters (for the DLQ topic) once ClickHouse has the whole batch.
 
-        The batch is decoded in chunks of about `insert_chunk_bytes`; each chunk's insert
-        runs on the insert thread while the next chunk (or the next batch) is decoded: chDB
-        parses and aggregates without the GIL, so both cores work. Inserts, the batch's
-        bookkeeping and publication all run on that one thread, in submission order, so a
-        batch is complete in ClickHouse before anything reads it as stored. The future
-        raises DeadLetterFlood when the share of rejected input over the last ~10k events
-        exceeds `dlq_max_share`, SinkUnavailable when ClickHouse stayed down until shutdown.
+        The batch is inserted in one insert (in chunks of about `insert_chunk_bytes` when it
+        is larger), on the insert thread, while the caller goes on with the next batch:
+        chDB parses and aggregates without the GIL, so both cores work. Inserts, the
+        batch's bookkeeping and publication all run on that one thread, in submission
+        order, so a batch is complete in ClickHouse before anything reads it as stored.
+        The future raises DeadLetterFlood when the share of rejected input over the last
+        ~10k events exceeds `dlq_max_share`, SinkUnavailable when ClickHouse stayed down
+        until shutdown.
         """
         started = time.perf_counter()
         stop = lambda: self.stopping  # noqa: E731
