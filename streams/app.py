@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 EXIT_DEAD_LETTER_FLOOD = 3
 EXIT_SINK_DOWN = 4
+EXIT_BATCH_FAILED = 5
 MAX_BATCHES_IN_FLIGHT = 3
 
 
@@ -86,6 +87,9 @@ def build_app(settings: Settings, bootstrap: str, wh: Warehouse,
         except SinkUnavailable as exc:
             log.critical("ClickHouse unavailable at shutdown, batch not stored: %s", exc)
             os._exit(EXIT_SINK_DOWN)
+        except Exception:  # noqa: BLE001 - a bug: its offsets would never commit; restart
+            log.exception("batch failed unexpectedly; exiting so that it is re-read")
+            os._exit(EXIT_BATCH_FAILED)
         for d in dead:
             await dlq_topic.send(value=orjson.dumps(d.envelope()))
         for e in events:
