@@ -64,23 +64,34 @@ def where_clause(f: CellFilter, time_col: str, params: dict[str, object],
     return " AND ".join(conds)
 
 
+COUNTS_PER_QUERY = 4
+COUNT_NAMES = tuple(n for n, _ in COUNTS)
+
+
 def cell_counts(wh: Warehouse, f: CellFilter) -> dict[Key, dict[str, int]]:
     """Distinct-event counts per cell for every count in schema.COUNTS, plus `tape_mm_sum`."""
     params: dict[str, object] = {}
     where = where_clause(f, "hour", params)
-    merges = ", ".join(f"uniqExactMerge(`{n}`)" for n, _ in COUNTS)
-    rows = wh.query(f"""SELECT city, company, {_period('hour', f.by)} AS p, {merges}
-        FROM {wh.db}.cell_counts WHERE {where} GROUP BY city, company, p""", params)
     out: dict[Key, dict[str, int]] = {}
-    for r in rows:
-        out[(r[0], r[1], r[2])] = {n: int(v) for (n, _), v in zip(COUNTS, r[3:], strict=True)}
+    # A few counts per query: merging a state means holding its set of event ids, and nine
+    # counts are subsets of the ACCEPTED ids, so merging all nineteen at once held nine
+    # copies of the largest set (with 5 M parcels in an hour the query alone took ~1 GB).
+    for i in range(0, len(COUNTS), COUNTS_PER_QUERY):
+        names = [n for n, _ in COUNTS[i:i + COUNTS_PER_QUERY]]
+        merges = ", ".join(f"uniqExactMerge(`{n}`)" for n in names)
+        rows = wh.query(f"""SELECT city, company, {_period('hour', f.by)} AS p, {merges}
+            FROM {wh.db}.cell_counts WHERE {where} GROUP BY city, company, p""", params)
+        for r in rows:
+            counts = out.setdefault((r[0], r[1], r[2]), dict.fromkeys(COUNT_NAMES, 0))
+            counts.update(zip(names, map(int, r[3:]), strict=True))
     tape = wh.query(f"""SELECT city, company, p, sum(tape_mm * n) FROM (
           SELECT city, company, {_period('hour', f.by)} AS p, tape_mm,
                  uniqExactMerge(parcels) AS n
           FROM {wh.db}.tape_cells WHERE {where} GROUP BY city, company, p, tape_mm)
         GROUP BY city, company, p""", params)
     for city, company, p, total in tape:
-        out.setdefault((city, company, p), {n: 0 for n, _ in COUNTS})["tape_mm_sum"] = int(total)
+        counts = out.setdefault((city, company, p), dict.fromkeys(COUNT_NAMES, 0))
+        counts["tape_mm_sum"] = int(total)
     for counts in out.values():
         counts.setdefault("tape_mm_sum", 0)
     return out
