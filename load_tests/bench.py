@@ -132,12 +132,15 @@ def bench_worker(bs: Settings, bootstrap: str) -> Iterator[Worker]:
 
 
 def throughput(settings: Settings, duration_s: float, rate: float | None,
-               console: Console, workers: int = 1) -> dict[str, Any]:
+               console: Console, workers: int = 1,
+               partitions: int | None = None) -> dict[str, Any]:
     from load_tests.bench_phases import drive
 
     rate = DEFAULT_OFFERED_RATE if rate is None else rate
     bench_dir = fresh_dir(settings)
     bs = bench_settings(settings, bench_dir)
+    if partitions is not None:
+        bs = bs.with_(partitions=partitions)
     capacity_s = min(20.0, max(duration_s / 4, 5.0)) if rate > 0 else 0.0
     baseline_s = min(20.0, max(duration_s / 3, 5.0))
     pool_size = 200_000 if duration_s < 30 else 500_000
@@ -158,6 +161,9 @@ def throughput(settings: Settings, duration_s: float, rate: float | None,
                 producer.start()
                 out |= drive(bs, bootstrap, procs, producer, bar, duration_s, rate,
                              capacity_s)
+                out["archived_by_worker"] = [
+                    int(get_json(f"http://127.0.0.1:{w.web_port}", "/api/status",
+                                 timeout_s=30)["archived"]) for w in procs]
                 hwm = sum(tree_hwm_mb(w.proc.pid) for w in procs)
                 out["peak_rss_mb"] = round(max(out.pop("_sampled_peak"), hwm), 1)
                 out["worker_cpu_s"] = round(sum(cpu_seconds(w.proc.pid) for w in procs), 1)
@@ -205,7 +211,8 @@ def _terminate(signum: int, frame: object) -> None:
 
 def run_bench(settings: Settings, duration_s: float, fmt: str = "table",
               mode: str = "throughput", rate: float | None = None,
-              console: Console | None = None, workers: int = 1) -> dict[str, Any]:
+              console: Console | None = None, workers: int = 1,
+              partitions: int | None = None) -> dict[str, Any]:
     """Run one benchmark mode and return its figures (see load_tests/README.md)."""
     console = console or Console(stderr=True)
     started = time.monotonic()
@@ -215,7 +222,7 @@ def run_bench(settings: Settings, duration_s: float, fmt: str = "table",
         previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         if mode == "throughput":
-            result = throughput(settings, duration_s, rate, console, workers)
+            result = throughput(settings, duration_s, rate, console, workers, partitions)
         else:
             from load_tests import bench_modes
 

@@ -82,6 +82,7 @@ def bench_table(r: dict[str, Any]) -> Group:
         threads = ", ".join(f"{k} {v}" for k, v in cpu.get("worker_cores_by_thread", {}).items())
         others = ", ".join(f"{k} {v}" for k, v in cpu.get("other_cores", {}).items())
         parts.append(Text(f"cores used: worker {cpu.get('worker_cores')} ({threads}); "
-                          f"{others}; ingest thread busy {cpu.get('ingest_busy_share', 0):.0%} "
-                          f"of the time, {cpu.get('mean_batch_events') or 0:,} events/batch"))
+                          f"{others}; batches in progress "
+                          f"{cpu.get('ingest_busy_share', 0):.0%} of the time (over 100 %: "
+                          f"overlapping), {cpu.get('mean_batch_events') or 0:,} events/batch"))
     return Group(*parts)

@@ -135,6 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, metavar="EVENTS_PER_S",
                    help="offered rate of the sustained phase (default 52500: the 50000 target "
                    "plus 5%%; 0 = as fast as the producer can)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="throughput mode: workers in one consumer group (scale-out; with more "
+                   "than 1 each has a private chDB, a stand-in for a ClickHouse server)")
+    p.add_argument("--partitions", type=int,
+                   help="throughput mode: partitions of the bench topic (default 4)")
     p.set_defaults(func=commands.bench)
     return parser
 

@@ -216,7 +216,10 @@ def bench(args: argparse.Namespace) -> int:
         raise UserError("--duration must be positive")
     if args.rate is not None and args.rate < 0:
         raise UserError("--rate must be >= 0")
-    result = run_bench(load_settings(), args.duration, args.format, args.mode, args.rate)
+    if args.workers < 1 or (args.partitions is not None and args.partitions < args.workers):
+        raise UserError("--workers must be >= 1 and --partitions at least --workers")
+    result = run_bench(load_settings(), args.duration, args.format, args.mode, args.rate,
+                       workers=args.workers, partitions=args.partitions)
     if args.format == "json":
         sys.stdout.write(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:

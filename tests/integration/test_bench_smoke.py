@@ -15,7 +15,8 @@ pytestmark = pytest.mark.integration
 
 REQUIRED = ("events_per_s", "baseline_events_per_s", "p50_latency_s", "p99_latency_s",
             "peak_rss_mb", "offered_events_per_s", "lag_events", "lag_growing", "speedup",
-            "targets", "machine", "duration_s")
+            "targets", "machine", "duration_s", "ramp_s", "consumer_lag_events",
+            "archived_by_worker")
 TARGETS = {"sustained_events_per_s", "speedup_vs_naive", "p99_scan_to_queryable_s",
            "worker_peak_rss_mb"}
 
@@ -46,3 +47,17 @@ def test_short_bench_reports_every_figure_with_sane_values(cli: Cli) -> None:
     assert r["machine"]["cpus"] >= 1 and r["machine"]["memory_gib"] > 0
     assert not (cli.data_dir / "bench" / "broker.json").exists()
     assert not (cli.data_dir / "bench" / "api.json").exists()
+
+
+def test_two_workers_split_the_partitions_and_store_every_event(cli: Cli) -> None:
+    """Scale-out: two workers in one consumer group on a 4-partition topic each get
+    partitions and store events, and between them they store every event produced (at
+    least once: a rebalance may re-deliver uncommitted messages, which the figures absorb);
+    the group drained the topic."""
+    proc = cli.run("bench", "--duration", "8", "--rate", "3000", "--workers", "2",
+                   "--partitions", "4", "--format", "json", timeout=300)
+    r = orjson.loads(proc.stdout)
+    assert r["workers"] == 2 and r["partitions"] == 4 and r["drained"] is True
+    by_worker = r["archived_by_worker"]
+    assert len(by_worker) == 2 and all(n > 0 for n in by_worker)
+    assert sum(by_worker) >= r["events_total"]
