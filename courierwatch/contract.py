@@ -42,14 +42,12 @@ ComplaintStage = Literal["FILED", "ACCEPTED", "RESOLVED"]
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 CityCode = Annotated[str, msgspec.Meta(min_length=6, max_length=6)]
 CompanyCode = Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
-_ID_RE = r"[A-Za-z0-9._:\-]+"
-_CITY_RE = r"[1-9][0-9]{5}"
-_COMPANY_RE = r"[A-Z][A-Z0-9_]{0,15}"
-_FIELD_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (name, re.compile(rx)) for name, rx in (
-        ("event_id", _ID_RE), ("parcel_id", _ID_RE), ("site_id", _ID_RE),
-        ("complaint_id", _ID_RE), ("company", _COMPANY_RE), ("city", _CITY_RE),
-        ("dest_city", _CITY_RE)))
+_ID = re.compile(r"[A-Za-z0-9._:\-]+")
+_CITY = re.compile(r"[1-9][0-9]{5}")
+_COMPANY = re.compile(r"[A-Z][A-Z0-9_]{0,15}")
+_FIELD_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("event_id", _ID), ("parcel_id", _ID), ("site_id", _ID), ("complaint_id", _ID),
+    ("company", _COMPANY), ("city", _CITY), ("dest_city", _CITY))
 AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
 TapeMm = Annotated[int, msgspec.Meta(ge=0, le=10_000)]
 
@@ -207,9 +205,9 @@ def _pattern_violation(ev: ScanEvent) -> str | None:
 # The id characters plus the two separators of a message's joined `_free_text`.
 _ID_TEXT = re.compile(r"[A-Za-z0-9._:\-|\n]*")
 _company_ok = functools.lru_cache(maxsize=4096)(
-    lambda code: re.fullmatch(_COMPANY_RE, code) is not None)
+    lambda code: _COMPANY.fullmatch(code) is not None)
 _city_ok = functools.lru_cache(maxsize=4096)(
-    lambda code: code is None or re.fullmatch(_CITY_RE, code) is not None)
+    lambda code: code is None or _CITY.fullmatch(code) is not None)
 _companies = attrgetter("company")
 _cities = attrgetter("city")
 _dest_cities = attrgetter("dest_city")

@@ -18,6 +18,7 @@
 | COURIERWATCH_PUBLISH_GRACE_S | 3600 | publish a period this long after the watermark passed it |
 | COURIERWATCH_PUBLISH_INTERVAL_S | 5 | how often to publish closed periods and check restatements |
 | COURIERWATCH_API_PORT | 8765 | HTTP API and dashboard of the worker that owns ClickHouse |
+| COURIERWATCH_SWITCH_INTERVAL_S | 0.0002 | the worker's GIL switch interval (see streams.worker) |
 | COURIERWATCH_CRASH_AFTER_BATCHES | 0 (off) | fault injection for recovery tests: the |
 |   |   | worker dies right after its Nth ClickHouse insert, before the commit |
 """
@@ -48,6 +49,7 @@ class Settings:
     publish_grace_s: float = 3600.0
     publish_interval_s: float = 5.0
     crash_after_batches: int = 0
+    switch_interval_s: float = 0.0002
 
     @property
     def embedded_kafka(self) -> bool:
@@ -99,6 +101,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         publish_grace_s=float(e.get("COURIERWATCH_PUBLISH_GRACE_S", "3600")),
         publish_interval_s=float(e.get("COURIERWATCH_PUBLISH_INTERVAL_S", "5")),
         crash_after_batches=int(e.get("COURIERWATCH_CRASH_AFTER_BATCHES", "0")),
+        switch_interval_s=float(e.get("COURIERWATCH_SWITCH_INTERVAL_S", "0.0002")),
     )
 
 
@@ -116,6 +119,7 @@ def settings_env(s: Settings) -> dict[str, str]:
         "COURIERWATCH_DLQ_MAX_SHARE": str(s.dlq_max_share),
         "COURIERWATCH_API_PORT": str(s.api_port),
         "COURIERWATCH_CRASH_AFTER_BATCHES": str(s.crash_after_batches),
+        "COURIERWATCH_SWITCH_INTERVAL_S": str(s.switch_interval_s),
         "COURIERWATCH_PUBLISH_GRACE_S": str(s.publish_grace_s),
         "COURIERWATCH_PUBLISH_INTERVAL_S": str(s.publish_interval_s),
     }

@@ -13,7 +13,7 @@ from datetime import datetime
 from courierwatch.cities import YRD_PROVINCE_PREFIXES, YRD_REGION
 from courierwatch.routes import UNCLASSIFIED, RouteTable
 from warehouse.client import Warehouse
-from warehouse.schema import COUNTS, CST
+from warehouse.schema import COUNT_NAMES, COUNTS, CST
 
 Key = tuple[str, str, str]  # city, company, period_start 'YYYY-MM-DD HH:MM:SS' (CST)
 
@@ -65,7 +65,6 @@ def where_clause(f: CellFilter, time_col: str, params: dict[str, object],
 
 
 COUNTS_PER_QUERY = 4
-COUNT_NAMES = tuple(n for n, _ in COUNTS)
 
 
 def cell_counts(wh: Warehouse, f: CellFilter) -> dict[Key, dict[str, int]]:

@@ -56,6 +56,8 @@ COUNTS: tuple[tuple[str, str], ...] = (
     ("complaint_satisfied", "type = 'COMPLAINT' AND stage = 'RESOLVED' AND satisfied = 1"),
 )
 
+COUNT_NAMES: tuple[str, ...] = tuple(n for n, _ in COUNTS)
+
 EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("event_id", "String"),
     ("parcel_id", "String"),
