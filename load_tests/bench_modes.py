@@ -146,7 +146,8 @@ def _fill_archive(settings: Settings, events: int, console: Console) -> tuple[in
         task = bar.add_task("generating the archive's first 500k events", total=pool_size)
         pool = TrafficPool(pool_size, progress=lambda k: bar.advance(task, k))
         bar.remove_task(task)
-        wh = Warehouse(settings.clickhouse, settings.database, reset=True)
+        wh = Warehouse(settings.clickhouse, settings.database, reset=True,
+                       cluster=settings.clickhouse_cluster)
         try:
             task = bar.add_task(f"archiving {events:,} events", total=rounds)
             now = datetime.now(UTC)

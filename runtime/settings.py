@@ -18,6 +18,9 @@
 | COURIERWATCH_PUBLISH_GRACE_S | 3600 | publish a period this long after the watermark passed it |
 | COURIERWATCH_PUBLISH_INTERVAL_S | 5 | how often to publish closed periods and check restatements |
 | COURIERWATCH_API_PORT | 8765 | HTTP API and dashboard of the worker that owns ClickHouse |
+| COURIERWATCH_API_HOST | 127.0.0.1 | address the worker's HTTP API binds (0.0.0.0 in a container) |
+| COURIERWATCH_CLICKHOUSE_CLUSTER | (empty) | a `remote_servers` cluster: replicated, sharded |
+|   |   | schema ON CLUSTER (warehouse.migrations); empty for chDB or one server |
 | COURIERWATCH_SWITCH_INTERVAL_S | 0.0002 | the worker's GIL switch interval (see streams.worker) |
 | COURIERWATCH_CRASH_AFTER_BATCHES | 0 (off) | fault injection for recovery tests: the |
 |   |   | worker dies right after its Nth ClickHouse insert, before the commit |
@@ -46,6 +49,8 @@ class Settings:
     insert_chunk_bytes: int = 64 * 1024 * 1024
     dlq_max_share: float = 0.5
     api_port: int = 8765
+    api_host: str = "127.0.0.1"
+    clickhouse_cluster: str = ""
     publish_grace_s: float = 3600.0
     publish_interval_s: float = 5.0
     crash_after_batches: int = 0
@@ -98,6 +103,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         insert_chunk_bytes=int(e.get("COURIERWATCH_INSERT_CHUNK_BYTES", str(64 * 1024 * 1024))),
         dlq_max_share=float(e.get("COURIERWATCH_DLQ_MAX_SHARE", "0.5")),
         api_port=int(e.get("COURIERWATCH_API_PORT", "8765")),
+        api_host=e.get("COURIERWATCH_API_HOST", "127.0.0.1"),
+        clickhouse_cluster=e.get("COURIERWATCH_CLICKHOUSE_CLUSTER", ""),
         publish_grace_s=float(e.get("COURIERWATCH_PUBLISH_GRACE_S", "3600")),
         publish_interval_s=float(e.get("COURIERWATCH_PUBLISH_INTERVAL_S", "5")),
         crash_after_batches=int(e.get("COURIERWATCH_CRASH_AFTER_BATCHES", "0")),
@@ -118,6 +125,8 @@ def settings_env(s: Settings) -> dict[str, str]:
         "COURIERWATCH_INSERT_CHUNK_BYTES": str(s.insert_chunk_bytes),
         "COURIERWATCH_DLQ_MAX_SHARE": str(s.dlq_max_share),
         "COURIERWATCH_API_PORT": str(s.api_port),
+        "COURIERWATCH_API_HOST": s.api_host,
+        "COURIERWATCH_CLICKHOUSE_CLUSTER": s.clickhouse_cluster,
         "COURIERWATCH_CRASH_AFTER_BATCHES": str(s.crash_after_batches),
         "COURIERWATCH_SWITCH_INTERVAL_S": str(s.switch_interval_s),
         "COURIERWATCH_PUBLISH_GRACE_S": str(s.publish_grace_s),

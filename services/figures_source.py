@@ -23,7 +23,7 @@ def fetch_kpi_rows(settings: Settings, city: str | None, company: str | None,
                   "from": start.isoformat() if start else "",
                   "to": end.isoformat() if end else ""}
         return list(get_json(base, "/api/kpi", params)["rows"])
-    wh = Warehouse(settings.clickhouse, settings.database)
+    wh = Warehouse(settings.clickhouse, settings.database, cluster=settings.clickhouse_cluster)
     try:
         flt = CellFilter(city, company, start, end, by)
         return [r.to_json() for r in kpi_report(wh, flt, load_route_table(), load_catalog())]
@@ -38,7 +38,7 @@ def fetch_restatements(settings: Settings, city: str | None, company: str | None
         params = {"city": city or "", "company": company or "",
                   "from": start.isoformat() if start else "", "to": end.isoformat() if end else ""}
         return list(get_json(base, "/api/restatements", params)["rows"])
-    wh = Warehouse(settings.clickhouse, settings.database)
+    wh = Warehouse(settings.clickhouse, settings.database, cluster=settings.clickhouse_cluster)
     try:
         return restatements(wh, CellFilter(city, company, start, end))
     finally:

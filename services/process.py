@@ -39,7 +39,7 @@ def run_process(settings: Settings, path: Path, console: Console) -> dict[str, A
             wait_until_consumed(bootstrap, settings, targets, worker,
                                 progress=lambda n: bar.update(ing, completed=n - base))
     elapsed = time.monotonic() - started
-    wh = Warehouse(settings.clickhouse, settings.database)
+    wh = Warehouse(settings.clickhouse, settings.database, cluster=settings.clickhouse_cluster)
     try:
         archived, distinct = wh.query(f"SELECT count(), uniqExact(event_id) FROM {wh.db}.events")[0]
         dead = wh.query(f"SELECT count() FROM {wh.db}.dead_letters")[0][0]

@@ -77,7 +77,7 @@ def _diff(replayed: dict[Cell, tuple[float, float]], other: dict[Cell, tuple[flo
 def run_replay(settings: Settings, flt: CellFilter, out_dir: Path) -> dict[str, Any]:
     """Replay the period; write report.json and events.csv to `out_dir`; return a summary."""
     started = time.perf_counter()
-    wh = Warehouse(settings.clickhouse, settings.database)
+    wh = Warehouse(settings.clickhouse, settings.database, cluster=settings.clickhouse_cluster)
     scratch = f"{settings.database}_replay_{int(time.time() * 1000)}"
     routes, catalog = load_route_table(), load_catalog()
     try:

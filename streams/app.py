@@ -27,6 +27,7 @@ from courierwatch.routes import load_route_table
 from runtime.settings import Settings
 from streams.batch import Arrival, DeadLetter
 from streams.ingest import DeadLetterFlood, Ingestor
+from streams.leader import Leadership
 from streams.publisher import Publisher
 from warehouse.client import Warehouse
 from warehouse.writer import SinkUnavailable
@@ -64,18 +65,37 @@ def build_app(settings: Settings, bootstrap: str, wh: Warehouse,
         producer_max_request_size=16 * 1024 * 1024,
         web_enabled=web_port is not None,
         web_port=web_port or 6066,
-        web_bind="127.0.0.1",
-        web_host="127.0.0.1",
+        web_bind=settings.api_host,
+        web_host=settings.api_host,
     )
     scan_topic = app.topic(settings.scan_topic, value_serializer="raw", key_serializer="raw")
     dlq_topic = app.topic(settings.dlq_topic, value_serializer="raw", key_serializer="raw",
                           partitions=1)
+    leadership = Leadership(settings.scan_topic)
     publisher = Publisher(wh, load_route_table(), load_catalog(),
-                          int(settings.publish_grace_s * 1000))
+                          int(settings.publish_grace_s * 1000),
+                          still_leading=lambda: leadership.leading)
     ingestor = Ingestor(settings, wh, publisher=publisher)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
     app.ingestor = ingestor  # type: ignore[attr-defined]
     app.warehouse = wh  # type: ignore[attr-defined]
+    app.leadership = leadership  # type: ignore[attr-defined]
+
+    @app.on_partitions_revoked.connect
+    async def _revoked(app: faust.App, revoked: Any, **kwargs: Any) -> None:
+        leadership.revoked(revoked)
+
+    @app.on_partitions_assigned.connect
+    async def _assigned(app: faust.App, assigned: Any, **kwargs: Any) -> None:
+        leadership.assigned(assigned)
+
+    def publish_if_leading(catch_up: bool) -> int:
+        """On the insert thread: publish, if this worker is the publisher (streams.leader)."""
+        if not leadership.leading:
+            return 0
+        if leadership.take_over():
+            publisher.resume()
+        return ingestor.publish(catch_up)
 
     async def stored(decoding: Future[Future[list[DeadLetter]]], events: list[Any]) -> None:
         """Once ClickHouse has the batch: dead letters to their topic, then the final ack."""
@@ -119,16 +139,17 @@ def build_app(settings: Settings, bootstrap: str, wh: Warehouse,
 
     @app.timer(settings.publish_interval_s)
     async def publish() -> None:
-        """Publish closed periods and record restatements, serialised with the inserts."""
+        """Publish closed periods and record restatements, serialised with the inserts; only
+        in the worker that holds partition 0 of the scan topic (streams.leader)."""
         try:
-            await asyncio.wrap_future(ingestor.run_serialised(ingestor.publish))
+            await asyncio.wrap_future(ingestor.run_serialised(lambda: publish_if_leading(False)))
         except Exception:  # noqa: BLE001 - retried at the next tick; figures are unaffected
             log.exception("publishing failed; retrying at the next interval")
 
     @app.on_before_shutdown.connect
     async def _stopping(app: faust.App, **kwargs: Any) -> None:
         try:  # a last publication, so a finished `process` run leaves its periods published
-            await asyncio.wrap_future(ingestor.run_serialised(lambda: ingestor.publish(True)))
+            await asyncio.wrap_future(ingestor.run_serialised(lambda: publish_if_leading(True)))
         except Exception:  # noqa: BLE001 - figures are stored; publication resumes next start
             log.exception("final publication failed")
         ingestor.stopping = True

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -19,7 +19,7 @@ from courierwatch.contract import DEFAULT_LIMITS, Limits
 from runtime.settings import Settings
 from streams import metrics
 from streams.batch import Arrival, DeadLetter, process_batch
-from streams.publisher import HOUR_MS, MAX_HOURS_PER_CALL, Publisher
+from streams.publisher import MAX_HOURS_PER_CALL, Publisher
 from warehouse.client import Warehouse
 from warehouse.writer import with_retry, write_dead_letters, write_events
 
@@ -102,7 +102,6 @@ class Ingestor:
         inserts: list[Future[None]] = []
         dead: list[DeadLetter] = []
         n = late = 0
-        hours: Counter[int] = Counter()
         for chunk in _chunks(arrivals, self.settings.insert_chunk_bytes):
             res = process_batch(chunk, now, self.decoded_watermark_ms, lateness_ms, self.limits)
             self.decoded_watermark_ms = res.watermark_ms
@@ -111,7 +110,6 @@ class Ingestor:
                 columns = res.rows.columns
                 inserts.append(self._inserter.submit(
                     with_retry, lambda c=columns: write_events(self.wh, c), stop, retry))
-                hours.update(t // HOUR_MS * HOUR_MS for t in res.rows.ts)
                 n += len(res.rows)
                 late += res.late
         watermark_ms = self.decoded_watermark_ms
@@ -125,8 +123,6 @@ class Ingestor:
                          d.offset, d.msg_index) for d in dead]
                 with_retry(lambda: write_dead_letters(self.wh, rows), stop, retry)
             self.watermark_ms = watermark_ms
-            if self.publisher is not None and hours:
-                self.publisher.note_events(hours)
             self._count(len(arrivals), n, late, dead, time.perf_counter() - started)
             return dead
 
@@ -160,11 +156,12 @@ class Ingestor:
         return self._inserter.submit(action)
 
     def publish(self, catch_up: bool = False) -> int:
-        """Publish closed periods and record restatements (see streams.publisher);
+        """Publish closed periods and record restatements (see streams.publisher; the
+        caller runs this only in the deployment's one publishing worker, streams.leader);
         `catch_up` publishes everything closed, not a bounded slice (at shutdown)."""
         if self.publisher is None:
             return 0
-        return self.publisher.publish(self.watermark_ms, self.clock(),
+        return self.publisher.publish(self.clock(),
                                       max_hours=None if catch_up else MAX_HOURS_PER_CALL)
 
     def _check_flood(self, n: int, n_dead: int) -> None:

@@ -7,6 +7,13 @@ then re-computes that period and records every figure that changed in `restateme
 old and new numerator, denominator and value, the cause, and the time. Open periods are
 live figures, not publications, so their constant movement is not a restatement.
 
+One publisher per deployment, however many workers (streams.leader decides which runs
+it): so the watermark and the late arrivals come from ClickHouse (`hour_arrivals`, fed by
+a view from every worker's inserts), not from this worker's batches. A publisher that
+takes over (a restart, a rebalance) resumes from what is stored: the last published hour,
+and arrivals since the last publication less `ARRIVAL_MARGIN_MS`; re-computing a period
+that did not change writes nothing, so looking twice is harmless.
+
 Work is bounded by what changed: each run computes only the periods that closed since the
 last run (at most six hours of them, so that a backfill whose event time runs ahead of the
 clock catches up over several ticks instead of stalling ingest in one long one) and the
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -24,6 +32,7 @@ from courierwatch.catalog import Catalog
 from courierwatch.figures import Figure
 from courierwatch.routes import RouteTable
 from services.report import kpi_report
+from warehouse import arrivals
 from warehouse.client import Warehouse
 from warehouse.queries import CellFilter
 
@@ -35,7 +44,12 @@ CST_OFFSET_MS = 8 * HOUR_MS
 CST = timezone(timedelta(hours=8))
 
 MAX_HOURS_PER_CALL = 6  # newly closed hours published per call (keeps a tick short)
+# Arrivals are looked at again this far back: covers an insert's duration between its
+# view's clock reading and its commit, and clock differences between ClickHouse nodes and
+# workers (NTP keeps them within milliseconds).
+ARRIVAL_MARGIN_MS = 60_000
 Cell = tuple[str, str, str, str, str]  # city, company, period kind, period_start, kpi
+Previous = tuple[float, float, float | None, int]  # numerator, denominator, value, at (ms)
 
 
 def day_of(hour_ms: int) -> int:
@@ -49,50 +63,79 @@ class Publisher:
     routes: RouteTable
     catalog: Catalog
     grace_ms: int
+    # Checked right before storing: a publisher that lost its leadership while computing
+    # writes nothing (streams.leader).
+    still_leading: Callable[[], bool] = lambda: True
     published_until_ms: int = 0        # every hour ending at or before this is published
-    late_hours: Counter[int] = field(default_factory=Counter)  # touched after publication
+    checked_ms: int = 0                # server time of the last look at the arrivals
+    seen: arrivals.Arrivals = field(default_factory=dict)  # arrivals at that look
+
+    def resume(self) -> None:
+        """Forget what this process knew: the next call re-reads it from ClickHouse (on
+        taking over publication, when another worker may have published meanwhile)."""
+        self.published_until_ms, self.checked_ms, self.seen = 0, 0, {}
 
     def _ensure_started(self) -> None:
         """Resume where publication stopped (survives restarts: read from kpi_published)."""
         if not self.published_until_ms:
             self.published_until_ms = self._stored_until()
 
-    def note_events(self, hours: Counter[int]) -> None:
-        """Record the event hours of a stored batch (hour start, epoch ms -> events)."""
-        self._ensure_started()
-        for h, n in hours.items():
-            if h + HOUR_MS <= self.published_until_ms:
-                self.late_hours[h] += n
-
-    def publish(self, watermark_ms: int, now: datetime | None = None,
-                max_hours: int | None = MAX_HOURS_PER_CALL) -> int:
+    def publish(self, now: datetime | None = None, max_hours: int | None = MAX_HOURS_PER_CALL,
+                watermark_ms: int | None = None) -> int:
         """Publish newly closed periods and restate touched ones; return restatements made.
 
-        At most `max_hours` newly closed hours per call (None: all of them, as at shutdown).
+        The watermark is the latest event time stored by any worker unless given. At most
+        `max_hours` newly closed hours per call (None: all of them, as at shutdown).
         """
         now = now or datetime.now(UTC)
+        if watermark_ms is None:
+            watermark_ms = arrivals.watermark_ms(self.wh)
         closed_until = (watermark_ms - self.grace_ms) // HOUR_MS * HOUR_MS
+        self._ensure_started()
         if self.published_until_ms and max_hours is not None:
             closed_until = min(closed_until, self.published_until_ms + max_hours * HOUR_MS)
-        self._ensure_started()
+        late = self._late_hours()
         if not self.published_until_ms:
             if watermark_ms == 0:
                 return 0
             self.published_until_ms = self._archive_start()
-        hours = set(self.late_hours)
+        hours = set(late)
         if closed_until > self.published_until_ms:
             hours |= set(range(self.published_until_ms, closed_until, HOUR_MS))
         if not hours:
             return 0
-        late = dict(self.late_hours)
         days = {day_of(h) for h in hours}
         closed = max(closed_until, self.published_until_ms)
         figures = self._figures(hours, "hour") + self._figures(
             {d for d in days | {day_of(h) for h in late} if d + DAY_MS <= closed}, "day")
-        restated = self._store(figures, late, now)
-        self.late_hours.clear()
+        if not self.still_leading():
+            log.warning("publication handed over while computing; not storing")
+            self.resume()
+            return 0
+        restated = self._store(figures, now)
         self.published_until_ms = max(self.published_until_ms, closed_until)
         return restated
+
+    def _late_hours(self) -> Counter[int]:
+        """Published hours that received events since the last look (hour -> events)."""
+        if not self.published_until_ms:
+            return Counter()
+        if not self.checked_ms:
+            self.checked_ms = self._last_published_ms()
+        now_ms = arrivals.server_now_ms(self.wh)
+        current = arrivals.arrivals_since(self.wh, self.checked_ms - ARRIVAL_MARGIN_MS,
+                                          self.published_until_ms)
+        late: Counter[int] = Counter()
+        for key, n in current.items():
+            if n > self.seen.get(key, 0):
+                late[key[1]] += n - self.seen.get(key, 0)
+        self.checked_ms, self.seen = now_ms, current
+        return late
+
+    def _last_published_ms(self) -> int:
+        rows = self.wh.query(f"SELECT toUnixTimestamp64Milli(max(published_at)), count() "
+                             f"FROM {self.wh.db}.kpi_published")
+        return int(rows[0][0]) if rows and rows[0][1] else 0
 
     def _stored_until(self) -> int:
         rows = self.wh.query(f"SELECT toUnixTimestamp(max(period_start)) FROM "
@@ -116,24 +159,35 @@ class Publisher:
         return [(by, r.figure) for r in kpi_report(self.wh, flt, self.routes, self.catalog)
                 if r.figure.period_start in wanted]
 
-    def _store(self, figures: list[tuple[str, Figure]], late: dict[int, int],
-               now: datetime) -> int:
+    def _store(self, figures: list[tuple[str, Figure]], now: datetime) -> int:
         if not figures:
             return 0
         old, published = self._previous({f.period_start for _, f in figures})
         now_ms = int(now.timestamp() * 1000)
+        counted: dict[tuple[int, str, int], int] = {}
+
+        def late_count(start_ms: int, period: str, after_ms: int) -> int:
+            """Events of the period that arrived after its figure was last published."""
+            key = (start_ms, period, after_ms)
+            if key not in counted:
+                span = DAY_MS if period == "day" else HOUR_MS
+                counted[key] = arrivals.arrived_after(self.wh, start_ms, start_ms + span,
+                                                      after_ms)
+            return counted[key]
+
         pub_rows, restated = [], []
         for period, f in figures:
             prev = old.get((f.city, f.company, period, f.period_start, f.kpi))
             if prev is None and (period, f.period_start) in published:
-                prev = (0.0, 0.0, None)  # a cell new to a published period: shown as empty
+                # a cell new to a published period: shown as empty since its publication
+                prev = (0.0, 0.0, None, published[(period, f.period_start)])
             if prev is not None and (prev[0], prev[1]) == (f.numerator, f.denominator):
                 continue
             start = _cst_epoch(f.period_start)
             pub_rows.append([f.city, f.company, period, start, f.kpi, f.numerator,
                              f.denominator, f.value, now_ms])
             if prev is not None:
-                n_late = _late_in(late, f.period_start, period)
+                n_late = late_count(start * 1000, period, prev[3])
                 restated.append([f.city, f.company, period, start, f.kpi, prev[0], prev[1],
                                  prev[2], f.numerator, f.denominator, f.value,
                                  f"{n_late} events arrived after the period was published "
@@ -145,21 +199,25 @@ class Publisher:
             log.info("restated %d published figures", len(restated))
         return len(restated)
 
-    def _previous(self, periods: set[str]) -> tuple[dict[Cell, tuple[float, float, float | None]],
-                                                   set[tuple[str, str]]]:
-        """Latest published figure per cell of these periods, and which periods were."""
+    def _previous(self, periods: set[str]) -> tuple[dict[Cell, Previous],
+                                                   dict[tuple[str, str], int]]:
+        """Latest published figure per cell of these periods (with its publication time,
+        epoch ms), and when each published period was last published."""
         if not periods:
-            return {}, set()
+            return {}, {}
         rows = self.wh.query(
             f"""SELECT city, company, period, toString(period_start), kpi,
                    argMax(numerator, published_at), argMax(denominator, published_at),
-                   argMax(value, published_at)
+                   argMax(value, published_at), toUnixTimestamp64Milli(max(published_at))
                 FROM {self.wh.db}.kpi_published
                 WHERE toString(period_start) IN %(periods)s
                 GROUP BY city, company, period, period_start, kpi""",
             {"periods": tuple(sorted(periods))})
-        return ({(r[0], r[1], r[2], r[3], r[4]): (r[5], r[6], r[7]) for r in rows},
-                {(r[2], r[3]) for r in rows})
+        published: dict[tuple[str, str], int] = {}
+        for r in rows:
+            published[(r[2], r[3])] = max(published.get((r[2], r[3]), 0), int(r[8]))
+        return ({(r[0], r[1], r[2], r[3], r[4]): (r[5], r[6], r[7], int(r[8])) for r in rows},
+                published)
 
 
 PUBLISHED_COLUMNS = ("city", "company", "period", "period_start", "kpi", "numerator",
@@ -175,9 +233,3 @@ def _columns(rows: list[list[object]]) -> list[list[object]]:
 
 def _cst_epoch(period_start: str) -> int:
     return int(datetime.fromisoformat(period_start).replace(tzinfo=CST).timestamp())
-
-
-def _late_in(late: dict[int, int], period_start: str, period: str) -> int:
-    start = _cst_epoch(period_start) * 1000
-    span = DAY_MS if period == "day" else HOUR_MS
-    return sum(n for h, n in late.items() if start <= h < start + span)

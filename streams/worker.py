@@ -33,7 +33,8 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     wh = Warehouse(settings.clickhouse, settings.database,
-                   reset=os.environ.get("COURIERWATCH_RESET_DATABASE") == "1")
+                   reset=os.environ.get("COURIERWATCH_RESET_DATABASE") == "1",
+                   cluster=settings.clickhouse_cluster)
     app = build_app(settings, bootstrap, wh, web_port=web_port)
     register_views(app, settings, wh)
     write_api_record(settings.data_dir, web_port)

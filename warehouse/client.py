@@ -16,7 +16,8 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ProgrammingError
 
-from warehouse.schema import migrate
+from warehouse.ddl import Layout
+from warehouse.migrations import migrate
 
 
 def connect(dsn: str) -> Client:
@@ -40,16 +41,19 @@ class StoreBusy(RuntimeError):
 class Warehouse:
     """The process's ClickHouse client, its database, and a lock around every call."""
 
-    def __init__(self, dsn: str, database: str, reset: bool = False) -> None:
-        """Connect and migrate; `reset` drops the database first (the demo's fresh start)."""
+    def __init__(self, dsn: str, database: str, reset: bool = False, cluster: str = "") -> None:
+        """Connect and migrate; `reset` drops the database first (the demo's fresh start).
+        `cluster` (COURIERWATCH_CLICKHOUSE_CLUSTER) selects the replicated, sharded schema
+        (warehouse.migrations); empty for chDB or a single server."""
         self.dsn = dsn
         self.db = database
+        self.cluster = cluster
         self.client = connect(dsn)
         self._lock = threading.Lock()
         with self._lock:
             if reset:
-                self.client.command(f"DROP DATABASE IF EXISTS {database} SYNC")
-            self.applied = migrate(self.client, database)
+                self.client.command(Layout(database, cluster).drop_database())
+            self.applied = migrate(self.client, database, cluster)
 
     def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -63,8 +67,9 @@ class Warehouse:
         """The same client and lock on another database, migrated (replays, tests)."""
         other = object.__new__(Warehouse)
         other.dsn, other.db, other.client, other._lock = self.dsn, database, self.client, self._lock
+        other.cluster = self.cluster
         with self._lock:
-            other.applied = migrate(self.client, database)
+            other.applied = migrate(self.client, database, self.cluster)
         return other
 
     def insert(self, table: str, columns: Sequence[Sequence[Any]],

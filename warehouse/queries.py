@@ -123,6 +123,11 @@ def on_time_counts(wh: Warehouse, f: CellFilter,
     The cell is the delivery's city, company and period; the route class comes from the
     acceptance (origin city, destination city, company). DELIVERED events whose parcel has
     no ACCEPTED yet are not in any denominator here; they join when it arrives.
+
+    On a cluster the deliveries are sharded by cell and the acceptances by parcel
+    (warehouse.migrations): `GLOBAL IN` sends the delivered parcel ids to every shard once,
+    where a plain IN over two Distributed tables is refused (distributed_product_mode).
+    On one node it is a plain IN.
     """
     params: dict[str, object] = {}
     where = where_clause(f, "ts", params)
@@ -144,7 +149,7 @@ def on_time_counts(wh: Warehouse, f: CellFilter,
                    argMax(company, version) AS company,
                    argMax(promised_by, version) AS promised_by
             FROM {wh.db}.accepts
-            WHERE parcel_id IN (SELECT d_parcel FROM ({delivered}))
+            WHERE parcel_id GLOBAL IN (SELECT d_parcel FROM ({delivered}))
             GROUP BY parcel_id) AS a ON d.d_parcel = a.parcel_id
         GROUP BY d.d_city, d.d_company, p, rc""", params)
     out: dict[Key, list[OnTimeCounts]] = {}

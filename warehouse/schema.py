@@ -1,4 +1,7 @@
-"""The ClickHouse schema, created and migrated by the project.
+"""The ClickHouse schema: columns, counts, and the table and view definitions.
+
+Defined once and rendered for one node or a cluster by warehouse.ddl; applied in order by
+warehouse.migrations (which also explains each table's sharding key on a cluster).
 
 Tables (database per deployment, `courierwatch` by default):
 - `events_in`: the ingest door (Null engine: stores nothing). A batch arrives as one row per
@@ -19,6 +22,7 @@ Tables (database per deployment, `courierwatch` by default):
   `events` (late = 1) but not in the figures.
 - `dead_letters`: rejected input with reason, raw bytes and where it came from.
 - `kpi_published`, `restatements`: figures as shown, and changes to already-shown figures.
+- `hour_arrivals`: events per event hour and arrival time (the publisher's trigger).
 - `schema_migrations`: applied migration ids.
 
 64-bit hashes: the chance that two of 10 million event ids in one cell collide is about
@@ -27,9 +31,7 @@ Tables (database per deployment, `courierwatch` by default):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from clickhouse_connect.driver.client import Client
+from warehouse.ddl import Table, View
 
 CST = "Asia/Shanghai"
 
@@ -94,14 +96,19 @@ EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
 EVENT_COLUMN_NAMES: tuple[str, ...] = tuple(n for n, _ in EVENT_COLUMNS)
 
 
-def _events_ddl(db: str) -> str:
+# Sharding key of everything kept per cell (city x company x period): a cell's rows, and
+# every copy of one event (a re-send carries the same city and company), live on one shard.
+# See docs/capacity.md, "Sharding".
+CELL_SHARD = "cityHash64(city, company)"
+
+
+def events_table() -> Table:
     cols = ",\n  ".join(f"`{n}` {t}" for n, t in EVENT_COLUMNS)
-    return f"""CREATE TABLE IF NOT EXISTS {db}.events (
-  {cols}
-) ENGINE = ReplacingMergeTree
-PARTITION BY toYYYYMM(ts, '{CST}')
-ORDER BY (city, company, type, toStartOfHour(ts, '{CST}'), event_id, topic, partition, offset,
-          msg_index)"""
+    return Table("events", cols, "ReplacingMergeTree",
+                 partition_by=f"toYYYYMM(ts, '{CST}')",
+                 order_by=f"(city, company, type, toStartOfHour(ts, '{CST}'), event_id, topic, "
+                          "partition, offset, msg_index)",
+                 shard_by=CELL_SHARD)
 
 
 # One row per valid event, as the worker inserts it (warehouse.rows.EventColumns).
@@ -128,12 +135,16 @@ _EVENT_TUPLE = (
     "mode String, kind String, complaint_id String, stage String, valid Bool, satisfied Bool)")
 
 
-def _staging_ddl(db: str) -> list[str]:
+
+
+def staging_objects() -> list[Table | View]:
     cols = ", ".join(f"`{n}` {t}" for n, t in STAGING_COLUMNS)
     return [
-        f"CREATE TABLE IF NOT EXISTS {db}.events_in ({cols}) ENGINE = Null",
-        f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.events_in_mv TO {db}.events AS
-WITH JSONExtract(raw, '{_EVENT_TUPLE}') AS j
+        # On a cluster the event's cell is read from its text to route the row to its shard.
+        Table("events_in", cols, "Null",
+              shard_by="cityHash64(JSONExtractString(raw, 'city'), "
+                       "JSONExtractString(raw, 'company'))"),
+        View("events_in_mv", "events", "events_in", f"""WITH JSONExtract(raw, '{_EVENT_TUPLE}') AS j
 SELECT j.event_id AS event_id, j.parcel_id AS parcel_id, j.company AS company, j.type AS type,
   fromUnixTimestamp64Milli(ts_ms, 'UTC') AS ts, j.city AS city, j.site_id AS site_id,
   j.dest_city AS dest_city, j.ecommerce AS ecommerce,
@@ -146,118 +157,81 @@ SELECT j.event_id AS event_id, j.parcel_id AS parcel_id, j.company AS company, j
   j.kind AS kind, j.complaint_id AS complaint_id, j.stage AS stage, j.valid AS valid,
   j.satisfied AS satisfied, late, topic, partition, offset, msg_index,
   fromUnixTimestamp64Milli(ingested_ms, 'UTC') AS ingested_at
-FROM {db}.events_in""",
+FROM {{source}}"""),
     ]
 
 
-def _cell_counts_ddl(db: str) -> list[str]:
+def cell_count_objects() -> list[Table | View]:
     states = ",\n  ".join(f"`{n}` AggregateFunction(uniqExact, UInt64)" for n, _ in COUNTS)
     select = ",\n  ".join(f"uniqExactIfState(sipHash64(event_id), {cond}) AS `{n}`"
                           for n, cond in COUNTS)
     return [
-        f"""CREATE TABLE IF NOT EXISTS {db}.cell_counts (
-  city LowCardinality(String), company LowCardinality(String), hour DateTime('{CST}'),
-  {states}
-) ENGINE = AggregatingMergeTree ORDER BY (city, company, hour)""",
-        f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.cell_counts_mv TO {db}.cell_counts AS
-SELECT city, company, toStartOfHour(ts, '{CST}') AS hour,
+        Table("cell_counts", f"""city LowCardinality(String), company LowCardinality(String),
+  hour DateTime('{CST}'),
+  {states}""", "AggregatingMergeTree", order_by="(city, company, hour)", shard_by=CELL_SHARD),
+        View("cell_counts_mv", "cell_counts", "events",
+             f"""SELECT city, company, toStartOfHour(ts, '{CST}') AS hour,
   {select}
-FROM {db}.events WHERE late = 0 GROUP BY city, company, hour""",
+FROM {{source}} WHERE late = 0 GROUP BY city, company, hour"""),
     ]
 
 
-def _tape_ddl(db: str) -> list[str]:
+def tape_objects() -> list[Table | View]:
     return [
-        f"""CREATE TABLE IF NOT EXISTS {db}.tape_cells (
-  city LowCardinality(String), company LowCardinality(String), hour DateTime('{CST}'),
-  tape_mm UInt16, parcels AggregateFunction(uniqExact, UInt64)
-) ENGINE = AggregatingMergeTree ORDER BY (city, company, hour, tape_mm)""",
-        f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.tape_cells_mv TO {db}.tape_cells AS
-SELECT city, company, toStartOfHour(ts, '{CST}') AS hour, tape_mm,
+        Table("tape_cells", f"""city LowCardinality(String), company LowCardinality(String),
+  hour DateTime('{CST}'), tape_mm UInt16, parcels AggregateFunction(uniqExact, UInt64)""",
+              "AggregatingMergeTree", order_by="(city, company, hour, tape_mm)",
+              shard_by=CELL_SHARD),
+        View("tape_cells_mv", "tape_cells", "events",
+             f"""SELECT city, company, toStartOfHour(ts, '{CST}') AS hour, tape_mm,
   uniqExactState(sipHash64(event_id)) AS parcels
-FROM {db}.events WHERE late = 0 AND type = 'ACCEPTED' GROUP BY city, company, hour, tape_mm""",
+FROM {{source}} WHERE late = 0 AND type = 'ACCEPTED' GROUP BY city, company, hour, tape_mm"""),
     ]
 
 
-def _accepts_ddl(db: str) -> list[str]:
+def accepts_objects() -> list[Table | View]:
     return [
-        f"""CREATE TABLE IF NOT EXISTS {db}.accepts (
-  parcel_id String, ts DateTime64(3, 'UTC'), city LowCardinality(String),
+        Table("accepts", """parcel_id String, ts DateTime64(3, 'UTC'), city LowCardinality(String),
   dest_city LowCardinality(String), company LowCardinality(String),
-  promised_by Nullable(DateTime64(3, 'UTC')), version UInt64
-) ENGINE = ReplacingMergeTree(version) ORDER BY parcel_id""",
+  promised_by Nullable(DateTime64(3, 'UTC')), version UInt64""",
+              "ReplacingMergeTree", engine_args="version", order_by="parcel_id",
+              shard_by="cityHash64(parcel_id)"),
         # The earliest ACCEPTED of a parcel wins: version falls as ts rises; ties on ts
         # are broken by the event id so that the winner never depends on arrival order.
-        f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.accepts_mv TO {db}.accepts AS
-SELECT parcel_id, ts, city, dest_city, company, promised_by,
+        # On a cluster the rows move to the parcel's shard (reshard).
+        View("accepts_mv", "accepts", "events",
+             """SELECT parcel_id, ts, city, dest_city, company, promised_by,
   (toUInt64(4102444800000 - toUnixTimestamp64Milli(ts)) * 1024) + (sipHash64(event_id) % 1024)
     AS version
-FROM {db}.events WHERE late = 0 AND type = 'ACCEPTED'""",
+FROM {source} WHERE late = 0 AND type = 'ACCEPTED'""", reshard=True),
     ]
 
 
-def _misc_ddl(db: str) -> list[str]:
+def misc_objects() -> list[Table | View]:
     return [
-        f"""CREATE TABLE IF NOT EXISTS {db}.late_events (
-  city LowCardinality(String), company LowCardinality(String), hour DateTime('{CST}'),
-  arrivals AggregateFunction(uniqExact, UInt64), watermark SimpleAggregateFunction(max,
-  DateTime64(3, 'UTC'))
-) ENGINE = AggregatingMergeTree ORDER BY (city, company, hour)""",
-        f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.late_events_mv TO {db}.late_events AS
-SELECT city, company, toStartOfHour(ts, '{CST}') AS hour,
+        Table("late_events", f"""city LowCardinality(String), company LowCardinality(String),
+  hour DateTime('{CST}'), arrivals AggregateFunction(uniqExact, UInt64),
+  watermark SimpleAggregateFunction(max, DateTime64(3, 'UTC'))""",
+              "AggregatingMergeTree", order_by="(city, company, hour)", shard_by=CELL_SHARD),
+        View("late_events_mv", "late_events", "events",
+             f"""SELECT city, company, toStartOfHour(ts, '{CST}') AS hour,
   uniqExactState(sipHash64(event_id)) AS arrivals, max(ingested_at) AS watermark
-FROM {db}.events WHERE late = 1 GROUP BY city, company, hour""",
-        f"""CREATE TABLE IF NOT EXISTS {db}.dead_letters (
-  received_at DateTime64(3, 'UTC'), stage LowCardinality(String), reason LowCardinality(String),
-  detail String, raw String, topic LowCardinality(String), partition UInt32, offset UInt64,
-  msg_index Int32
-) ENGINE = ReplacingMergeTree ORDER BY (topic, partition, offset, msg_index)""",
-        f"""CREATE TABLE IF NOT EXISTS {db}.kpi_published (
-  city LowCardinality(String), company LowCardinality(String), period String,
-  period_start DateTime('{CST}'), kpi LowCardinality(String), numerator Float64,
-  denominator Float64, value Nullable(Float64), published_at DateTime64(3, 'UTC')
-) ENGINE = ReplacingMergeTree(published_at)
-ORDER BY (city, company, period, period_start, kpi)""",
-        f"""CREATE TABLE IF NOT EXISTS {db}.restatements (
-  city LowCardinality(String), company LowCardinality(String), period String,
-  period_start DateTime('{CST}'), kpi LowCardinality(String),
+FROM {{source}} WHERE late = 1 GROUP BY city, company, hour"""),
+        Table("dead_letters", """received_at DateTime64(3, 'UTC'), stage LowCardinality(String),
+  reason LowCardinality(String), detail String, raw String, topic LowCardinality(String),
+  partition UInt32, offset UInt64, msg_index Int32""",
+              "ReplacingMergeTree", order_by="(topic, partition, offset, msg_index)",
+              shard_by="cityHash64(topic, partition, offset)"),
+        Table("kpi_published", f"""city LowCardinality(String), company LowCardinality(String),
+  period String, period_start DateTime('{CST}'), kpi LowCardinality(String),
+  numerator Float64, denominator Float64, value Nullable(Float64),
+  published_at DateTime64(3, 'UTC')""",
+              "ReplacingMergeTree", engine_args="published_at",
+              order_by="(city, company, period, period_start, kpi)", shard_by=CELL_SHARD),
+        Table("restatements", f"""city LowCardinality(String), company LowCardinality(String),
+  period String, period_start DateTime('{CST}'), kpi LowCardinality(String),
   old_numerator Float64, old_denominator Float64, old_value Nullable(Float64),
   new_numerator Float64, new_denominator Float64, new_value Nullable(Float64),
-  cause String, restated_at DateTime64(3, 'UTC')
-) ENGINE = MergeTree ORDER BY (restated_at, city, company, kpi)""",
+  cause String, restated_at DateTime64(3, 'UTC')""",
+              "MergeTree", order_by="(restated_at, city, company, kpi)", shard_by=CELL_SHARD),
     ]
-
-
-@dataclass(frozen=True, slots=True)
-class Migration:
-    id: str
-    statements: tuple[str, ...]
-
-
-def migrations(db: str) -> tuple[Migration, ...]:
-    """Ordered migrations; ids are never reused or edited once released."""
-    return (
-        Migration("0001_events", (_events_ddl(db),)),
-        Migration("0002_cell_counts", tuple(_cell_counts_ddl(db))),
-        Migration("0003_tape_cells", tuple(_tape_ddl(db))),
-        Migration("0004_accepts", tuple(_accepts_ddl(db))),
-        Migration("0005_late_dead_published", tuple(_misc_ddl(db))),
-        Migration("0006_events_in", tuple(_staging_ddl(db))),
-    )
-
-
-def migrate(client: Client, db: str) -> list[str]:
-    """Create the database and apply pending migrations; return the ids applied now."""
-    client.command(f"CREATE DATABASE IF NOT EXISTS {db}")
-    client.command(f"""CREATE TABLE IF NOT EXISTS {db}.schema_migrations (
-  id String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = MergeTree ORDER BY id""")
-    done = {r[0] for r in client.query(f"SELECT id FROM {db}.schema_migrations").result_rows}
-    applied = []
-    for m in migrations(db):
-        if m.id in done:
-            continue
-        for stmt in m.statements:
-            client.command(stmt)
-        client.insert(f"{db}.schema_migrations", [[m.id]], column_names=["id"])
-        applied.append(m.id)
-    return applied

@@ -1,0 +1,114 @@
+"""Table and view definitions rendered for one node (chDB, a single server) or a cluster.
+
+The schema (warehouse.schema) is written once as `Table` and `View` definitions; `Layout`
+renders each for the deployment:
+
+- **single node** (`cluster` empty, the embedded default): `CREATE TABLE db.name ...
+  ENGINE = <Kind>(args)`, views read and write the tables by name. This is the schema the
+  project always had.
+- **cluster** (`COURIERWATCH_CLICKHOUSE_CLUSTER=<name>`, a cluster of `remote_servers` with
+  `{shard}`/`{replica}` macros): every statement carries `ON CLUSTER <name>`; a table
+  becomes `db.name_local` with `Replicated<Kind>('/clickhouse/tables/{shard}/{database}/
+  {table}', '{replica}', args)` on every node, plus `db.name`, a `Distributed` table in
+  front sharded by the table's `shard_by` key. Queries and the worker's inserts keep using
+  `db.name`, so no query changes between the layouts. A view reads the local table of its
+  source (it fires on the node where a block lands) and writes the local table of its
+  target, unless `reshard` is set: then it writes through the Distributed table, so rows
+  whose sharding key differs from the source's (the acceptances, by parcel) move to their
+  shard. A `replicated_everywhere` table (schema_migrations) has one replica on every node
+  of the cluster (a Keeper path without `{shard}`).
+
+Pure: builds strings, runs nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ZK_PATH = "/clickhouse/tables/{shard}/{database}/{table}"
+ZK_PATH_EVERYWHERE = "/clickhouse/tables/all/{database}/{table}"
+REPLICA = "{replica}"
+LOCAL_SUFFIX = "_local"
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A table: `engine` is a MergeTree-family name (or `Null`), `engine_args` its
+    arguments (e.g. the version column), `shard_by` the Distributed sharding key."""
+
+    name: str
+    columns: str
+    engine: str
+    order_by: str = ""
+    engine_args: str = ""
+    partition_by: str = ""
+    ttl: str = ""
+    shard_by: str = "rand()"
+    replicated_everywhere: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """A materialized view: `query` names its source table as `{source}`."""
+
+    name: str
+    target: str
+    source: str
+    query: str
+    reshard: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    db: str
+    cluster: str = ""
+
+    @property
+    def on(self) -> str:
+        return f" ON CLUSTER {self.cluster}" if self.cluster else ""
+
+    def local(self, name: str) -> str:
+        """The name of the table that stores the rows on a node."""
+        return f"{name}{LOCAL_SUFFIX}" if self.cluster else name
+
+    def create_database(self) -> str:
+        return f"CREATE DATABASE IF NOT EXISTS {self.db}{self.on}"
+
+    def drop_database(self) -> str:
+        return f"DROP DATABASE IF EXISTS {self.db}{self.on} SYNC"
+
+    def table(self, t: Table) -> list[str]:
+        """The CREATE statements of `t`: one on a single node; local + Distributed (or one
+        replicated-everywhere table) on a cluster."""
+        local = self.local(t.name) if not t.replicated_everywhere else t.name
+        stmts = [f"CREATE TABLE IF NOT EXISTS {self.db}.{local}{self.on} (\n  {t.columns}\n)"
+                 f" ENGINE = {self._engine(t)}{self._clauses(t)}"]
+        if self.cluster and not t.replicated_everywhere:
+            stmts.append(f"CREATE TABLE IF NOT EXISTS {self.db}.{t.name}{self.on} AS "
+                         f"{self.db}.{local}\nENGINE = Distributed({self.cluster}, {self.db}, "
+                         f"{local}, {t.shard_by})")
+        return stmts
+
+    def view(self, v: View) -> str:
+        target = v.target if v.reshard else self.local(v.target)
+        query = v.query.replace("{source}", f"{self.db}.{self.local(v.source)}")
+        return (f"CREATE MATERIALIZED VIEW IF NOT EXISTS {self.db}.{v.name}{self.on} "
+                f"TO {self.db}.{target} AS\n{query}")
+
+    def _engine(self, t: Table) -> str:
+        if not self.cluster or t.engine == "Null":
+            return f"{t.engine}({t.engine_args})" if t.engine_args else t.engine
+        path = ZK_PATH_EVERYWHERE if t.replicated_everywhere else ZK_PATH
+        args = ", ".join(a for a in (f"'{path}'", f"'{REPLICA}'", t.engine_args) if a)
+        return f"Replicated{t.engine}({args})"
+
+    @staticmethod
+    def _clauses(t: Table) -> str:
+        out = ""
+        if t.partition_by:
+            out += f"\nPARTITION BY {t.partition_by}"
+        if t.order_by:
+            out += f"\nORDER BY {t.order_by}"
+        if t.ttl:
+            out += f"\nTTL {t.ttl}"
+        return out
