@@ -3,7 +3,8 @@
 - GET /                                                  -> the live dashboard (HTML)
 - GET /api/kpi?city=&company=&from=&to=&by=hour|day  -> {"rows": [...]} as `courierwatch kpi`
 - GET /api/restatements?city=&company=&from=&to=          -> changes to published figures
-- GET /api/status                                     -> ingest counters and watermark
+- GET /api/status                                     -> ingest counters, watermark, and
+  whether this worker is the deployment's publisher (streams.leader)
 - GET /api/probe?city=&prefix=                        -> {"cells": {company: accepted}} of the
   city's cells whose company starts with prefix (the benchmark's latency markers)
 - GET /metrics                                        -> Prometheus exposition
@@ -88,7 +89,8 @@ def register_views(app: faust.App, settings: Settings, wh: Warehouse) -> None:
     async def status(web: Any, request: Any) -> Any:
         ing = app.ingestor  # type: ignore[attr-defined]
         return web.json({"archived": ing.archived, "late": ing.late,
-                         "dead_lettered": ing.dead, "watermark_ms": ing.watermark_ms})
+                         "dead_lettered": ing.dead, "watermark_ms": ing.watermark_ms,
+                         "publisher": app.leadership.leading})  # type: ignore[attr-defined]
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:

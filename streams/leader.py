@@ -21,6 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+from streams import metrics
+
 CONTROL_PARTITION = 0
 
 
@@ -46,12 +48,14 @@ class Leadership:
                   for tp in partitions)
         self.took_over = self.took_over or (now and not self.leading)
         self.leading = now
+        metrics.PUBLISHER.set(int(now))
 
     def revoked(self, partitions: Iterable[TopicPartition]) -> None:
         """A rebalance took `partitions` away (before any other worker gets them)."""
         if any(tp.topic == self.topic and tp.partition == CONTROL_PARTITION
                for tp in partitions):
             self.leading = False
+            metrics.PUBLISHER.set(0)
 
     def take_over(self) -> bool:
         """True once after each take-over: the publisher must re-read its state."""

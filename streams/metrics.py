@@ -20,3 +20,6 @@ BATCH_EVENTS = Histogram("courierwatch_batch_events", "Events per inserted batch
                          buckets=(10, 100, 1_000, 5_000, 20_000, 50_000, 100_000))
 WATERMARK = Gauge("courierwatch_event_time_watermark_seconds",
                   "Latest event time seen (Unix seconds).")
+PUBLISHER = Gauge("courierwatch_publisher",
+                  "1 in the one worker that publishes periods and restatements (it holds "
+                  "partition 0 of the scan topic, streams.leader), else 0.")
