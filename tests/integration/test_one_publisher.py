@@ -75,6 +75,14 @@ def test_the_publisher_sees_every_workers_batches_and_hands_over_without_duplica
     events = sorted(generate(GeneratorConfig(count=3000, seed=11)), key=lambda e: e["ts"])
     half = len(events) // 2
     wh = Warehouse(f"chdb://{tmp_path / 'clickhouse'}", "one_publisher")
+    try:
+        _publish_across_workers(wh, events, half, tmp_path)
+    finally:
+        wh.close()  # chDB serves one data directory per process: free it for other tests
+
+
+def _publish_across_workers(wh: Warehouse, events: list[dict[str, Any]], half: int,
+                            tmp_path: Path) -> None:
     s = load_settings({"COURIERWATCH_DATA_DIR": str(tmp_path)})
     clock = lambda: datetime(2026, 11, 20, tzinfo=UTC)  # noqa: E731
     worker_a, worker_b = Ingestor(s, wh, clock=clock), Ingestor(s, wh, clock=clock)
@@ -125,7 +133,6 @@ def test_the_publisher_sees_every_workers_batches_and_hands_over_without_duplica
     assert [n - o for o, n in chain] == [1, 1] and chain[0][1] == chain[1][0]
     # the second late event touches the same figures as the first: as many restatements
     assert _count(wh, f"SELECT count() FROM {wh.db}.restatements") == 2 * restatements
-    wh.close()
 
 
 def _closed_hours(events: list[dict[str, Any]]) -> set[str]:
