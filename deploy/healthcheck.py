@@ -1,0 +1,33 @@
+"""Container health check: the worker's HTTP API answers `GET /api/status`.
+
+Exit 0 when it answers 200, or 401/403 (the API is up and enforces tokens, issue 14, and
+no COURIERWATCH_HEALTH_TOKEN was given); 1 otherwise. Standard library only: it runs in the
+image's Python without importing the application.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import urllib.error
+import urllib.request
+
+
+def main() -> int:
+    port = os.environ.get("COURIERWATCH_WORKER_WEB_PORT") or os.environ.get(
+        "COURIERWATCH_API_PORT", "8765")
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/api/status")
+    token = os.environ.get("COURIERWATCH_HEALTH_TOKEN")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=4) as resp:  # noqa: S310 - fixed local URL
+            return 0 if resp.status == 200 else 1
+    except urllib.error.HTTPError as exc:
+        return 0 if exc.code in (401, 403) and not token else 1
+    except OSError:
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
