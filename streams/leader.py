@@ -44,18 +44,20 @@ class Leadership:
 
     def assigned(self, partitions: Iterable[TopicPartition]) -> None:
         """A rebalance gave this worker `partitions` (its whole assignment)."""
-        now = any(tp.topic == self.topic and tp.partition == CONTROL_PARTITION
-                  for tp in partitions)
+        now = self._has_control(partitions)
         self.took_over = self.took_over or (now and not self.leading)
         self.leading = now
         metrics.PUBLISHER.set(int(now))
 
     def revoked(self, partitions: Iterable[TopicPartition]) -> None:
         """A rebalance took `partitions` away (before any other worker gets them)."""
-        if any(tp.topic == self.topic and tp.partition == CONTROL_PARTITION
-               for tp in partitions):
+        if self._has_control(partitions):
             self.leading = False
             metrics.PUBLISHER.set(0)
+
+    def _has_control(self, partitions: Iterable[TopicPartition]) -> bool:
+        return any(tp.topic == self.topic and tp.partition == CONTROL_PARTITION
+                   for tp in partitions)
 
     def take_over(self) -> bool:
         """True once after each take-over: the publisher must re-read its state."""
