@@ -12,6 +12,7 @@ Docker engine or a cluster (none runs on the project's machines).
 
 from __future__ import annotations
 
+import base64
 import re
 import shlex
 from pathlib import Path
@@ -227,6 +228,10 @@ def test_compose_workers_fit_the_partitions_and_reach_the_cluster() -> None:
     init = " ".join(doc["services"]["kafka-init"]["command"])
     assert f"scan.v1:${{COURIERWATCH_PARTITIONS:-{partitions}}}" in init
     assert env["COURIERWATCH_API_HOST"] == "0.0.0.0"
+    # KRaft formats its storage with CLUSTER_ID: a base64url UUID (16 bytes, 22 characters)
+    kafka = doc["services"]["kafka-1"]["environment"]
+    assert len(base64.urlsafe_b64decode(kafka["CLUSTER_ID"] + "==")) == 16
+    assert kafka["KAFKA_CONTROLLER_QUORUM_VOTERS"].count("@kafka-") == 3
     cluster_xml = (DEPLOY / "clickhouse" / "config.d" / "cluster.xml").read_text("utf-8")
     assert f"<{env['COURIERWATCH_CLICKHOUSE_CLUSTER']}>" in cluster_xml
     shards = re.findall(r"<shard>(.*?)</shard>", cluster_xml, re.S)
