@@ -94,7 +94,7 @@ class Publisher:
         self._ensure_started()
         if self.published_until_ms and max_hours is not None:
             closed_until = min(closed_until, self.published_until_ms + max_hours * HOUR_MS)
-        late = self._late_hours()
+        late, looked = self._late_hours()
         if not self.published_until_ms:
             if watermark_ms == 0:
                 return 0
@@ -103,6 +103,7 @@ class Publisher:
         if closed_until > self.published_until_ms:
             hours |= set(range(self.published_until_ms, closed_until, HOUR_MS))
         if not hours:
+            self.checked_ms, self.seen = looked
             return 0
         days = {day_of(h) for h in hours}
         closed = max(closed_until, self.published_until_ms)
@@ -113,13 +114,16 @@ class Publisher:
             self.resume()
             return 0
         restated = self._store(figures, now)
+        # Only now: if storing failed, the next call finds the same late arrivals again.
+        self.checked_ms, self.seen = looked
         self.published_until_ms = max(self.published_until_ms, closed_until)
         return restated
 
-    def _late_hours(self) -> Counter[int]:
-        """Published hours that received events since the last look (hour -> events)."""
+    def _late_hours(self) -> tuple[Counter[int], tuple[int, arrivals.Arrivals]]:
+        """Published hours that received events since the last look (hour -> events), and
+        the look (server time, arrivals seen) to remember once they are handled."""
         if not self.published_until_ms:
-            return Counter()
+            return Counter(), (self.checked_ms, self.seen)
         if not self.checked_ms:
             self.checked_ms = self._last_published_ms()
         now_ms = arrivals.server_now_ms(self.wh)
@@ -129,8 +133,7 @@ class Publisher:
         for key, n in current.items():
             if n > self.seen.get(key, 0):
                 late[key[1]] += n - self.seen.get(key, 0)
-        self.checked_ms, self.seen = now_ms, current
-        return late
+        return late, (now_ms, current)
 
     def _last_published_ms(self) -> int:
         rows = self.wh.query(f"SELECT toUnixTimestamp64Milli(max(published_at)), count() "

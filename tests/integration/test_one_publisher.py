@@ -69,7 +69,8 @@ def test_the_publisher_sees_every_workers_batches_and_hands_over_without_duplica
         tmp_path: Path) -> None:
     """Worker A stores the early half of the events (its partitions), worker B the later
     half; A's publisher publishes the hours that B's events closed (global watermark),
-    once each; a late event stored by B is restated by A's publisher once; a new publisher
+    once each; a late event stored by B is restated by A's publisher once, even when the
+    first attempt to store the restatement fails; a new publisher
     taking over (another worker after a rebalance) publishes nothing twice and restates
     the next late event once; the deposed one stores nothing."""
     events = sorted(generate(GeneratorConfig(count=3000, seed=11)), key=lambda e: e["ts"])
@@ -108,6 +109,11 @@ def _publish_across_workers(wh: Warehouse, events: list[dict[str, Any]], half: i
     hour = min(closed)
     late_ts = hour.replace(" ", "T").replace(":00:00", ":20:00.000+08:00")
     worker_b.handle(_arrivals([_late(1, late_ts)], 3, 0))
+    # ClickHouse refuses the publication once: the late arrival is not forgotten.
+    pub_a._store = _refuse  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError):
+        pub_a.publish()
+    del pub_a._store
     assert pub_a.publish() >= 1
     restated = wh.query(f"SELECT period, toString(period_start), old_numerator, new_numerator, "
                         f"cause FROM {wh.db}.restatements WHERE kpi = 'volume' "
@@ -133,6 +139,10 @@ def _publish_across_workers(wh: Warehouse, events: list[dict[str, Any]], half: i
     assert [n - o for o, n in chain] == [1, 1] and chain[0][1] == chain[1][0]
     # the second late event touches the same figures as the first: as many restatements
     assert _count(wh, f"SELECT count() FROM {wh.db}.restatements") == 2 * restatements
+
+
+def _refuse(*args: object) -> int:
+    raise ConnectionError("ClickHouse is down")
 
 
 def _closed_hours(events: list[dict[str, Any]]) -> set[str]:
