@@ -91,7 +91,7 @@ def test_deterministic_store_error_stops_the_worker_without_commit(tmp_path: Pat
         assert worker.proc.returncode == 5
         assert sc.committed() == 0
     log = worker.log_path.read_text()
-    critical = [line for line in log.splitlines() if " CRITICAL " in line]
+    critical = [line for line in log.splitlines() if "CRITICAL" in line]
     assert len(critical) == 1 and "refused" in critical[0], log[-2000:]
     assert "retrying" not in log
     assert sc.archive() == (0, 0)
