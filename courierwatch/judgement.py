@@ -2,8 +2,13 @@
 
 A figure is judged against every target that applies to its cell (a YRD city answers to
 its own plan and to the YRD plan, each judged on its own and attributed by policy id and
-source). A rate on fewer than `min_sample` units in its denominator is not judged: its
-row and each of its targets say `too_few` (docs/DESIGN.md, "Alerting on a rate: require a
+source). A target scoped to some companies (the major brands) is judged on those
+companies' cells only, never on the all-companies row. Each judged target carries its
+`strength`; a row's `breach_strength` says whether any binding target is breached
+(`binding`), only aspirational ones (`aspirational`), or none.
+
+A rate on fewer than `min_sample` units in its denominator is not judged: its row and
+each of its targets say `too_few` (docs/DESIGN.md, "Alerting on a rate: require a
 minimum volume"). The same `min_sample` (setting `COURIERWATCH_MIN_SAMPLE`) is used by
 `courierwatch kpi`, the HTTP API, the dashboard (which reads it from the API), the demo
 and alerts.
@@ -16,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
-from courierwatch.catalog import Catalog, PolicyTarget
+from courierwatch.catalog import ASPIRATIONAL, BINDING, Catalog, PolicyTarget
 from courierwatch.cities import YRD_REGION, city_label
 from courierwatch.figures import Figure
 from courierwatch.periods import iso_period_start
@@ -53,6 +58,15 @@ class ReportRow:
                 return s
         return NO_DATA
 
+    @property
+    def breach_strength(self) -> str | None:
+        """`binding` when a binding target is breached, `aspirational` when only 力争 / 基本
+        targets are, None without a breach: an aspirational breach is shown, not paged."""
+        breached = [t for t, s in self.targets if s == BREACH]
+        if not breached:
+            return None
+        return ASPIRATIONAL if all(t.aspirational for t in breached) else BINDING
+
     def to_json(self) -> dict[str, Any]:
         """The row format of `courierwatch kpi --format json` and `GET /api/kpi`."""
         f = self.figure
@@ -60,10 +74,12 @@ class ReportRow:
             "city": f.city, "city_name": city_label(f.city), "company": f.company,
             "period_start": iso_period_start(f.period_start), "kpi": f.kpi,
             "numerator": f.numerator, "denominator": f.denominator, "value": f.value,
-            "unit": f.unit, "status": self.status,
+            "unit": f.unit, "status": self.status, "breach_strength": self.breach_strength,
             "thresholds": [{"policy_id": t.id, "comparator": t.comparator,
                             "threshold": t.threshold, "unit": t.unit, "scope": t.scope,
-                            "source": t.source, "status": s} for t, s in self.targets],
+                            "source": t.source, "status": s, "strength": t.strength,
+                            "companies": None if t.companies is None else list(t.companies)}
+                           for t, s in self.targets],
         }
 
 
@@ -72,8 +88,8 @@ def targets_for(catalog: Catalog, f: Figure) -> list[PolicyTarget]:
     on = date.fromisoformat(f.period_start[:10])
     if f.city == YRD_REGION:
         return [t for t in catalog.for_cell(_REGION_REPRESENTATIVE, f.base_kpi, on,
-                                            f.route_class) if t.scope == "region"]
-    return catalog.for_cell(f.city, f.base_kpi, on, f.route_class)
+                                            f.route_class, f.company) if t.scope == "region"]
+    return catalog.for_cell(f.city, f.base_kpi, on, f.route_class, f.company)
 
 
 def judge_value(target: PolicyTarget, f: Figure, min_sample: int) -> Status:
