@@ -14,8 +14,7 @@ import urllib.request
 
 
 def main() -> int:
-    port = os.environ.get("COURIERWATCH_WORKER_WEB_PORT") or os.environ.get(
-        "COURIERWATCH_API_PORT", "8765")
+    port = os.environ.get("COURIERWATCH_API_PORT", "8765")
     req = urllib.request.Request(f"http://127.0.0.1:{port}/api/status")
     token = os.environ.get("COURIERWATCH_HEALTH_TOKEN")
     if token:

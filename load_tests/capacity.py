@@ -1,8 +1,8 @@
 """`python -m load_tests.capacity`: the store-side inputs of docs/capacity.md, measured.
 
 In one process, on the embedded ClickHouse engine (chDB) in a fresh temporary directory,
-with the worker's own decode and insert code (streams.batch.process_batch,
-warehouse.writer.write_events), one generated day of traffic at a time (each day's parcels
+with the worker's own decode and insert code (streams.decode.process_batch,
+warehouse.sink.ClickHouseSink), one generated day of traffic at a time (each day's parcels
 accepted on the next calendar day, deliveries following as the generator makes them):
 
 - CPU per event of the decode (Python) and of the insert (clickhouse-connect serialisation
@@ -12,7 +12,7 @@ accepted on the next calendar day, deliveries following as the generator makes t
   every table), after the last day;
 - bytes per event of every table (active parts, compressed and uncompressed) and of the
   archive's largest columns;
-- wall time of the figures of one day (services.report.kpi_report: the counts and the
+- wall time of the figures of one day (warehouse.report.kpi_report: the counts and the
   on-time join) and of the latest day, after each day is added: query time against
   archive size.
 
@@ -38,11 +38,12 @@ from rich.progress import Progress
 from courierwatch.catalog import load_catalog
 from courierwatch.routes import load_route_table
 from load_tests.generator import DEFAULT_START, GeneratorConfig, generate_batches
-from services.report import kpi_report
-from streams.batch import Arrival, process_batch
+from streams.decode import Arrival, process_batch
 from warehouse.client import Warehouse
 from warehouse.queries import CellFilter
-from warehouse.writer import write_events
+from warehouse.report import kpi_report
+from warehouse.schema import STAGING_COLUMN_NAMES
+from warehouse.sink import EVENTS_TABLE, ClickHouseSink
 
 BATCH_MESSAGES = 80  # of 500 events: ~40k events per insert, as the worker's batches
 # Each generated day carries deliveries and complaints days later, so ingesting day after
@@ -83,6 +84,7 @@ def _column_bytes(wh: Warehouse, table: str, top: int = 8) -> list[tuple[str, in
 def measure(days: int, events_per_day: int, progress: Progress) -> dict[str, Any]:
     tmp = tempfile.mkdtemp(prefix="courierwatch-capacity-")
     wh = Warehouse(f"chdb://{tmp}/clickhouse", "capacity")
+    sink = ClickHouseSink(wh)
     now = datetime.now(UTC)
     watermark = 0
     decode_cpu = insert_cpu = 0.0
@@ -98,7 +100,7 @@ def measure(days: int, events_per_day: int, progress: Progress) -> dict[str, Any
             c0 = _cpu()
             res = process_batch(messages[i:i + BATCH_MESSAGES], now, watermark, LATENESS_MS)
             c1 = _cpu()
-            write_events(wh, res.rows.columns)
+            sink.write(EVENTS_TABLE, res.rows.columns, STAGING_COLUMN_NAMES)
             insert_cpu += _cpu() - c1
             decode_cpu += c1 - c0
             watermark = res.watermark_ms

@@ -30,10 +30,10 @@ from dataclasses import dataclass
 
 from clickhouse_connect.driver.client import Client
 
+from courierwatch.periods import CST_ZONE as CST
 from warehouse.ddl import Layout, Table, View
 from warehouse.schema import (
     CELL_SHARD,
-    CST,
     accepts_objects,
     cell_count_objects,
     events_table,

@@ -112,14 +112,16 @@ _ROUTE = """
 import sys, orjson, tempfile
 from datetime import UTC, datetime
 from runtime.settings import load_settings
-from streams.batch import Arrival
+from streams.decode import Arrival
 from streams.ingest import Ingestor
 from warehouse.client import Warehouse
+from warehouse.sink import ClickHouseSink
 from load_tests.generator import GeneratorConfig, generate
 d = tempfile.mkdtemp()
 wh = Warehouse("chdb://" + d + "/clickhouse", "route")
 events = list(generate(GeneratorConfig(count=400, seed=21)))
-Ingestor(load_settings({}), wh, clock=lambda: datetime(2026, 11, 20, tzinfo=UTC)).handle(
+Ingestor(load_settings({}), ClickHouseSink(wh), 0,
+         clock=lambda: datetime(2026, 11, 20, tzinfo=UTC)).handle(
     [Arrival("scan.v1", 0, i, orjson.dumps(e)) for i, e in enumerate(events)])
 door, cell = sys.stdin.read().split("\\n")
 rows = wh.query(f"SELECT event_id, {cell} FROM route.events")

@@ -28,18 +28,20 @@ import pytest
 
 from courierwatch.catalog import load_catalog
 from courierwatch.routes import load_route_table
-from load_tests.bench import bench_workers
+from load_tests.bench_setup import bench_workers
 from load_tests.generator import GeneratorConfig, generate
 from runtime.broker import embedded_broker
 from runtime.settings import load_settings
 from services.owner import get_json
 from services.pipeline import end_offsets, publish_file, wait_until_consumed
-from streams.batch import Arrival
+from streams.decode import Arrival
 from streams.ingest import Ingestor
 from streams.publisher import Publisher
 from tests.conftest import REPO, write_jsonl
 from tests.reference import period
 from warehouse.client import Warehouse
+from warehouse.publication import StorePublishedFigures
+from warehouse.sink import ClickHouseSink
 
 pytestmark = pytest.mark.integration
 
@@ -86,14 +88,17 @@ def _publish_across_workers(wh: Warehouse, events: list[dict[str, Any]], half: i
                             tmp_path: Path) -> None:
     s = load_settings({"COURIERWATCH_DATA_DIR": str(tmp_path)})
     clock = lambda: datetime(2026, 11, 20, tzinfo=UTC)  # noqa: E731
-    worker_a, worker_b = Ingestor(s, wh, clock=clock), Ingestor(s, wh, clock=clock)
+    sink = ClickHouseSink(wh)
+    worker_a = Ingestor(s, sink, 0, clock=clock)
+    worker_b = Ingestor(s, sink, 0, clock=clock)
     worker_a.handle(_arrivals(events[:half], 0, 0))
     worker_b.handle(_arrivals(events[half:], 2, 0))
 
     leading = {"a": True, "b": False}
     routes, catalog = load_route_table(), load_catalog()
-    pub_a = Publisher(wh, routes, catalog, 3600_000, still_leading=lambda: leading["a"])
-    pub_a.publish(max_hours=None)
+    source = StorePublishedFigures(wh, routes, catalog, s.min_sample)
+    pub_a = Publisher(source, sink, 3600_000, still_leading=lambda: leading["a"])
+    pub_a.publish(None, _now(), max_hours=None)
 
     # Independently: an hour is closed once the latest event is 1 h (grace) past its end.
     closed = _closed_hours(events)
@@ -112,9 +117,9 @@ def _publish_across_workers(wh: Warehouse, events: list[dict[str, Any]], half: i
     # ClickHouse refuses the publication once: the late arrival is not forgotten.
     pub_a._store = _refuse  # type: ignore[method-assign]
     with pytest.raises(ConnectionError):
-        pub_a.publish()
+        pub_a.publish(None, _now())
     del pub_a._store
-    assert pub_a.publish() >= 1
+    assert pub_a.publish(None, _now()) >= 1
     restated = wh.query(f"SELECT period, toString(period_start), old_numerator, new_numerator, "
                         f"cause FROM {wh.db}.restatements WHERE kpi = 'volume' "
                         "AND city = '331000' AND company = 'SF'")
@@ -125,20 +130,25 @@ def _publish_across_workers(wh: Warehouse, events: list[dict[str, Any]], half: i
 
     # Hand-over: B's publisher starts from what the store holds; nothing is published twice.
     leading.update(a=False, b=True)
-    pub_b = Publisher(wh, routes, catalog, 3600_000, still_leading=lambda: leading["b"])
-    assert pub_b.publish(max_hours=None) == 0
+    pub_b = Publisher(source, sink, 3600_000, still_leading=lambda: leading["b"])
+    assert pub_b.publish(None, _now(), max_hours=None) == 0
     assert _count(wh, f"SELECT count() FROM {wh.db}.restatements") == restatements
     assert _count(wh, f"SELECT count() FROM {wh.db}.kpi_published") == publications
     worker_a.handle(_arrivals([_late(2, late_ts)], 1, 10_000))
-    assert pub_a.publish() == 0  # deposed: computes, stores nothing
+    assert pub_a.publish(None, _now()) == 0  # deposed: computes, stores nothing
     assert _count(wh, f"SELECT count() FROM {wh.db}.restatements") == restatements
-    assert pub_b.publish() >= 1
+    assert pub_b.publish(None, _now()) >= 1
     chain = wh.query(f"SELECT old_numerator, new_numerator FROM {wh.db}.restatements "
                      "WHERE kpi = 'volume' AND city = '331000' AND company = 'SF' "
                      "AND period = 'hour' ORDER BY restated_at")
     assert [n - o for o, n in chain] == [1, 1] and chain[0][1] == chain[1][0]
     # the second late event touches the same figures as the first: as many restatements
     assert _count(wh, f"SELECT count() FROM {wh.db}.restatements") == 2 * restatements
+
+
+def _now() -> datetime:
+    """The publication clock: the worker's, close to the store's arrival stamps."""
+    return datetime.now(UTC)
 
 
 def _refuse(*args: object) -> int:

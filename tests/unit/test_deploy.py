@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import re
 import shlex
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -105,16 +106,18 @@ def _dockerfile_instructions() -> list[tuple[str, str]]:
 
 
 def test_every_path_the_dockerfile_copies_exists() -> None:
-    """Every COPY source exists in the build context (the repository root), and the
-    package data pyproject.toml declares is inside a copied folder."""
+    """Every COPY source exists in the build context (the repository root), every package
+    pyproject.toml installs is copied (so the install finds it), and so is every package
+    with package data (the catalog YAML, the dashboard HTML)."""
     copies = [args.split()[:-1] for kind, args in _dockerfile_instructions() if kind == "COPY"]
-    sources = [s for srcs in copies for s in srcs if not s.startswith("--")]
+    sources = {s.rstrip("/") for srcs in copies for s in srcs if not s.startswith("--")}
     assert sources and all((REPO / s).exists() for s in sources)
-    pyproject = (REPO / "pyproject.toml").read_text("utf-8")
-    section = pyproject.split("[tool.setuptools.package-data]")[1].split("\n[")[0]
-    package_data = re.findall(r"^(\w+) = \[", section, re.M)
-    assert package_data
-    assert all(any(s.rstrip("/") == pkg for s in sources) for pkg in package_data)
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text("utf-8"))
+    setuptools = pyproject["tool"]["setuptools"]
+    packages = {p.rstrip("*") for p in setuptools["packages"]["find"]["include"]}
+    assert packages and packages <= sources
+    assert set(setuptools["package-data"]) <= sources
+    assert {"pyproject.toml", pyproject["project"]["readme"]} <= sources
 
 
 def _make_vars(text: str) -> dict[str, str]:
