@@ -15,8 +15,10 @@ renders each for the deployment:
   source (it fires on the node where a block lands) and writes the local table of its
   target, unless `reshard` is set: then it writes through the Distributed table, so rows
   whose sharding key differs from the source's (the acceptances, by parcel) move to their
-  shard. A `replicated_everywhere` table (schema_migrations) has one replica on every node
-  of the cluster (a Keeper path without `{shard}`).
+  shard. A `replicated_everywhere` table (schema_migrations, the audit log) has one replica
+  on every node of the cluster (a Keeper path without `{shard}`) and no Distributed table.
+- a later migration's `AddColumn` alters the local and the Distributed table alike (a
+  Distributed table's columns are its own copy); `DropView` drops a view everywhere.
 
 Pure: builds strings, runs nothing.
 """
@@ -59,6 +61,25 @@ class View:
 
 
 @dataclass(frozen=True, slots=True)
+class AddColumn:
+    """`ALTER TABLE ... ADD COLUMN IF NOT EXISTS <definition>` on a table defined before."""
+
+    table: str
+    definition: str
+    replicated_everywhere: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DropView:
+    """`DROP VIEW IF EXISTS`, before a view is re-created with a new query."""
+
+    name: str
+
+
+Obj = Table | View | AddColumn | DropView
+
+
+@dataclass(frozen=True, slots=True)
 class Layout:
     db: str
     cluster: str = ""
@@ -88,6 +109,19 @@ class Layout:
                          f"{self.db}.{local}\nENGINE = Distributed({self.cluster}, {self.db}, "
                          f"{local}, {t.shard_by})")
         return stmts
+
+    def statements(self, o: Obj) -> list[str]:
+        """The statements of any definition, in this layout."""
+        if isinstance(o, Table):
+            return self.table(o)
+        if isinstance(o, View):
+            return [self.view(o)]
+        if isinstance(o, DropView):
+            return [f"DROP VIEW IF EXISTS {self.db}.{o.name}{self.on}"]
+        tables = ([o.table] if not self.cluster or o.replicated_everywhere
+                  else [self.local(o.table), o.table])
+        return [f"ALTER TABLE {self.db}.{t}{self.on} ADD COLUMN IF NOT EXISTS {o.definition}"
+                for t in tables]
 
     def view(self, v: View) -> str:
         target = v.target if v.reshard else self.local(v.target)
