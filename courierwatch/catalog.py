@@ -34,7 +34,7 @@ UNITS: frozenset[str] = frozenset({
     "count", "ratio", "per_1000", "per_100000", "per_1000000", "mm_per_parcel",
     # reference-data units
     "parcels_per_year", "cny_per_year", "persons", "times_per_week", "score",
-    "parcels_per_capita_per_year", "count_per_county",
+    "parcels_per_capita_per_year", "count_per_county", "square_metres",
 })
 SCOPES: frozenset[str] = frozenset({"city", "region"})
 MEASURABLE_BY: frozenset[str] = frozenset({"events", "reference"})

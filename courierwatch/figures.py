@@ -30,6 +30,8 @@ _COUNT_KPIS: dict[str, tuple[str, str]] = {
     "valid_complaint_rate": ("complaint_valid", "accepted"),
     "complaint_acceptance_rate": ("complaint_accepted", "complaint_filed"),
     "complaint_satisfaction": ("complaint_satisfied", "complaint_resolved"),
+    "company_complaint_satisfaction": ("company_complaint_satisfied",
+                                       "company_complaint_resolved"),
     "standard_packaging_share": ("pkg_standard", "accepted"),
     "e_waybill_share": ("pkg_e_waybill", "accepted"),
     "no_secondary_packaging_share": ("ecommerce_no_secondary", "accepted_ecommerce"),

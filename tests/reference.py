@@ -120,7 +120,11 @@ def expected(events: list[dict[str, Any]], by: str = "day") -> dict[tuple[str, s
                                     datetime.fromisoformat(a["promised_by"]))
         elif t == "EXCEPTION":
             c[f"exc_{e['kind']}"] += 1
-        elif t == "COMPLAINT":
+        elif t == "COMPLAINT" and e.get("channel", "APPEAL") == "COMPANY":  # 投诉
+            if e["stage"] == "RESOLVED":
+                c["co_RESOLVED"] += 1
+                c["co_sat"] += e["satisfied"]
+        elif t == "COMPLAINT":  # 申诉: an appeal, the default channel
             c[f"cmp_{e['stage']}"] += 1
             if e["stage"] == "RESOLVED":
                 c["cmp_valid"] += e["valid"]
@@ -137,6 +141,7 @@ def expected(events: list[dict[str, Any]], by: str = "day") -> dict[tuple[str, s
             "valid_complaint_rate": (c["cmp_valid"], c["accepted"]),
             "complaint_acceptance_rate": (c["cmp_ACCEPTED"], c["cmp_FILED"]),
             "complaint_satisfaction": (c["cmp_sat"], c["cmp_RESOLVED"]),
+            "company_complaint_satisfaction": (c["co_sat"], c["co_RESOLVED"]),
             "standard_packaging_share": (c["std"], c["accepted"]),
             "e_waybill_share": (c["ewb"], c["accepted"]),
             "no_secondary_packaging_share": (c["ecom_nosec"], c["ecom"]),

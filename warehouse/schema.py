@@ -33,6 +33,7 @@ from clickhouse_connect.driver.client import Client
 
 CST = "Asia/Shanghai"
 
+_APPEAL, _COMPANY = "channel != 'COMPANY'", "channel = 'COMPANY'"  # absent reads '' = APPEAL
 # (name, count condition over events): each becomes a uniqExact state column.
 COUNTS: tuple[tuple[str, str], ...] = (
     ("accepted", "type = 'ACCEPTED'"),
@@ -49,11 +50,17 @@ COUNTS: tuple[tuple[str, str], ...] = (
     ("exc_delay", "type = 'EXCEPTION' AND kind = 'DELAY'"),
     ("exc_damage", "type = 'EXCEPTION' AND kind = 'DAMAGE'"),
     ("exc_loss", "type = 'EXCEPTION' AND kind = 'LOSS'"),
-    ("complaint_filed", "type = 'COMPLAINT' AND stage = 'FILED'"),
-    ("complaint_accepted", "type = 'COMPLAINT' AND stage = 'ACCEPTED'"),
-    ("complaint_resolved", "type = 'COMPLAINT' AND stage = 'RESOLVED'"),
-    ("complaint_valid", "type = 'COMPLAINT' AND stage = 'RESOLVED' AND valid = 1"),
-    ("complaint_satisfied", "type = 'COMPLAINT' AND stage = 'RESOLVED' AND satisfied = 1"),
+    # Appeals (申诉, channel APPEAL or absent) and company complaints (投诉, channel COMPANY)
+    # are counted apart: DESIGN.md's appeal KPIs and company_complaint_satisfaction.
+    ("complaint_filed", f"type = 'COMPLAINT' AND {_APPEAL} AND stage = 'FILED'"),
+    ("complaint_accepted", f"type = 'COMPLAINT' AND {_APPEAL} AND stage = 'ACCEPTED'"),
+    ("complaint_resolved", f"type = 'COMPLAINT' AND {_APPEAL} AND stage = 'RESOLVED'"),
+    ("complaint_valid", f"type = 'COMPLAINT' AND {_APPEAL} AND stage = 'RESOLVED' AND valid = 1"),
+    ("complaint_satisfied",
+     f"type = 'COMPLAINT' AND {_APPEAL} AND stage = 'RESOLVED' AND satisfied = 1"),
+    ("company_complaint_resolved", f"type = 'COMPLAINT' AND {_COMPANY} AND stage = 'RESOLVED'"),
+    ("company_complaint_satisfied",
+     f"type = 'COMPLAINT' AND {_COMPANY} AND stage = 'RESOLVED' AND satisfied = 1"),
 )
 
 COUNT_NAMES: tuple[str, ...] = tuple(n for n, _ in COUNTS)
@@ -90,6 +97,7 @@ EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("offset", "UInt64"),
     ("msg_index", "UInt32"),
     ("ingested_at", "DateTime64(3, 'UTC')"),
+    ("channel", "LowCardinality(String)"),  # COMPLAINT only: '' (absent: APPEAL) or COMPANY
 )
 EVENT_COLUMN_NAMES: tuple[str, ...] = tuple(n for n, _ in EVENT_COLUMNS)
 
@@ -125,7 +133,8 @@ _EVENT_TUPLE = (
     "site_id String, dest_city String, ecommerce Bool, packaging Tuple(standard Bool, "
     "e_waybill Bool, secondary_packaging Bool, recycled_bag Bool, tape_mm UInt16, "
     "degradable Bool), security Tuple(real_name Bool, inspected Bool, xray Bool), "
-    "mode String, kind String, complaint_id String, stage String, valid Bool, satisfied Bool)")
+    "mode String, kind String, complaint_id String, stage String, valid Bool, satisfied Bool, "
+    "channel String)")
 
 
 def _staging_ddl(db: str) -> list[str]:
@@ -145,7 +154,7 @@ SELECT j.event_id AS event_id, j.parcel_id AS parcel_id, j.company AS company, j
   j.security.inspected AS sec_inspected, j.security.xray AS sec_xray, j.mode AS mode,
   j.kind AS kind, j.complaint_id AS complaint_id, j.stage AS stage, j.valid AS valid,
   j.satisfied AS satisfied, late, topic, partition, offset, msg_index,
-  fromUnixTimestamp64Milli(ingested_ms, 'UTC') AS ingested_at
+  fromUnixTimestamp64Milli(ingested_ms, 'UTC') AS ingested_at, j.channel AS channel
 FROM {db}.events_in""",
     ]
 
@@ -228,6 +237,26 @@ ORDER BY (city, company, period, period_start, kpi)""",
     ]
 
 
+def _channel_ddl(db: str) -> list[str]:
+    """COMPLAINT `channel` (appeal vs company complaint) on a database made before it.
+
+    Adds the column (at the end, as in EVENT_COLUMNS) and the company-complaint counts, and
+    re-creates the two views that read them. Old complaints had no channel, i.e. were
+    appeals, so the counts already stored stay right. On a fresh database every statement
+    is a no-op or re-creates a view identically.
+    """
+    new_counts = [(n, c) for n, c in COUNTS if n.startswith("company_complaint")]
+    return [
+        f"ALTER TABLE {db}.events ADD COLUMN IF NOT EXISTS channel LowCardinality(String)",
+        *(f"ALTER TABLE {db}.cell_counts ADD COLUMN IF NOT EXISTS `{n}` "
+          "AggregateFunction(uniqExact, UInt64)" for n, _ in new_counts),
+        f"DROP VIEW IF EXISTS {db}.events_in_mv",
+        _staging_ddl(db)[1],
+        f"DROP VIEW IF EXISTS {db}.cell_counts_mv",
+        _cell_counts_ddl(db)[1],
+    ]
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     id: str
@@ -243,6 +272,7 @@ def migrations(db: str) -> tuple[Migration, ...]:
         Migration("0004_accepts", tuple(_accepts_ddl(db))),
         Migration("0005_late_dead_published", tuple(_misc_ddl(db))),
         Migration("0006_events_in", tuple(_staging_ddl(db))),
+        Migration("0007_complaint_channel", tuple(_channel_ddl(db))),
     )
 
 
