@@ -157,6 +157,11 @@ def policies_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def policies_counts(args: argparse.Namespace) -> int:
+    sys.stdout.write(load_catalog().counts_sentence() + "\n")
+    return 0
+
+
 def policies_list(args: argparse.Namespace) -> int:
     from rich.table import Table
 
