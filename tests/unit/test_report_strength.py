@@ -65,3 +65,19 @@ def test_table_and_csv_show_aspirational_breaches_as_such() -> None:
     parsed = list(csv.DictReader(io.StringIO(to_csv(rows))))
     assert [p["breach_strength"] for p in parsed] == ["aspirational", "binding"]
     assert "breach (aspirational)" in parsed[0]["thresholds"]
+
+
+def test_demo_views_mark_aspirational_breaches() -> None:
+    """The demo's matrix and breach list show a 力争 breach with △ (not ✗) and say
+    'aspirational'; a binding breach keeps ✗."""
+    from services.demo import breaches, kpi_matrix
+
+    rows = [_row("320400", "*", "on_time_rate", 9, 10),
+            _row("320400", "SF", "on_time_rate.yrd_key_12h", 90, 100),
+            _row("331000", "SF", "standard_packaging_share", 95, 100)]
+    console = Console(width=250, record=True)
+    console.print(kpi_matrix(rows, "2026-11-02", "t"))
+    console.print(breaches(rows, "2026-11-02"))
+    text = console.export_text()
+    assert "△ 常州 Changzhou SF on_time_rate.yrd_key_12h" in text and "aspirational" in text
+    assert "✗ 台州 Taizhou SF standard_packaging_share" in text
