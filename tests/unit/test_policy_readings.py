@@ -274,3 +274,16 @@ def test_non_numeric_rule(sentence: str, tid: str | None) -> None:
         assert tid in holders
         t = CATALOG.by_id(tid)
         assert t.comparator == ">="
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    pytest.param("lists: {}\n", "expected a mapping 'lists'", id="no-lists"),
+    pytest.param("lists:\n  major_brands: {codes: []}\n", "non-empty 'codes'", id="empty"),
+    pytest.param("lists:\n  major_brands: {codes: [zto]}\n", "not brand codes", id="lower-case"),
+])
+def test_company_list_file_errors(tmp_path: Path, text: str, message: str) -> None:
+    """A malformed companies.yaml is refused with a message naming the problem."""
+    p = tmp_path / "companies.yaml"
+    p.write_text(text, "utf-8")
+    with pytest.raises(ValueError, match=message):
+        load_company_lists(p)
