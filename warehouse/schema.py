@@ -10,7 +10,8 @@ Tables (database per deployment, `courierwatch` by default):
   a batch re-inserted after a crash collapses while a courier's re-send (new offset) stays
   on record.
 - `cell_counts`: per city x company x CST hour, one `uniqExact` state of the 64-bit event-id
-  hash per count a KPI needs. Fed by a materialized view on `events`; merging states is a set
+  hash per count of `courierwatch.kpi.COUNTS` (name and condition come from there). Fed
+  by a materialized view on `events`; merging states is a set
   union, so duplicates, re-deliveries and any arrival order give the same counts.
 - `tape_cells`: the same per tape length, so the tape sum counts each event once.
 - `accepts`: one row per parcel, the earliest ACCEPTED wins (ReplacingMergeTree with a
@@ -31,39 +32,8 @@ from dataclasses import dataclass
 
 from clickhouse_connect.driver.client import Client
 
-CST = "Asia/Shanghai"
-
-_APPEAL, _COMPANY = "channel != 'COMPANY'", "channel = 'COMPANY'"  # absent reads '' = APPEAL
-# (name, count condition over events): each becomes a uniqExact state column.
-COUNTS: tuple[tuple[str, str], ...] = (
-    ("accepted", "type = 'ACCEPTED'"),
-    ("accepted_ecommerce", "type = 'ACCEPTED' AND ecommerce = 1"),
-    ("ecommerce_no_secondary", "type = 'ACCEPTED' AND ecommerce = 1 AND pkg_secondary = 0"),
-    ("pkg_standard", "type = 'ACCEPTED' AND pkg_standard = 1"),
-    ("pkg_e_waybill", "type = 'ACCEPTED' AND pkg_e_waybill = 1"),
-    ("pkg_recycled_bag", "type = 'ACCEPTED' AND pkg_recycled_bag = 1"),
-    ("sec_real_name", "type = 'ACCEPTED' AND sec_real_name = 1"),
-    ("sec_inspected", "type = 'ACCEPTED' AND sec_inspected = 1"),
-    ("sec_xray", "type = 'ACCEPTED' AND sec_xray = 1"),
-    ("delivered", "type = 'DELIVERED'"),
-    ("delivered_locker", "type = 'DELIVERED' AND mode = 'LOCKER'"),
-    ("exc_delay", "type = 'EXCEPTION' AND kind = 'DELAY'"),
-    ("exc_damage", "type = 'EXCEPTION' AND kind = 'DAMAGE'"),
-    ("exc_loss", "type = 'EXCEPTION' AND kind = 'LOSS'"),
-    # Appeals (申诉, channel APPEAL or absent) and company complaints (投诉, channel COMPANY)
-    # are counted apart: DESIGN.md's appeal KPIs and company_complaint_satisfaction.
-    ("complaint_filed", f"type = 'COMPLAINT' AND {_APPEAL} AND stage = 'FILED'"),
-    ("complaint_accepted", f"type = 'COMPLAINT' AND {_APPEAL} AND stage = 'ACCEPTED'"),
-    ("complaint_resolved", f"type = 'COMPLAINT' AND {_APPEAL} AND stage = 'RESOLVED'"),
-    ("complaint_valid", f"type = 'COMPLAINT' AND {_APPEAL} AND stage = 'RESOLVED' AND valid = 1"),
-    ("complaint_satisfied",
-     f"type = 'COMPLAINT' AND {_APPEAL} AND stage = 'RESOLVED' AND satisfied = 1"),
-    ("company_complaint_resolved", f"type = 'COMPLAINT' AND {_COMPANY} AND stage = 'RESOLVED'"),
-    ("company_complaint_satisfied",
-     f"type = 'COMPLAINT' AND {_COMPANY} AND stage = 'RESOLVED' AND satisfied = 1"),
-)
-
-COUNT_NAMES: tuple[str, ...] = tuple(n for n, _ in COUNTS)
+from courierwatch.kpi import COUNTS
+from courierwatch.periods import CST_ZONE as CST
 
 EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("event_id", "String"),
@@ -160,9 +130,9 @@ FROM {db}.events_in""",
 
 
 def _cell_counts_ddl(db: str) -> list[str]:
-    states = ",\n  ".join(f"`{n}` AggregateFunction(uniqExact, UInt64)" for n, _ in COUNTS)
-    select = ",\n  ".join(f"uniqExactIfState(sipHash64(event_id), {cond}) AS `{n}`"
-                          for n, cond in COUNTS)
+    states = ",\n  ".join(f"`{c.name}` AggregateFunction(uniqExact, UInt64)" for c in COUNTS)
+    select = ",\n  ".join(f"uniqExactIfState(sipHash64(event_id), {c.condition}) AS `{c.name}`"
+                          for c in COUNTS)
     return [
         f"""CREATE TABLE IF NOT EXISTS {db}.cell_counts (
   city LowCardinality(String), company LowCardinality(String), hour DateTime('{CST}'),
@@ -245,11 +215,11 @@ def _channel_ddl(db: str) -> list[str]:
     appeals, so the counts already stored stay right. On a fresh database every statement
     is a no-op or re-creates a view identically.
     """
-    new_counts = [(n, c) for n, c in COUNTS if n.startswith("company_complaint")]
+    new_counts = [c.name for c in COUNTS if c.name.startswith("company_complaint")]
     return [
         f"ALTER TABLE {db}.events ADD COLUMN IF NOT EXISTS channel LowCardinality(String)",
         *(f"ALTER TABLE {db}.cell_counts ADD COLUMN IF NOT EXISTS `{n}` "
-          "AggregateFunction(uniqExact, UInt64)" for n, _ in new_counts),
+          "AggregateFunction(uniqExact, UInt64)" for n in new_counts),
         f"DROP VIEW IF EXISTS {db}.events_in_mv",
         _staging_ddl(db)[1],
         f"DROP VIEW IF EXISTS {db}.cell_counts_mv",

@@ -8,25 +8,26 @@ import io
 
 from rich.console import Console
 
+from cli.render import kpi_table, to_csv
 from courierwatch.catalog import load_catalog
 from courierwatch.figures import Figure
-from services.render import kpi_table
-from services.report import judge, to_csv
+from courierwatch.judgement import DEFAULT_MIN_SAMPLE, judge
 
 CATALOG = load_catalog()
 DAY = "2026-11-02 00:00:00"
 
 
 def _row(city: str, company: str, kpi: str, num: float, den: float) -> dict[str, object]:
+    assert den >= DEFAULT_MIN_SAMPLE  # judged, not too_few
     (row,) = judge(CATALOG, [Figure(city, company, DAY, kpi, num, den)])
     return row.to_json()
 
 
 def test_aspirational_breach_is_marked_and_binding_fields_kept() -> None:
-    """9 of 10 Changzhou parcels between YRD key cities within 12 h breaches 力争…12小时送达
+    """90 of 100 Changzhou parcels between YRD key cities within 12 h breach 力争…12小时送达
     (changzhou-2020-yrd-key-12h) and the YRD's same sentence: both aspirational, so the row
     says breach with breach_strength aspirational; the old fields are all still there."""
-    r = _row("320400", "*", "on_time_rate.yrd_key_12h", 9, 10)
+    r = _row("320400", "*", "on_time_rate.yrd_key_12h", 90, 100)
     assert r["status"] == "breach" and r["breach_strength"] == "aspirational"
     assert {t["policy_id"] for t in r["thresholds"]} == {"changzhou-2020-yrd-key-12h",
                                                          "yrd-2020-yrd-key-12h"}
@@ -56,7 +57,7 @@ def test_company_scope_in_rows() -> None:
 def test_table_and_csv_show_aspirational_breaches_as_such() -> None:
     """The table writes '△ breach (aspirational)' for a 力争 breach and '✗ BREACH' for a
     binding one; the CSV appends '(aspirational)' and a breach_strength column."""
-    rows = [_row("320400", "*", "on_time_rate.yrd_key_12h", 9, 10),
+    rows = [_row("320400", "*", "on_time_rate.yrd_key_12h", 90, 100),
             _row("331000", "*", "standard_packaging_share", 95, 100)]
     console = Console(width=250, record=True)
     console.print(kpi_table(rows))
@@ -70,9 +71,9 @@ def test_table_and_csv_show_aspirational_breaches_as_such() -> None:
 def test_demo_views_mark_aspirational_breaches() -> None:
     """The demo's matrix and breach list show a 力争 breach with △ (not ✗) and say
     'aspirational'; a binding breach keeps ✗."""
-    from services.demo import breaches, kpi_matrix
+    from cli.demo import breaches, kpi_matrix
 
-    rows = [_row("320400", "*", "on_time_rate", 9, 10),
+    rows = [_row("320400", "*", "on_time_rate", 90, 100),
             _row("320400", "SF", "on_time_rate.yrd_key_12h", 90, 100),
             _row("331000", "SF", "standard_packaging_share", 95, 100)]
     console = Console(width=250, record=True)
