@@ -120,9 +120,7 @@ class Ingestor:
             for done in inserts:  # already run: this thread runs them in order
                 done.result()
             if dead:
-                rows = [(d.received_ms, d.stage, d.reason, d.detail,
-                         d.raw.decode("utf-8", "backslashreplace"), d.topic, d.partition,
-                         d.offset, d.msg_index) for d in dead]
+                rows = [d.row() for d in dead]
                 with_retry(lambda: write_dead_letters(self.wh, rows), stop, retry)
             self.watermark_ms = watermark_ms
             if self.publisher is not None and hours:

@@ -17,7 +17,9 @@ Tables (database per deployment, `courierwatch` by default):
   version that decreases with ts): the acceptance side of the DELIVERED join.
 - `late_events`: arrivals later than the allowed lateness, counted per cell; they are in
   `events` (late = 1) but not in the figures.
-- `dead_letters`: rejected input with reason, raw bytes and where it came from.
+- `dead_letters`: rejected input with reason, where it came from, a redacted copy in `raw`
+  (personal data masked, courierwatch.redact) and the SHA-256 and length of the bytes as
+  received (migration 0007; rows before it hold the bytes themselves).
 - `kpi_published`, `restatements`: figures as shown, and changes to already-shown figures.
 - `schema_migrations`: applied migration ids.
 
@@ -243,6 +245,9 @@ def migrations(db: str) -> tuple[Migration, ...]:
         Migration("0004_accepts", tuple(_accepts_ddl(db))),
         Migration("0005_late_dead_published", tuple(_misc_ddl(db))),
         Migration("0006_events_in", tuple(_staging_ddl(db))),
+        Migration("0007_dead_letter_digest", (
+            f"ALTER TABLE {db}.dead_letters ADD COLUMN IF NOT EXISTS raw_sha256 String",
+            f"ALTER TABLE {db}.dead_letters ADD COLUMN IF NOT EXISTS raw_bytes UInt64")),
     )
 
 

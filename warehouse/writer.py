@@ -17,8 +17,8 @@ from warehouse.schema import STAGING_COLUMN_NAMES
 
 log = logging.getLogger(__name__)
 
-DEAD_LETTER_COLUMNS = ("received_at", "stage", "reason", "detail", "raw", "topic", "partition",
-                       "offset", "msg_index")
+DEAD_LETTER_COLUMNS = ("received_at", "stage", "reason", "detail", "raw", "raw_sha256",
+                       "raw_bytes", "topic", "partition", "offset", "msg_index")
 
 
 class SinkUnavailable(RuntimeError):
