@@ -9,6 +9,7 @@ process per data directory) and faust owns its process's event loop and signals.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -22,8 +23,9 @@ from pathlib import Path
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
+from runtime.lifetime import die_with_parent, identity
 from runtime.settings import Settings, settings_env
-from services.owner import running_api
+from services.owner import reclaim_orphan_worker, running_api
 
 LINES_PER_MESSAGE = 500
 
@@ -71,8 +73,10 @@ def start_worker(settings: Settings, bootstrap: str, web_port: int | None = None
                  reset_database: bool = False) -> Worker:
     """Start `python -m streams.worker`; `reset_database` empties its database first.
 
-    Refuses when a live worker already owns the data directory (chDB: one process each).
+    Refuses when a live worker of a live command already owns the data directory (chDB:
+    one process each); an orphaned worker (its command gone) is stopped first.
     """
+    reclaim_orphan_worker(settings.data_dir)
     owner = running_api(settings.data_dir)
     if owner and settings.clickhouse.startswith("chdb://"):
         raise RuntimeError(f"a courierwatch worker ({owner}) already owns "
@@ -82,10 +86,12 @@ def start_worker(settings: Settings, bootstrap: str, web_port: int | None = None
     log_path = settings.data_dir / "worker.log"
     env = os.environ | settings_env(settings) | {
         "COURIERWATCH_BOOTSTRAP": bootstrap, "COURIERWATCH_WORKER_WEB_PORT": str(port),
-        "COURIERWATCH_RESET_DATABASE": "1" if reset_database else ""}
-    with open(log_path, "ab") as log:
+        "COURIERWATCH_RESET_DATABASE": "1" if reset_database else "",
+        "COURIERWATCH_OWNER": json.dumps(identity().as_record())}
+    with open(log_path, "ab") as log:  # the worker dies with this command (runtime.lifetime)
         proc = subprocess.Popen([sys.executable, "-m", "streams.worker", "worker"], env=env,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=die_with_parent())
     return Worker(proc, port, log_path)
 
 

@@ -8,12 +8,14 @@ while it runs. The parent passes the broker address in COURIERWATCH_BOOTSTRAP.
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import os
 import sys
 
 import faust
 
+from runtime.lifetime import Identity
 from runtime.settings import load_settings
 from services.api import register_views
 from services.owner import clear_api_record, write_api_record
@@ -36,7 +38,9 @@ def main() -> None:
                    reset=os.environ.get("COURIERWATCH_RESET_DATABASE") == "1")
     app = build_app(settings, bootstrap, wh, web_port=web_port)
     register_views(app, settings, wh)
-    write_api_record(settings.data_dir, web_port)
+    owner = os.environ.get("COURIERWATCH_OWNER", "")
+    write_api_record(settings.data_dir, web_port,
+                     Identity.from_record(json.loads(owner)) if owner else None)
     atexit.register(clear_api_record, settings.data_dir)
     worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()
