@@ -25,6 +25,7 @@ import orjson
 from courierwatch.catalog import load_catalog
 from courierwatch.routes import load_route_table
 from runtime.settings import Settings
+from streams import transport
 from streams.batch import Arrival, DeadLetter
 from streams.ingest import DeadLetterFlood, Ingestor
 from streams.publisher import Publisher
@@ -41,6 +42,7 @@ MAX_BATCHES_IN_FLIGHT = 3
 
 def build_app(settings: Settings, bootstrap: str, wh: Warehouse,
               web_port: int | None = None) -> faust.App:
+    transport.install()  # an undecodable record batch is dead-lettered, not a crash
     app = faust.App(
         settings.consumer_group,
         broker=f"kafka://{bootstrap}",

@@ -16,6 +16,10 @@ from courierwatch.contract import DEFAULT_LIMITS, Limits, Rejection, decode_even
 from courierwatch.redact import mask_text, raw_sha256, redacted_copy
 from warehouse.rows import EventColumns
 
+# The value of the stand-in record for a record batch the Kafka client could not decode
+# (streams.transport); what follows it is the client's error.
+UNDECODABLE = b"\x00courierwatch:undecodable-record-batch\x00"
+
 
 @dataclass(frozen=True, slots=True)
 class Arrival:
@@ -85,6 +89,9 @@ def process_batch(arrivals: list[Arrival], now: datetime, watermark_ms: int,
     batch_max = watermark_ms
     add = out.rows.add_message
     for a in arrivals:
+        if a.value.startswith(UNDECODABLE):
+            out.dead_letters.append(_undecodable(a, now_ms))
+            continue
         events, raws, ts, rejections = decode_events(a.value, now, limits)
         if events:
             late = ([t < late_before for t in ts] if min(ts) < late_before
@@ -111,3 +118,11 @@ def _dead(r: Rejection, a: Arrival, now_ms: int) -> DeadLetter:
     return DeadLetter(stage, r.reason, mask_text(r.detail), redacted_copy(r.raw),
                       raw_sha256(r.raw), len(r.raw), a.topic, a.partition, a.offset, r.index,
                       now_ms)
+
+
+def _undecodable(a: Arrival, now_ms: int) -> DeadLetter:
+    """A whole record batch the client could not decode, at its base offset (no bytes)."""
+    detail = mask_text(a.value[len(UNDECODABLE):].decode("utf-8", "replace"))
+    return DeadLetter("transport", "undecodable_batch",
+                      f"record batch from offset {a.offset} could not be decoded: {detail}",
+                      "", "", 0, a.topic, a.partition, a.offset, -1, now_ms)
