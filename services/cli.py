@@ -105,6 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(func=commands.restatements)
 
+    p = sub.add_parser("conflicts", help="event ids re-sent with different contents",
+                       description="Every version of every event id that arrived with more "
+                       "than one content, the one that counts marked (the earliest ts, then "
+                       "city, company, type, content hash; docs/reliability.md), with the "
+                       "partition and offset it was first read from.")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(func=commands.conflicts)
+
     p = sub.add_parser("policies", help="the policy catalog of the five seed documents",
                        description="Every quantitative target of the seed plans, with its "
                        "source file, section and the original sentence.")

@@ -11,6 +11,7 @@ from runtime.settings import Settings
 from services.owner import get_json, running_api
 from services.report import kpi_report
 from warehouse.client import Warehouse
+from warehouse.conflicts import list_conflicts
 from warehouse.queries import CellFilter, restatements
 
 
@@ -41,5 +42,17 @@ def fetch_restatements(settings: Settings, city: str | None, company: str | None
     wh = Warehouse(settings.clickhouse, settings.database)
     try:
         return restatements(wh, CellFilter(city, company, start, end))
+    finally:
+        wh.close()
+
+
+def fetch_conflicts(settings: Settings) -> list[dict[str, Any]]:
+    """Versions of conflicting event ids (warehouse.conflicts.list_conflicts)."""
+    base = running_api(settings.data_dir)
+    if base:
+        return list(get_json(base, "/api/conflicts")["rows"])
+    wh = Warehouse(settings.clickhouse, settings.database)
+    try:
+        return list_conflicts(wh)
     finally:
         wh.close()

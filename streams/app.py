@@ -25,11 +25,12 @@ import orjson
 from courierwatch.catalog import load_catalog
 from courierwatch.routes import load_route_table
 from runtime.settings import Settings
-from streams import transport
+from streams import metrics, transport
 from streams.batch import Arrival, DeadLetter
 from streams.ingest import DeadLetterFlood, Ingestor
 from streams.publisher import Publisher
 from warehouse.client import Warehouse
+from warehouse.conflicts import conflict_ids_sql
 from warehouse.writer import SinkUnavailable
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ EXIT_DEAD_LETTER_FLOOD = 3
 EXIT_SINK_DOWN = 4
 EXIT_BATCH_FAILED = 5
 MAX_BATCHES_IN_FLIGHT = 3
+CONFLICT_CHECK_INTERVAL_S = 30.0
 
 
 def build_app(settings: Settings, bootstrap: str, wh: Warehouse,
@@ -126,6 +128,16 @@ def build_app(settings: Settings, bootstrap: str, wh: Warehouse,
             await asyncio.wrap_future(ingestor.run_serialised(ingestor.publish))
         except Exception:  # noqa: BLE001 - retried at the next tick; figures are unaffected
             log.exception("publishing failed; retrying at the next interval")
+
+    @app.timer(CONFLICT_CHECK_INTERVAL_S)
+    async def count_conflicts() -> None:
+        """Export how many event ids hold conflicting contents (a scan of event_versions)."""
+        try:
+            n = await asyncio.get_running_loop().run_in_executor(
+                None, lambda: wh.query(f"SELECT count() FROM ({conflict_ids_sql(wh.db)})"))
+            metrics.CONFLICTING_EVENT_IDS.set(int(n[0][0]))
+        except Exception:  # noqa: BLE001 - a metric; retried at the next tick
+            log.exception("counting conflicting event ids failed")
 
     @app.on_before_shutdown.connect
     async def _stopping(app: faust.App, **kwargs: Any) -> None:
