@@ -30,7 +30,7 @@ from streams.batch import Arrival, DeadLetter
 from streams.ingest import DeadLetterFlood, Ingestor
 from streams.publisher import Publisher
 from warehouse.client import Warehouse
-from warehouse.conflicts import conflict_ids_sql
+from warehouse.conflicts import IN_ORDER, conflict_ids_sql
 from warehouse.writer import SinkUnavailable
 
 log = logging.getLogger(__name__)
@@ -133,8 +133,8 @@ def build_app(settings: Settings, bootstrap: str, wh: Warehouse,
     async def count_conflicts() -> None:
         """Export how many event ids hold conflicting contents (a scan of event_versions)."""
         try:
-            n = await asyncio.get_running_loop().run_in_executor(
-                None, lambda: wh.query(f"SELECT count() FROM ({conflict_ids_sql(wh.db)})"))
+            sql = f"SELECT count() FROM ({conflict_ids_sql(wh.db)})" + IN_ORDER
+            n = await asyncio.get_running_loop().run_in_executor(None, lambda: wh.query(sql))
             metrics.CONFLICTING_EVENT_IDS.set(int(n[0][0]))
         except Exception:  # noqa: BLE001 - a metric; retried at the next tick
             log.exception("counting conflicting event ids failed")
