@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter as Tally
+
 from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS = Counter("courierwatch_events_total",
@@ -23,3 +25,19 @@ WATERMARK = Gauge("courierwatch_event_time_watermark_seconds",
 CONFLICTING_EVENT_IDS = Gauge("courierwatch_conflicting_event_ids",
                               "Event ids stored with more than one content (re-sends that "
                               "disagree; each counts once, see `courierwatch conflicts`).")
+
+
+def record_batch(messages: int, stored: int, late: int, dead_reasons: list[str],
+                 seconds: float, watermark_ms: int) -> None:
+    """Account one stored batch: `stored` events in figures, `late` archived only,
+    dead letters by reason, the batch's time (decode to stored) and the new watermark."""
+    MESSAGES.inc(messages)
+    EVENTS.labels("archived").inc(stored)
+    EVENTS.labels("late").inc(late)
+    EVENTS.labels("dead_lettered").inc(len(dead_reasons))
+    for reason, n in Tally(dead_reasons).items():
+        DEAD_LETTERS.labels(reason).inc(n)
+    BATCHES.inc()
+    BATCH_EVENTS.observe(stored + late)
+    BATCH_SECONDS.observe(seconds)
+    WATERMARK.set(watermark_ms / 1000)

@@ -5,7 +5,7 @@ corrupt, makes aiokafka raise from inside its fetcher, and faust stops the worke
 producer would take the whole service down (issue 9, "Real producers"). `install()` wraps
 the batches aiokafka's `PartitionRecords` iterates so that such a batch yields, instead of
 its records, one stand-in record at the batch's base offset whose value is
-`streams.batch.UNDECODABLE` plus the error; the ingest step turns it into a dead letter
+`streams.decode.UNDECODABLE` plus the error; the ingest step turns it into a dead letter
 (stage `transport`, reason `undecodable_batch`, with topic, partition and offset), and the
 consumer moves past the batch as it would after reading it. CRC failures are left to
 aiokafka (it re-fetches the batch: a transient network fault, not a producer's).
@@ -22,7 +22,7 @@ from typing import Any
 
 from aiokafka.consumer import fetcher
 
-from streams.batch import UNDECODABLE
+from streams.decode import UNDECODABLE
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from warehouse.client import Warehouse
-from warehouse.schema import COUNTS, CST
+from courierwatch.kpi import COUNTS, TAPE_MM_SUM
+from courierwatch.periods import CST_ZONE
 
 Key = tuple[str, str, str]
 
@@ -95,10 +96,10 @@ def count_corrections(wh: Warehouse, where: str, params: dict[str, object], peri
     cells (on `hour` = the CST hour of ts); `period_sql` gives the cell's period string."""
     if not won:
         return {}
-    flags = ", ".join(f"({cond})" for _, cond in COUNTS)
+    flags = ", ".join(f"({c.condition})" for c in COUNTS)
     rows = wh.query(f"""SELECT DISTINCT event_id, content_hash, city, company, {period_sql},
             type = 'ACCEPTED', tape_mm, {flags}
-        FROM (SELECT *, toStartOfHour(ts, '{CST}') AS hour FROM {wh.db}.events
+        FROM (SELECT *, toStartOfHour(ts, '{CST_ZONE}') AS hour FROM {wh.db}.events
               WHERE late = 0 AND content_hash != 0 AND has({{won_ids:Array(String)}}, event_id))
         WHERE {where}""", params | {"won_ids": sorted(won)})
     by_id: dict[str, list[tuple[object, ...]]] = defaultdict(list)
@@ -113,10 +114,10 @@ def count_corrections(wh: Warehouse, where: str, params: dict[str, object], peri
         for cell, vs in cells.items():
             win = [v for v in vs if v[1] == winner]
             fix = out.setdefault(cell, defaultdict(int))  # type: ignore[arg-type]
-            for i, (name, _) in enumerate(COUNTS):
+            for i, c in enumerate(COUNTS):
                 if any(v[7 + i] for v in vs) and not any(v[7 + i] for v in win):
-                    fix[name] += 1
+                    fix[c.name] += 1
             tapes = {int(v[6]) for v in vs if v[5]}  # type: ignore[call-overload]
             kept = {int(v[6]) for v in win if v[5]}  # type: ignore[call-overload]
-            fix["tape_mm_sum"] += sum(tapes) - sum(kept)
+            fix[TAPE_MM_SUM] += sum(tapes) - sum(kept)
     return out

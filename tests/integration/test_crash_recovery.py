@@ -52,7 +52,7 @@ def test_process_group_sigkilled_part_way_leaves_no_orphan_and_rerun_recovers(
     events = list(generate(GeneratorConfig(count=30_000, seed=21, duplicate_rate=0.05)))
     path = write_jsonl(tmp_path / "in.jsonl", events)
     cli = Cli(tmp_path / "cw", COURIERWATCH_BATCH_MESSAGES="1")
-    cmd = subprocess.Popen([sys.executable, "-m", "services.cli", "process", "--input",
+    cmd = subprocess.Popen([sys.executable, "-m", "cli", "process", "--input",
                             str(path)], env=cli.env, cwd=REPO, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, start_new_session=True)
     try:

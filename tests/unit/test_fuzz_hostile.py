@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from courierwatch.contract import ascii_digits, decode_events, text_has_personal_data
 from courierwatch.redact import redacted_copy
 from load_tests.generator import GeneratorConfig, generate
-from streams.batch import Arrival, process_batch
+from streams.decode import Arrival, process_batch
 from tests.hostile import ATTACKS, Line, hostile, messages
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)  # after every generated event

@@ -20,7 +20,7 @@ from aiokafka.record.util import calc_crc32c
 from aiokafka.structs import TopicPartition
 
 from streams import transport
-from streams.batch import UNDECODABLE, Arrival, process_batch
+from streams.decode import UNDECODABLE, Arrival, process_batch
 
 GZIP, SNAPPY, LZ4, ZSTD = 1, 2, 3, 4
 CRC_AT, ATTRIBUTES_AT, HEADER = 17, 21, 61  # Kafka record batch v2 layout

@@ -1,4 +1,4 @@
-"""One batch of Kafka messages -> rows for ClickHouse and dead letters. Pure: no I/O.
+"""The decode step: one batch of Kafka messages -> rows for ClickHouse and dead letters. Pure.
 
 The faust agent and the tests call the same function. Lateness is judged against the
 event-time watermark: the latest `ts` seen in earlier batches (persisted implicitly as the
@@ -8,7 +8,7 @@ archived (late = 1) and counted in `late_events`, but it no longer moves publish
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -60,7 +60,7 @@ class DeadLetter:
         }
 
     def row(self) -> tuple[object, ...]:
-        """The `dead_letters` row, in warehouse.writer.DEAD_LETTER_COLUMNS order."""
+        """The `dead_letters` row, in warehouse.sink.DEAD_LETTER_COLUMNS order."""
         return (self.received_ms, self.stage, self.reason, self.detail, self.redacted,
                 self.raw_sha256, self.raw_bytes, self.topic, self.partition, self.offset,
                 self.msg_index)
@@ -126,3 +126,18 @@ def _undecodable(a: Arrival, now_ms: int) -> DeadLetter:
     return DeadLetter("transport", "undecodable_batch",
                       f"record batch from offset {a.offset} could not be decoded: {detail}",
                       "", "", 0, a.topic, a.partition, a.offset, -1, now_ms)
+
+
+def chunks(arrivals: list[Arrival], max_bytes: int) -> Iterator[list[Arrival]]:
+    """Consecutive runs of messages of about `max_bytes` each (at least one message): a
+    batch larger than that is inserted in several inserts (bounds one insert's memory)."""
+    chunk: list[Arrival] = []
+    size = 0
+    for a in arrivals:
+        chunk.append(a)
+        size += len(a.value)
+        if size >= max_bytes:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
