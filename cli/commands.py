@@ -144,6 +144,26 @@ def restatements(args: argparse.Namespace) -> int:
     return 0
 
 
+def conflicts(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from services.figures_source import fetch_conflicts
+
+    rows = fetch_conflicts(load_settings())
+    if args.format == "json":
+        _print_json(rows)
+        return 0
+    table = Table(title=f"Conflicting re-sends: {len({r['event_id'] for r in rows})} event ids")
+    for col in ("event id", "counts", "ts", "city", "company", "type", "partition", "offset"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(str(r["event_id"]), "yes" if r["counts"] else "no", str(r["ts"]),
+                      city_label(str(r["city"])), str(r["company"]), str(r["type"]),
+                      str(r["partition"]), str(r["offset"]))
+    Console().print(table)
+    return 0
+
+
 def policies_export(args: argparse.Namespace) -> int:
     data = load_catalog().export()
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")

@@ -116,6 +116,17 @@ def _restatements(sub: Subparsers) -> None:
     p.set_defaults(func=commands.restatements)
 
 
+
+def _conflicts(sub: Subparsers) -> None:
+    p = sub.add_parser("conflicts", help="event ids re-sent with different contents",
+                       description="Every version of every event id that arrived with more "
+                       "than one content, the one that counts marked (the earliest ts, then "
+                       "city, company, type, content hash; docs/reliability.md), with the "
+                       "partition and offset it was first read from.")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(func=commands.conflicts)
+
+
 def _policies(sub: Subparsers) -> None:
     p = sub.add_parser("policies", help="the policy catalog of the five seed documents",
                        description="Every quantitative target of the seed plans, with its "
@@ -175,7 +186,8 @@ def _settings(sub: Subparsers) -> None:
     p.set_defaults(func=commands.show_settings)
 
 
-COMMANDS = (_demo, _serve, _generate, _process, _kpi, _replay, _restatements, _policies, _bench,
+COMMANDS = (_demo, _serve, _generate, _process, _kpi, _replay, _restatements, _conflicts,
+            _policies, _bench,
             _settings)
 
 
