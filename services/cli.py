@@ -21,6 +21,30 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--to", dest="end", metavar="T", help="end of event time, exclusive")
 
 
+def _add_audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from services import audit_commands
+
+    p = sub.add_parser("audit", help="the hash-chained audit log: list, verify, export",
+                       description="Every replay, import, policy catalog change, provisioning "
+                       "run and token change is appended to a hash-chained log (kept in "
+                       "ClickHouse table audit_log and in <data dir>/audit/audit.jsonl).")
+    asub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = asub.add_parser("list", help="the records in seq order",
+                        description="Every record: seq, time, actor, action, inputs, outputs.")
+    a.add_argument("--format", choices=("table", "json"), default="table")
+    a.set_defaults(func=audit_commands.audit_list)
+    a = asub.add_parser("verify", help="check the chain; name the first broken link",
+                        description="Check seq continuity, each record's hashes and its link "
+                        "to the one before, in ClickHouse and in the journal, and that both "
+                        "agree. Exit status 1 names the first broken seq.")
+    a.add_argument("--format", choices=("table", "json"), default="table")
+    a.set_defaults(func=audit_commands.audit_verify)
+    a = asub.add_parser("export", help="the records as JSON lines (canonical, re-verifiable)",
+                        description="Write every record as one canonical JSON line.")
+    a.add_argument("--out", metavar="FILE", help="output file (default: standard output)")
+    a.set_defaults(func=audit_commands.audit_export)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="courierwatch",
@@ -117,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--all", action="store_true", help="include targets measured by "
                     "reference data, not events")
     pl.set_defaults(func=commands.policies_list)
+
+    _add_audit(sub)
 
     p = sub.add_parser("bench", help="benchmark the whole pipeline and a naive baseline",
                        description="Drive the whole pipeline on the embedded defaults (its own "

@@ -16,6 +16,8 @@ import faust
 
 from runtime.settings import load_settings
 from services.api import register_views
+from services.audit_api import register_audit_views
+from services.audit_log import record_catalog_if_changed, sync
 from services.owner import clear_api_record, write_api_record
 from streams.app import build_app
 from warehouse.client import Warehouse
@@ -36,6 +38,9 @@ def main() -> None:
                    reset=os.environ.get("COURIERWATCH_RESET_DATABASE") == "1")
     app = build_app(settings, bootstrap, wh, web_port=web_port)
     register_views(app, settings, wh)
+    register_audit_views(app, settings, wh)
+    record_catalog_if_changed(settings, wh)  # the audit log records each catalog change
+    sync(wh, settings.data_dir)  # records appended while no process held the store
     write_api_record(settings.data_dir, web_port)
     atexit.register(clear_api_record, settings.data_dir)
     worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)

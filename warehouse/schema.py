@@ -19,6 +19,7 @@ Tables (database per deployment, `courierwatch` by default):
   `events` (late = 1) but not in the figures.
 - `dead_letters`: rejected input with reason, raw bytes and where it came from.
 - `kpi_published`, `restatements`: figures as shown, and changes to already-shown figures.
+- `audit_log`: the hash-chained audit log (warehouse.audit_schema).
 - `schema_migrations`: applied migration ids.
 
 64-bit hashes: the chance that two of 10 million event ids in one cell collide is about
@@ -30,6 +31,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from clickhouse_connect.driver.client import Client
+
+from warehouse.audit_schema import audit_log_ddl
 
 CST = "Asia/Shanghai"
 
@@ -243,6 +246,7 @@ def migrations(db: str) -> tuple[Migration, ...]:
         Migration("0004_accepts", tuple(_accepts_ddl(db))),
         Migration("0005_late_dead_published", tuple(_misc_ddl(db))),
         Migration("0006_events_in", tuple(_staging_ddl(db))),
+        Migration("0007_audit_log", tuple(audit_log_ddl(db))),
     )
 
 
