@@ -110,11 +110,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=commands.kpi)
 
     p = sub.add_parser("replay", help="recompute a period from the event archive, for audit",
-                       description="Copy the period's archived events into an isolated "
-                       "database, recompute every figure with the same code, compare with the "
-                       "live and the published figures, and write DIR/report.json and "
-                       "DIR/events.csv (the events behind the figures, with partition and "
-                       "offset).")
+                       description="Pin the archive at its latest ingest, copy the "
+                       "period's events into an isolated database, recompute every figure with "
+                       "the same code, compare with the live and the published figures, and "
+                       "write to DIR: kpis.json (rows as `kpi --format json`, canonical: two "
+                       "replays give identical bytes), manifest.json (range, counts, archive "
+                       "offsets, input/output SHA-256, code and catalog versions), "
+                       "differences.json (each difference with its cause), report.html "
+                       "(self-contained, printable) and events.csv (the events behind the "
+                       "figures). Appends a record to the audit log.")
     _add_filters(p)
     p.add_argument("--by", choices=("hour", "day"), default="day")
     p.add_argument("--out", default="replay", metavar="DIR", help="output folder")

@@ -1,0 +1,31 @@
+"""Progress bars for long work (replay, import): count, rate per second and time left."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+
+class RateColumn(ProgressColumn):
+    """Items per second over rich's recent-speed window ('–' before it has a sample)."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("–/s" if speed is None else f"{speed:,.0f}/s", style="cyan")
+
+
+def rate_progress(console: Console) -> Progress:
+    """A bar with done/total, rate, elapsed and remaining time (to stderr via `console`)."""
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    RateColumn(), TimeElapsedColumn(), TextColumn("ETA"),
+                    TimeRemainingColumn(), console=console, transient=False)
