@@ -148,6 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_audit(sub)
 
+    from services.import_command import add_import_parser
+
+    add_import_parser(sub)
+
     p = sub.add_parser("bench", help="benchmark the whole pipeline and a naive baseline",
                        description="Drive the whole pipeline on the embedded defaults (its own "
                        "broker and ClickHouse under <data dir>/bench, wiped at start) with "
