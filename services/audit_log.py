@@ -215,14 +215,16 @@ def verify_records(store_rows: list[dict[str, Any]], journal: Journal) -> Verifi
 
 
 def catalog_fingerprint() -> dict[str, Any]:
-    """What identifies the policy catalog a process runs with: the SHA-256 of its two files
-    (policies and route classes) and the code version."""
+    """What identifies the policy catalog a process runs with: the SHA-256 of each data file
+    it reads (policies, route classes, company lists: courierwatch/data/*.yaml), one SHA-256
+    over all of them (`catalog_sha256`), and the code version."""
     data = resources.files("courierwatch").joinpath("data")
-    return {"policies_sha256": hashlib.sha256(data.joinpath("policies.yaml").read_bytes())
-            .hexdigest(),
-            "route_classes_sha256": hashlib.sha256(
-                data.joinpath("route_classes.yaml").read_bytes()).hexdigest(),
-            "code_version": __version__}
+    files = {f.name: hashlib.sha256(f.read_bytes()).hexdigest()
+             for f in sorted(data.iterdir(), key=lambda f: f.name) if f.name.endswith(".yaml")}
+    combined = hashlib.sha256("".join(f"{n} {h}\n" for n, h in files.items()).encode())
+    return {"policies_sha256": files.get("policies.yaml"),
+            "route_classes_sha256": files.get("route_classes.yaml"),
+            "files": files, "catalog_sha256": combined.hexdigest(), "code_version": __version__}
 
 
 def record_catalog_if_changed(settings: Settings, wh: Warehouse | None = None) -> bool:

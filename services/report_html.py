@@ -24,7 +24,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:26px 0 8px;border-bott
 table{border-collapse:collapse;margin:6px 0;font-size:12px}
 td,th{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}
 td.n{text-align:right;font-variant-numeric:tabular-nums}
-.breach{color:#c0392b;font-weight:bold}.pass{color:#2e8b57}.muted{color:#777}
+.breach{color:#c0392b;font-weight:bold}.aspirational{color:#a67c00}.pass{color:#2e8b57}.muted{color:#777}
 code{font-size:11px;word-break:break-all}
 svg .ct{font-weight:bold;font-size:13px}svg .cl,svg .cv{font-size:11px}
 figure{margin:10px 0;break-inside:avoid;page-break-inside:avoid}
@@ -106,9 +106,12 @@ def _figures_table(judged: list[dict[str, Any]]) -> str:
     rows = []
     for r in judged:
         cls = {"breach": "breach", "pass": "pass"}.get(r["status"], "muted")
+        if cls == "breach" and r.get("breach_strength") == "aspirational":
+            cls = "aspirational"
         targets = "<br>".join(
             f"{escape(fmt_target(t['comparator'], t['threshold'], t['unit']))} "
-            f"{escape(t['status'])} <span class=\"muted\">{escape(t['policy_id'])} "
+            f"{escape(t['status'])} {escape(t.get('strength') or '')} "
+            f"<span class=\"muted\">{escape(t['policy_id'])} "
             f"({escape(t['source'])})</span>" for t in r["thresholds"])
         rows.append([escape(r["period_start"][:16]), escape(r["city_name"]),
                      escape(r["company"]), escape(r["kpi"]),
@@ -137,7 +140,8 @@ def render_report(rows: list[dict[str, Any]], manifest: dict[str, Any],
         "<h2>Differences from the published figures</h2>",
         _differences(differences["from_published"], "published"),
         "<h2>Figures against their targets</h2>",
-        '<p class="muted">Bar: the figure (red: breach, green: pass); black tick: a target '
-        "(hover for its policy id).</p>",
+        '<p class="muted">Bar: the figure (red: a binding target breached, amber: only '
+        "aspirational 力争/基本 targets breached, green: pass); black tick: a target (hover "
+        "for its policy id).</p>",
         _charts(judged), "<h2>Judged figures</h2>", _figures_table(judged),
         "</body></html>\n"])
