@@ -17,10 +17,13 @@ from rich.text import Text
 
 
 class RateColumn(ProgressColumn):
-    """Items per second over rich's recent-speed window ('–' before it has a sample)."""
+    """Items per second: rich's recent-speed window, else the average so far ('–' before
+    anything is done)."""
 
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
+        if speed is None and task.completed and task.elapsed:
+            speed = task.completed / task.elapsed
         return Text("–/s" if speed is None else f"{speed:,.0f}/s", style="cyan")
 
 

@@ -28,9 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator
-from dataclasses import replace
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +52,6 @@ from services.report_html import render_report
 from warehouse.client import Warehouse
 from warehouse.queries import CellFilter, where_clause
 
-MAX_COPY_CHUNKS = 100
 TRACE_COLUMNS = ("event_id", "type", "city", "company", "ts_utc", "topic", "partition", "offset",
                  "msg_index", "late")
 CONTENT_COLUMNS = ("parcel_id", "site_id", "dest_city", "ecommerce", "promised_by_utc",
@@ -65,33 +61,51 @@ CONTENT_COLUMNS = ("parcel_id", "site_id", "dest_city", "ecommerce", "promised_b
 EVENTS_ORDER = "ts, event_id, topic, partition, offset, msg_index"
 
 
-def _chunks(flt: CellFilter) -> Iterator[CellFilter]:
-    """The range cut into whole hours, at most MAX_COPY_CHUNKS pieces (progress and rate)."""
-    assert flt.start is not None and flt.end is not None
-    hours = max(1, -(-int((flt.end - flt.start).total_seconds()) // 3600))
-    step = timedelta(hours=-(-hours // MAX_COPY_CHUNKS))
-    t = flt.start
-    while t < flt.end:
-        yield replace(flt, start=t, end=min(t + step, flt.end))
-        t += step
+COPY_BATCHES = 8  # INSERTs per replay copy: progress steps vs per-insert view overhead
+
+
+def _city_batches(per_city: list[tuple[str, int]]) -> list[tuple[list[str], int]]:
+    """Consecutive cities grouped into at most COPY_BATCHES groups of similar event counts."""
+    total = sum(n for _, n in per_city)
+    target = max(1, -(-total // COPY_BATCHES))
+    batches: list[tuple[list[str], int]] = []
+    cities: list[str] = []
+    count = 0
+    for city, n in per_city:
+        cities.append(city)
+        count += n
+        if count >= target:
+            batches.append((cities, count))
+            cities, count = [], 0
+    if cities:
+        batches.append((cities, count))
+    return batches
 
 
 def _copy_period(wh: Warehouse, scratch: str, flt: CellFilter, snapshot: str,
                  console: Console | None) -> tuple[int, int]:
     """Copy the period's events (as of `snapshot`) and their parcels' acceptances into
-    `scratch`.events; return (rows in the period, all rows copied)."""
+    `scratch`.events; return (rows in the period, all rows copied).
+
+    A few INSERTs by groups of cities: the archive is ordered by city first, so each reads
+    only its own granules (cutting by time re-read the whole archive per piece), and the
+    bar advances by each group's count, known from one grouping query, with rate and time
+    left. Measured on a 1 M-event bench archive (loaded machine): one INSERT 8.0-8.8 s vs one
+    per city (about 40) 20.5 s; then one INSERT 5.0 s vs these batches 5.45 s in all."""
     pinned = "ingested_at <= toDateTime64({snap:String}, 3, 'UTC')"
     params: dict[str, object] = {"snap": snapshot}
     where = where_clause(flt, "ts", params) + " AND " + pinned
-    total = int(wh.query(f"SELECT count() FROM {wh.db}.events WHERE {where}", params)[0][0])
+    per_city = [(str(c), int(n)) for c, n in wh.query(
+        f"SELECT city, count() FROM {wh.db}.events WHERE {where} GROUP BY city ORDER BY city",
+        params)]
+    total = sum(n for _, n in per_city)
     with rate_progress(console or Console(quiet=True)) as bar:
         task = bar.add_task("replay: copying events", total=total)
-        for part in _chunks(flt):
-            p: dict[str, object] = {"snap": snapshot}
-            w = where_clause(part, "ts", p) + " AND " + pinned
-            wh.command(f"INSERT INTO {scratch}.events SELECT * FROM {wh.db}.events WHERE {w}", p)
-            bar.update(task, completed=int(wh.query(
-                f"SELECT count() FROM {scratch}.events")[0][0]))
+        for cities, n in _city_batches(per_city):
+            wh.command(f"INSERT INTO {scratch}.events SELECT * FROM {wh.db}.events "
+                       f"WHERE {where} AND city IN {{copy_cities:Array(String)}}",
+                       params | {"copy_cities": cities})
+            bar.advance(task, n)
     wh.command(f"""INSERT INTO {scratch}.events SELECT * FROM {wh.db}.events
         WHERE type = 'ACCEPTED' AND {pinned} AND NOT ({where_clause(flt, "ts", params)})
           AND parcel_id IN (SELECT parcel_id FROM {wh.db}.events
