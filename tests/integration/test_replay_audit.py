@@ -4,6 +4,8 @@ explained differences, a self-contained report, and a record in the audit log.""
 from __future__ import annotations
 
 import hashlib
+import shutil
+import subprocess
 from pathlib import Path
 
 import orjson
@@ -17,6 +19,21 @@ from tests.reference import period
 pytestmark = pytest.mark.integration
 
 RANGE = ("--from", "2026-11-02", "--to", "2026-11-09")
+
+
+def _renders_and_prints_in_chromium(page: Path, tmp: Path) -> None:
+    """Real headless Chromium, offline (every proxy connection refused), renders the page
+    to a PNG and prints it to a multi-page PDF."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert browser, "chromium is needed (apt-get install chromium; see .ci/run)"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--proxy-server=127.0.0.1:9",
+             "--window-size=1000,3000"]
+    png, pdf = tmp / "report.png", tmp / "report.pdf"
+    for out in (f"--screenshot={png}", f"--print-to-pdf={pdf}"):
+        subprocess.run([browser, *flags, out, page.as_uri()], capture_output=True,
+                       timeout=120, check=True)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+    assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.read_bytes().count(b"/Type /Page") > 2
 
 
 def _sha(path: Path) -> str:
@@ -35,8 +52,17 @@ def test_replay_of_a_week_for_one_city_is_reproducible_pinned_and_explained(
     events = list(generate(GeneratorConfig(count=6000, seed=5)))
     cli.run("process", "--input", str(write_jsonl(tmp_path / "a.jsonl", events)))
     late = [_late_acceptance(i) for i in range(3)]
-    cli.run("process", "--input", str(write_jsonl(tmp_path / "b.jsonl", late)))
-    events += late
+    # and a conflicting re-send: an archived SF acceptance of that day again, same id,
+    # another tape length (its tape counts in a second bucket of the same cell). Not from the
+    # file's first 500 lines: the second run's broker starts at offset 0 again, and the
+    # archive key (partition, offset, index in message) of a line there could coincide.
+    original = next(e for e in events[500:] if e["type"] == "ACCEPTED" and e["city"] == "331000"
+                    and e["company"] == "SF" and str(e["ts"]).startswith("2026-11-02T1"))
+    resend = dict(original)
+    resend["packaging"] = dict(original["packaging"]) | {  # type: ignore[call-overload]
+        "tape_mm": original["packaging"]["tape_mm"] + 7}  # type: ignore[index]
+    cli.run("process", "--input", str(write_jsonl(tmp_path / "b.jsonl", [*late, resend])))
+    events += [*late, resend]  # the archive keeps every arrival, the re-send too
 
     outs = [tmp_path / "r1", tmp_path / "r2"]
     for out in outs:
@@ -67,12 +93,15 @@ def test_replay_of_a_week_for_one_city_is_reproducible_pinned_and_explained(
     sf_volume = restated[("SF", "volume")]
     assert sf_volume["replayed"]["numerator"] == sf_volume["published"]["numerator"] + 3
     assert [c["cause"] for c in sf_volume["causes"]][0] == "restatement"
+    conflicting = [c for c in sf_volume["causes"] if c["cause"] == "conflicting_resend"]
+    assert conflicting and conflicting[0]["count"] == 1
     assert all(d["causes"] for d in diffs["from_published"])
 
     html = (outs[0] / "report.html").read_text("utf-8")
     assert "<script" not in html and "http://" not in html.replace(
         'xmlns="http://www.w3.org/2000/svg"', "")
     assert html.count("<svg") >= 5 and "@media print" in html
+    _renders_and_prints_in_chromium(outs[0] / "report.html", tmp_path)
 
     log = orjson.loads(cli.run("audit", "list", "--format", "json").stdout)
     replays = [r for r in log if r["action"] == "replay"]
@@ -94,7 +123,6 @@ def test_bench_replay_mode_still_measures_the_replay(tmp_path: Path) -> None:
     """`bench --mode replay`'s code path (a small archive here) runs the new replay: it
     replays every archived event, finds no difference from live, and reports a positive
     events/s for the target check."""
-    import subprocess
     import sys
 
     from tests.conftest import REPO
