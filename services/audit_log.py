@@ -140,6 +140,22 @@ def append(actor: str, action: str, inputs: Mapping[str, Any], outputs: Mapping[
     return rec
 
 
+def store_copy(settings: Settings) -> list[dict[str, Any]]:
+    """The ClickHouse copy, synced with the journal first: through the live worker's API
+    (`GET /api/audit`) when one owns the data directory, else by opening the store."""
+    from services.owner import get_json, running_api
+
+    base = running_api(settings.data_dir)
+    if base:
+        return list(get_json(base, "/api/audit")["records"])
+    wh = Warehouse(settings.clickhouse, settings.database)
+    try:
+        sync(wh, settings.data_dir)
+        return store_records(wh)
+    finally:
+        wh.close()
+
+
 def _row(rec: AuditRecord) -> list[Any]:
     j = rec.to_json()
     return [canonical_json(j[n]).decode() if n in ("inputs", "outputs") else j[n]

@@ -1,4 +1,5 @@
-"""Progress bars for long work (replay, import): count, rate per second and time left."""
+"""The progress bars of long commands (rich): one look for `generate`, `process` and the rest;
+`rate_progress` adds the rate and the time left, for replay and import."""
 
 from __future__ import annotations
 
@@ -14,6 +15,12 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.text import Text
+
+
+def progress_bar(console: Console) -> Progress:
+    """Description, bar, done/total and elapsed time; left on screen when done."""
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=False)
 
 
 class RateColumn(ProgressColumn):

@@ -35,6 +35,7 @@ from rich.console import Console
 
 from courierwatch.catalog import load_catalog
 from courierwatch.cities import city_label
+from courierwatch.judgement import ReportRow
 from courierwatch.routes import load_route_table
 from runtime.settings import Settings
 from services import audit_log
@@ -47,10 +48,10 @@ from services.replay_manifest import (
     file_sha256,
     write_canonical,
 )
-from services.report import ReportRow, kpi_report
 from services.report_html import render_report
 from warehouse.client import Warehouse
 from warehouse.queries import CellFilter, where_clause
+from warehouse.report import kpi_report
 
 TRACE_COLUMNS = ("event_id", "type", "city", "company", "ts_utc", "topic", "partition", "offset",
                  "msg_index", "late")
@@ -168,13 +169,13 @@ def run_replay(settings: Settings, flt: CellFilter, out_dir: Path,
         iso = wh.for_database(scratch)
         snapshot = snapshot_of(wh)
         in_period, copied = _copy_period(wh, scratch, flt, snapshot, console)
-        replayed = kpi_report(iso, flt, routes, catalog)
+        replayed = kpi_report(iso, flt, routes, catalog, settings.min_sample)
         seconds = time.perf_counter() - started
         rows = sorted((r.to_json() for r in replayed),
                       key=lambda r: (r["period_start"], r["city"], r["company"], r["kpi"]))
         kpis_sha = write_canonical(out_dir / "kpis.json", rows)
-        diffs = explained_differences(wh, flt, _cells(replayed),
-                                      _cells(kpi_report(wh, flt, routes, catalog)), snapshot)
+        live = kpi_report(wh, flt, routes, catalog, settings.min_sample)
+        diffs = explained_differences(wh, flt, _cells(replayed), _cells(live), snapshot)
         traced = _write_events(iso, out_dir / "events.csv")
         manifest = _manifest(flt, snapshot, iso, in_period, out_dir, traced)
         manifest["kpis"] = {"file": "kpis.json", "rows": len(rows), "sha256": kpis_sha}

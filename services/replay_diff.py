@@ -18,9 +18,9 @@ from datetime import datetime
 from typing import Any
 
 from courierwatch.cities import YRD_PROVINCE_PREFIXES, YRD_REGION, city_label
+from courierwatch.periods import CST_ZONE as CST
 from warehouse.client import Warehouse
 from warehouse.queries import CellFilter, where_clause
-from warehouse.schema import CST
 
 Cell = tuple[str, str, str, str]  # city, company, period_start 'YYYY-MM-DD HH:MM:SS' (CST), kpi
 Counts = tuple[float, float]       # numerator, denominator

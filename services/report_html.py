@@ -13,7 +13,7 @@ from collections import defaultdict
 from html import escape
 from typing import Any
 
-from services.render import fmt_target, fmt_value
+from courierwatch.units import fmt_target, fmt_value
 from services.svg_chart import bar_chart
 
 MAX_BARS = 40  # per chart; beyond it the chart keeps the all-company ('*') rows

@@ -11,7 +11,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from services.render import fmt_target, fmt_value
+from courierwatch.units import fmt_target, fmt_value
 
 WIDTH, LABEL_W, VALUE_W, ROW_H, TOP = 820, 330, 80, 20, 26
 BAR_W = WIDTH - LABEL_W - VALUE_W

@@ -12,24 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from courierwatch.audit_chain import canonical_json
-from runtime.settings import Settings, load_settings
+from runtime.settings import load_settings
 from services import audit_log
-from services.owner import get_json, running_api
-from warehouse.client import Warehouse
-
-
-def fetch_store_records(settings: Settings) -> list[dict[str, Any]]:
-    """The ClickHouse copy, synced with the journal first: through the live worker's API
-    when one owns the data directory, else by opening the store."""
-    base = running_api(settings.data_dir)
-    if base:
-        return list(get_json(base, "/api/audit")["records"])
-    wh = Warehouse(settings.clickhouse, settings.database)
-    try:
-        audit_log.sync(wh, settings.data_dir)
-        return audit_log.store_records(wh)
-    finally:
-        wh.close()
 
 
 def _summary(values: dict[str, Any], width: int = 70) -> str:
@@ -39,7 +23,7 @@ def _summary(values: dict[str, Any], width: int = 70) -> str:
 
 
 def audit_list(args: argparse.Namespace) -> int:
-    rows = fetch_store_records(load_settings())
+    rows = audit_log.store_copy(load_settings())
     if args.format == "json":
         sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
                          .decode() + "\n")
@@ -56,7 +40,7 @@ def audit_list(args: argparse.Namespace) -> int:
 
 def audit_export(args: argparse.Namespace) -> int:
     """JSON lines, one canonical record per line: the journal's format, re-verifiable."""
-    rows = fetch_store_records(load_settings())
+    rows = audit_log.store_copy(load_settings())
     data = b"".join(canonical_json(r) + b"\n" for r in rows)
     if args.out:
         Path(args.out).write_bytes(data)
@@ -69,7 +53,7 @@ def audit_export(args: argparse.Namespace) -> int:
 def audit_verify(args: argparse.Namespace) -> int:
     """Exit 0 when both copies verify and agree, 1 otherwise (naming the first broken seq)."""
     settings = load_settings()
-    result = audit_log.verify_records(fetch_store_records(settings),
+    result = audit_log.verify_records(audit_log.store_copy(settings),
                                       audit_log.read_journal(
                                           audit_log.journal_path(settings.data_dir)))
     if args.format == "json":

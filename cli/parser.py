@@ -1,14 +1,18 @@
-"""`courierwatch`: the command line. Each command builds settings and calls a service."""
+"""The `courierwatch` argument parser: one small function per command.
+
+Each function adds its command, its `--help` text and its arguments, and binds the
+handler of `cli.commands`. To add a command: write its handler there and its function
+here, and list the function in `COMMANDS`.
+"""
 
 from __future__ import annotations
 
 import argparse
-import signal
-import sys
-from collections.abc import Sequence
+from typing import Any
 
-from services import commands
-from warehouse.client import StoreBusy
+from cli import audit_commands, commands, import_command
+
+Subparsers = Any  # argparse's _SubParsersAction, private in typeshed
 
 
 def _add_filters(p: argparse.ArgumentParser) -> None:
@@ -21,37 +25,7 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--to", dest="end", metavar="T", help="end of event time, exclusive")
 
 
-def _add_audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from services import audit_commands
-
-    p = sub.add_parser("audit", help="the hash-chained audit log: list, verify, export",
-                       description="Every replay, import, policy catalog change, provisioning "
-                       "run and token change is appended to a hash-chained log (kept in "
-                       "ClickHouse table audit_log and in <data dir>/audit/audit.jsonl).")
-    asub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    a = asub.add_parser("list", help="the records in seq order",
-                        description="Every record: seq, time, actor, action, inputs, outputs.")
-    a.add_argument("--format", choices=("table", "json"), default="table")
-    a.set_defaults(func=audit_commands.audit_list)
-    a = asub.add_parser("verify", help="check the chain; name the first broken link",
-                        description="Check seq continuity, each record's hashes and its link "
-                        "to the one before, in ClickHouse and in the journal, and that both "
-                        "agree. Exit status 1 names the first broken seq.")
-    a.add_argument("--format", choices=("table", "json"), default="table")
-    a.set_defaults(func=audit_commands.audit_verify)
-    a = asub.add_parser("export", help="the records as JSON lines (canonical, re-verifiable)",
-                        description="Write every record as one canonical JSON line.")
-    a.add_argument("--out", metavar="FILE", help="output file (default: standard output)")
-    a.set_defaults(func=audit_commands.audit_export)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="courierwatch",
-        description="Express-delivery service monitoring for postal regulators (邮政管理局): "
-        "scan events -> KPIs against the targets of the municipal and regional plans.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _demo(sub: Subparsers) -> None:
     p = sub.add_parser("demo", help="run everything on the embedded defaults with live KPIs",
                        description="Start the embedded broker, ClickHouse (chDB), the stream "
                        "workers and a generator for the seed cities; show live KPIs against "
@@ -62,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=int, default=5000, help="generated events per second")
     p.set_defaults(func=commands.demo)
 
+
+def _serve(sub: Subparsers) -> None:
     p = sub.add_parser("serve", help="run the worker with the HTTP API, dashboard and /metrics",
                        description="Start the broker (embedded unless COURIERWATCH_KAFKA names "
                        "one) and a stream worker that owns ClickHouse and serves the live "
@@ -70,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, help="HTTP port (default COURIERWATCH_API_PORT, 8765)")
     p.set_defaults(func=commands.serve)
 
+
+def _generate(sub: Subparsers) -> None:
     p = sub.add_parser("generate", help="write synthetic scan.v1 events (JSON lines)",
                        description="Deterministic synthetic scan.v1 events for the seed "
                        "cities and the YRD's main cities: same --seed, same bytes.")
@@ -90,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "delay:331000:ZTO:2026-11-02T08:00+08:00:6:20 (repeatable)")
     p.set_defaults(func=commands.generate)
 
+
+def _process(sub: Subparsers) -> None:
     p = sub.add_parser("process", help="run a scan.v1 file through the real pipeline",
                        description="Publish the file through the broker, ingest it with the "
                        "stream workers into ClickHouse, exit once all of it is processed. "
@@ -99,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="format of the summary")
     p.set_defaults(func=commands.process)
 
+
+def _kpi(sub: Subparsers) -> None:
     p = sub.add_parser("kpi", help="KPIs per city x company x period with targets",
                        description="One row per city x company x period x KPI: numerator, "
                        "denominator, value, and every applicable target with pass/breach. "
@@ -109,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--breaches", action="store_true", help="only rows that breach a target")
     p.set_defaults(func=commands.kpi)
 
+
+def _replay(sub: Subparsers) -> None:
     p = sub.add_parser("replay", help="recompute a period from the event archive, for audit",
                        description="Pin the archive at its latest ingest, copy the "
                        "period's events into an isolated database, recompute every figure with "
@@ -125,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(func=commands.replay)
 
+
+def _restatements(sub: Subparsers) -> None:
     p = sub.add_parser("restatements", help="changes to already-published figures",
                        description="A period is published once event time has passed its "
                        "end plus the grace period; late events that change a published figure "
@@ -133,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(func=commands.restatements)
 
+
+def _policies(sub: Subparsers) -> None:
     p = sub.add_parser("policies", help="the policy catalog of the five seed documents",
                        description="Every quantitative target of the seed plans, with its "
                        "source file, section and the original sentence.")
@@ -146,12 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "reference data, not events")
     pl.set_defaults(func=commands.policies_list)
 
-    _add_audit(sub)
 
-    from services.import_command import add_import_parser
-
-    add_import_parser(sub)
-
+def _bench(sub: Subparsers) -> None:
     p = sub.add_parser("bench", help="benchmark the whole pipeline and a naive baseline",
                        description="Drive the whole pipeline on the embedded defaults (its own "
                        "broker and ClickHouse under <data dir>/bench, wiped at start) with "
@@ -175,28 +159,69 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--partitions", type=int,
                    help="throughput mode: partitions of the bench topic (default 4)")
     p.set_defaults(func=commands.bench)
+
+
+def _settings(sub: Subparsers) -> None:
+    p = sub.add_parser("settings", help="the effective settings, secrets masked",
+                       description="Every COURIERWATCH_* variable with the value this "
+                       "process would use (defaults filled in, passwords masked). The table "
+                       "of meanings is in the README (generated from runtime.settings).")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(func=commands.show_settings)
+
+
+def _audit(sub: Subparsers) -> None:
+    p = sub.add_parser("audit", help="the hash-chained audit log: list, verify, export",
+                       description="Every replay, import, policy catalog change, provisioning "
+                       "run and token change is appended to a hash-chained log (kept in "
+                       "ClickHouse table audit_log and in <data dir>/audit/audit.jsonl).")
+    asub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = asub.add_parser("list", help="the records in seq order",
+                        description="Every record: seq, time, actor, action, inputs, outputs.")
+    a.add_argument("--format", choices=("table", "json"), default="table")
+    a.set_defaults(func=audit_commands.audit_list)
+    a = asub.add_parser("verify", help="check the chain; name the first broken link",
+                        description="Check seq continuity, each record's hashes and its link "
+                        "to the one before, in ClickHouse and in the journal, and that both "
+                        "agree. Exit status 1 names the first broken seq.")
+    a.add_argument("--format", choices=("table", "json"), default="table")
+    a.set_defaults(func=audit_commands.audit_verify)
+    a = asub.add_parser("export", help="the records as JSON lines (canonical, re-verifiable)",
+                        description="Write every record as one canonical JSON line.")
+    a.add_argument("--out", metavar="FILE", help="output file (default: standard output)")
+    a.set_defaults(func=audit_commands.audit_export)
+
+
+def _import(sub: Subparsers) -> None:
+    p = sub.add_parser("import", help="turn a company's CSV/xlsx export into scan.v1 events "
+                       "and process them",
+                       description="Validate MAPPING.yaml (errors name its line), map each "
+                       "row of FILE (CSV, or Excel .xlsx) to scan.v1 events (deterministic ids: "
+                       "importing the same file again changes no figure), write rows that "
+                       "cannot be mapped to a reject file with the reason, then run the events "
+                       "through the real pipeline as `process` does. See examples/olist/.")
+    p.add_argument("file", metavar="FILE", help="the export: .csv or .xlsx")
+    p.add_argument("--mapping", required=True, metavar="MAPPING.yaml",
+                   help="the declarative column mapping")
+    p.add_argument("--rejects", metavar="FILE.csv", help="where rejected rows go (default "
+                   "<data dir>/imports/<source>-<file hash>.rejects.csv)")
+    p.add_argument("--check", action="store_true",
+                   help="validate and map only: write events and rejects, process nothing")
+    p.add_argument("--format", choices=("table", "json"), default="table",
+                   help="format of the summary")
+    p.set_defaults(func=import_command.import_file)
+
+
+COMMANDS = (_demo, _serve, _generate, _process, _kpi, _replay, _restatements, _policies, _bench,
+            _settings, _audit, _import)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="courierwatch",
+        description="Express-delivery service monitoring for postal regulators (邮政管理局): "
+        "scan events -> KPIs against the targets of the municipal and regional plans.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in COMMANDS:
+        add(sub)
     return parser
-
-
-def _stop_gracefully(signum: int, frame: object) -> None:
-    """SIGTERM behaves like Ctrl-C: commands stop their workers and broker on the way out."""
-    raise KeyboardInterrupt
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    signal.signal(signal.SIGTERM, _stop_gracefully)
-    try:
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        return 130
-    except (commands.UserError, StoreBusy) as exc:
-        print(f"courierwatch: {exc}", file=sys.stderr)
-        return 2
-    except RuntimeError as exc:
-        print(f"courierwatch: {exc}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

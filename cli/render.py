@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 from rich.table import Table
 
-UNIT_SUFFIX = {"ratio": "%", "per_1000": "‰", "per_100000": "/100k", "per_1000000": "/M",
-               "count": "", "mm_per_parcel": " mm"}
-
-
-def fmt_value(value: float | None, unit: str, digits: int = 2) -> str:
-    if value is None:
-        return "–"
-    if unit == "ratio":
-        return f"{value * 100:.{digits}f}%"
-    if unit == "count":
-        return f"{value:,.0f}"
-    return f"{value:.{digits}f}{UNIT_SUFFIX.get(unit, '')}"
-
-
-def fmt_target(comparator: str, value: float, unit: str) -> str:
-    """Compact target: ≥12%, ≤2‰, ≤10.5/M."""
-    sign = {">=": "≥", "<=": "≤"}.get(comparator, comparator)
-    shown = f"{value * 100:g}%" if unit == "ratio" else f"{value:g}{UNIT_SUFFIX.get(unit, '')}"
-    return sign + shown
+from courierwatch.units import UNIT_SUFFIX, fmt_value
 
 
 def fmt_threshold(t: dict[str, Any]) -> str:
@@ -32,7 +16,8 @@ def fmt_threshold(t: dict[str, Any]) -> str:
     yellow and labelled so, never looking like a binding one."""
     v = t["threshold"]
     shown = f"{v * 100:g}%" if t["unit"] == "ratio" else f"{v:g}{UNIT_SUFFIX.get(t['unit'], '')}"
-    mark = {"pass": "[green]✓[/]", "breach": "[bold red]✗ BREACH[/]", "no_data": "[dim]·[/]"}
+    mark = {"pass": "[green]✓[/]", "breach": "[bold red]✗ BREACH[/]", "no_data": "[dim]·[/]",
+            "too_few": "[dim]too few to judge[/]"}
     aspirational = t.get("strength") == "aspirational"
     if aspirational and t["status"] == "breach":
         mark["breach"] = "[yellow]△ breach (aspirational)[/]"
@@ -57,3 +42,20 @@ def kpi_table(rows: list[dict[str, Any]], title: str = "KPIs") -> Table:
                       "\n".join(fmt_threshold(t) for t in r["thresholds"]) or "[dim]–[/]",
                       style=style)
     return table
+
+
+CSV_FIELDS = ("city", "city_name", "company", "period_start", "kpi", "numerator", "denominator",
+              "value", "unit", "status", "thresholds", "breach_strength")
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    """KPI rows as CSV; the thresholds of a row in one cell, `; `-separated."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, extrasaction="ignore")
+    w.writeheader()
+    for r in rows:
+        w.writerow(r | {"thresholds": "; ".join(
+            f"{t['policy_id']} {t['comparator']} {t['threshold']} {t['status']}"
+            + (" (aspirational)" if t.get("strength") == "aspirational" else "")
+            for t in r["thresholds"])})
+    return buf.getvalue()
