@@ -1,8 +1,8 @@
 """Inline SVG bar charts of figures against their targets, drawn in Python (no JS, no network).
 
 One chart per KPI: a horizontal bar per cell (period, city, company), coloured by its status
-(breach of a binding target red, of aspirational targets only amber, pass green, no
-target or no data grey), with a tick and a label at each target.
+(breach of a binding target red, of aspirational targets only amber, pass green; no
+target, no data or too few to judge grey), with a tick and a label at each target.
 Every text is escaped with `html.escape`, so a city or company name cannot inject markup.
 """
 
@@ -15,8 +15,7 @@ from courierwatch.units import fmt_target, fmt_value
 
 WIDTH, LABEL_W, VALUE_W, ROW_H, TOP = 820, 330, 80, 20, 26
 BAR_W = WIDTH - LABEL_W - VALUE_W
-COLOURS = {"breach": "#c0392b", "pass": "#2e8b57", "no_data": "#999", "no_target": "#999",
-           "aspirational": "#d4a017"}  # a breach of 力争 / 基本 targets only
+COLOURS = {"breach": "#c0392b", "pass": "#2e8b57", "aspirational": "#d4a017"}  # else grey
 
 
 def _scale_max(rows: list[dict[str, Any]]) -> float:
@@ -46,7 +45,7 @@ def bar_chart(kpi: str, rows: list[dict[str, Any]]) -> str:
         v = r["value"]
         w = 0.0 if v is None else max(0.0, min(1.0, v / top)) * BAR_W
         aspirational = r["status"] == "breach" and r.get("breach_strength") == "aspirational"
-        colour = COLOURS["aspirational" if aspirational else r["status"]]
+        colour = COLOURS.get("aspirational" if aspirational else r["status"], "#999")
         parts.append(f'<text x="{LABEL_W - 6}" y="{y + 14}" text-anchor="end" class="cl">'
                      f'{escape(_label(r))}</text>')
         parts.append(f'<rect x="{LABEL_W}" y="{y + 3}" width="{w:.1f}" height="{ROW_H - 6}" '

@@ -40,9 +40,9 @@ def test_clickhouse_copy_verifies_and_a_tampered_row_is_named(cli: Cli) -> None:
 
     subprocess.run([sys.executable, "-c", TAMPER, "3"], env=cli.env, cwd=REPO, check=True,
                    timeout=120)
-    proc = subprocess.run([sys.executable, "-m", "services.cli", "audit", "verify", "--format",
+    proc = subprocess.run([sys.executable, "-m", "cli", "audit", "verify", "--format",
                            "json"], env=cli.env, cwd=REPO, capture_output=True, timeout=120)
-    assert proc.returncode == 1
+    assert proc.returncode == 1, proc.stderr
     bad = orjson.loads(proc.stdout)
     assert bad["clickhouse"]["broken_seq"] == 3
     assert "outputs" in bad["clickhouse"]["reason"]

@@ -37,8 +37,10 @@ def _manifest() -> dict[str, Any]:
 def test_every_value_is_escaped_and_the_page_is_self_contained() -> None:
     """Markup in any value (city name, company, policy id, source, topic, range, cause)
     appears escaped, never as a tag; the page has no script, no link, no src, and no URL
-    but the SVG namespace; it draws one bar per figure with a value and one target tick."""
-    rows = [_row(EVIL, 0.3, "breach"), _row("SF", 0.6, "pass"), _row("ZTO", None, "no_data")]
+    but the SVG namespace; it draws one bar per figure with a value (any status, `too_few`
+    too) and one target tick."""
+    rows = [_row(EVIL, 0.3, "breach"), _row("SF", 0.6, "pass"), _row("ZTO", None, "no_data"),
+            _row("JT", 0.1, "too_few")]
     diffs = {"from_live": [], "from_published": [{
         "city": "331000", "city_name": EVIL, "company": EVIL, "kpi": "volume",
         "period_start": "2026-11-02T00:00:00+08:00", "published": {"numerator": 1,
@@ -49,6 +51,6 @@ def test_every_value_is_escaped_and_the_page_is_self_contained() -> None:
     assert "<script" not in page and "&lt;script&gt;" in page
     assert not re.search(r"<(link|img|iframe)|\bsrc=|@import", page)
     assert re.findall(r"https?://[^\s\"']+", page) == ["http://www.w3.org/2000/svg"] * 1
-    assert page.count("<rect") == 2 and page.count("<line") == 2
+    assert page.count("<rect") == 3 and page.count("<line") == 3
     assert "@media print" in page
     assert render_report(rows, _manifest(), diffs) == page
