@@ -28,12 +28,16 @@ def audit_list(args: argparse.Namespace) -> int:
         sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
                          .decode() + "\n")
         return 0
-    table = Table(title=f"Audit log ({len(rows)} records)")
-    for col in ("seq", "ts (UTC)", "actor", "action", "inputs", "outputs", "hash"):
-        table.add_column(col, overflow="fold")
+    table = Table(title=f"Audit log ({len(rows)} records)", show_lines=True)
+    table.add_column("seq", justify="right", no_wrap=True)
+    table.add_column("time (UTC)", no_wrap=True)
+    table.add_column("actor / action", no_wrap=True)
+    table.add_column("inputs → outputs", overflow="fold", ratio=1)
+    table.add_column("hash", no_wrap=True)
     for r in rows:
-        table.add_row(str(r["seq"]), r["ts"], r["actor"], r["action"], _summary(r["inputs"]),
-                      _summary(r["outputs"]), r["hash"][:16])
+        table.add_row(str(r["seq"]), r["ts"][:19].replace("T", " "),
+                      f"{r['actor']}\n{r['action']}",
+                      f"{_summary(r['inputs'])}\n→ {_summary(r['outputs'])}", r["hash"][:12])
     Console().print(table)
     return 0
 

@@ -36,7 +36,10 @@ figure{margin:10px 0;break-inside:avoid;page-break-inside:avoid}
 def _table(head: list[str], rows: list[list[str]], numeric: set[int] | None = None) -> str:
     """Cells are pre-escaped HTML; headers are escaped here."""
     numeric = numeric or set()
-    out = ["<table><thead><tr>", *(f"<th>{escape(h)}</th>" for h in head), "</tr></thead><tbody>"]
+    out = ["<table>"]
+    if any(head):
+        out += ["<thead><tr>", *(f"<th>{escape(h)}</th>" for h in head), "</tr></thead>"]
+    out.append("<tbody>")
     for r in rows:
         out.append("<tr>" + "".join(f'<td class="n">{c}</td>' if i in numeric else f"<td>{c}</td>"
                                     for i, c in enumerate(r)) + "</tr>")
@@ -141,7 +144,7 @@ def render_report(rows: list[dict[str, Any]], manifest: dict[str, Any],
         _differences(differences["from_published"], "published"),
         "<h2>Figures against their targets</h2>",
         '<p class="muted">Bar: the figure (red: a binding target breached, amber: only '
-        "aspirational 力争/基本 targets breached, green: pass); black tick: a target (hover "
-        "for its policy id).</p>",
+        "aspirational 力争/基本 targets breached, green: pass, grey: too few to judge); black "
+        "tick: a target (hover for its policy id).</p>",
         _charts(judged), "<h2>Judged figures</h2>", _figures_table(judged),
         "</body></html>\n"])
