@@ -115,7 +115,7 @@ def replay(args: argparse.Namespace) -> int:
     if start is None or end is None:
         raise UserError("replay needs --from and --to")
     summary = run_replay(settings, CellFilter(city, company, start, end, args.by),
-                         Path(args.out))
+                         Path(args.out), console=Console(stderr=True))
     if args.format == "json":
         _print_json(summary)
     else:

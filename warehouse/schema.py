@@ -24,6 +24,7 @@ Tables (database per deployment, `courierwatch` by default):
 - `kpi_published`, `restatements`: figures as shown, and changes to already-shown figures.
 - `event_versions`: per event id the smallest and largest content hash (migration 0008): an
   id re-sent with other contents is a conflict, resolved at query time (warehouse.conflicts).
+- `audit_log`: the hash-chained audit log (warehouse.audit_schema).
 - `schema_migrations`: applied migration ids.
 
 64-bit hashes: the chance that two of 10 million event ids in one cell collide is about
@@ -38,6 +39,7 @@ from clickhouse_connect.driver.client import Client
 
 from courierwatch.kpi import COUNTS
 from courierwatch.periods import CST_ZONE as CST
+from warehouse.audit_schema import audit_log_ddl
 
 EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("event_id", "String"),
@@ -276,6 +278,7 @@ def migrations(db: str) -> tuple[Migration, ...]:
             f"ALTER TABLE {db}.dead_letters ADD COLUMN IF NOT EXISTS raw_sha256 String",
             f"ALTER TABLE {db}.dead_letters ADD COLUMN IF NOT EXISTS raw_bytes UInt64")),
         Migration("0009_content_conflicts", tuple(_conflicts_ddl(db))),
+        Migration("0010_audit_log", tuple(audit_log_ddl(db))),
     )
 
 
