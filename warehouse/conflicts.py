@@ -23,9 +23,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from warehouse.client import Warehouse
 from courierwatch.kpi import COUNTS, TAPE_MM_SUM
 from courierwatch.periods import CST_ZONE
+from warehouse.client import Warehouse
 
 Key = tuple[str, str, str]
 
