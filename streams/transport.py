@@ -89,5 +89,5 @@ def install() -> None:
     def __init__(self: Any, tp: Any, records: Any, *args: Any, **kwargs: Any) -> None:
         original(self, tp, _SafeRecords(records), *args, **kwargs)
 
-    fetcher.PartitionRecords.__init__ = __init__  # type: ignore[method-assign]
+    fetcher.PartitionRecords.__init__ = __init__
     _installed = True

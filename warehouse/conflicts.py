@@ -113,7 +113,7 @@ def count_corrections(wh: Warehouse, where: str, params: dict[str, object], peri
             cells[(str(v[2]), str(v[3]), str(v[4]))].append(v)
         for cell, vs in cells.items():
             win = [v for v in vs if v[1] == winner]
-            fix = out.setdefault(cell, defaultdict(int))  # type: ignore[arg-type]
+            fix = out.setdefault(cell, defaultdict(int))
             for i, c in enumerate(COUNTS):
                 if any(v[7 + i] for v in vs) and not any(v[7 + i] for v in win):
                     fix[c.name] += 1
