@@ -93,8 +93,8 @@ def test_orphans_of_a_killed_command_are_stopped_by_the_next_one(tmp_path: Path)
     and a broker whose command is gone are orphans: the next command stops both and
     clears their records instead of refusing ("a worker owns this data directory")."""
     from runtime.broker import tansu_binary
-    from runtime.ports import free_port
     from runtime.lifetime import identity
+    from runtime.ports import free_port
 
     data_dir = tmp_path / "cw"
     data_dir.mkdir()
