@@ -25,6 +25,9 @@ WATERMARK = Gauge("courierwatch_event_time_watermark_seconds",
 PUBLISHER = Gauge("courierwatch_publisher",
                   "1 in the one worker that publishes periods and restatements (it holds "
                   "partition 0 of the scan topic, streams.leader), else 0.")
+CONFLICTING_EVENT_IDS = Gauge("courierwatch_conflicting_event_ids",
+                              "Event ids stored with more than one content (re-sends that "
+                              "disagree; each counts once, see `courierwatch conflicts`).")
 
 
 def record_batch(messages: int, stored: int, late: int, dead_reasons: list[str],

@@ -20,8 +20,13 @@ the embedded chDB and a single server get plain MergeTree tables; a cluster
   on-time query joins the deliveries with `GLOBAL IN`: one shard holds all acceptances of
   a parcel, so "the earliest ACCEPTED wins" is decided there.
 - `dead_letters`: by topic, partition and offset (its ReplacingMergeTree key).
+- `event_versions` (content hashes per event id): `cityHash64(event_id)`, its view writing
+  through the Distributed table, so that every version of an id meets on one shard even
+  when a conflicting re-send names another city.
 - `hour_arrivals` (what reached the store, per event hour; the publisher's watermark and
   late-data trigger): `rand()`; it is read as a whole.
+- `audit_log` and `schema_migrations`: one table replicated on every node (small; any node
+  answers).
 """
 
 from __future__ import annotations
@@ -30,23 +35,72 @@ from dataclasses import dataclass
 
 from clickhouse_connect.driver.client import Client
 
+from courierwatch.kpi import COUNTS
 from courierwatch.periods import CST_ZONE as CST
-from warehouse.ddl import Layout, Table, View
+from warehouse.audit_schema import AUDIT_COLUMNS
+from warehouse.ddl import AddColumn, DropView, Layout, Obj, Table, View
 from warehouse.schema import (
     CELL_SHARD,
     accepts_objects,
     cell_count_objects,
+    cell_counts_view,
     events_table,
     misc_objects,
     staging_objects,
+    staging_view,
     tape_objects,
 )
-
-Obj = Table | View
 
 SCHEMA_MIGRATIONS = Table(
     "schema_migrations", "id String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)",
     "MergeTree", order_by="id", replicated_everywhere=True)
+
+
+def _channel() -> list[Obj]:
+    """COMPLAINT `channel` (appeal vs company complaint) on a database made before it.
+
+    Adds the column (at the end, as in EVENT_COLUMNS) and the company-complaint counts, and
+    re-creates the two views that read them. Old complaints had no channel, i.e. were
+    appeals, so the counts already stored stay right. On a fresh database every statement
+    is a no-op or re-creates a view identically.
+    """
+    new_counts = [c.name for c in COUNTS if c.name.startswith("company_complaint")]
+    return [
+        AddColumn("events", "channel LowCardinality(String)"),
+        *(AddColumn("cell_counts", f"`{n}` AggregateFunction(uniqExact, UInt64)")
+          for n in new_counts),
+        DropView("events_in_mv"), staging_view(),
+        DropView("cell_counts_mv"), cell_counts_view(),
+    ]
+
+
+def _conflicts() -> list[Obj]:
+    """Content hashes, so that an event id re-sent with other contents is seen (issue 9).
+
+    `events.content_hash` is sipHash64 of the text ClickHouse parsed, which is the canonical
+    encoding of the validated record (courierwatch.contract.Decoded): equal contents, equal
+    hash, whatever the producer's formatting. Rows stored before this migration hold 0
+    (unknown) and take no part in conflict detection. `event_versions` keeps, per event id,
+    the smallest and largest hash seen: an id is in conflict when they differ. Which version
+    counts is decided at query time (warehouse.conflicts), so arrival order cannot matter.
+    """
+    return [
+        AddColumn("events", "content_hash UInt64 DEFAULT 0"),
+        DropView("events_in_mv"), staging_view(content_hash=True),
+        Table("event_versions", """event_id String, lo SimpleAggregateFunction(min, UInt64),
+  hi SimpleAggregateFunction(max, UInt64)""", "AggregatingMergeTree", order_by="event_id",
+              shard_by="cityHash64(event_id)"),
+        View("event_versions_mv", "event_versions", "events",
+             """SELECT event_id, min(content_hash) AS lo, max(content_hash) AS hi
+FROM {source} WHERE late = 0 AND content_hash != 0 GROUP BY event_id""", reshard=True),
+    ]
+
+
+def _audit_log() -> Table:
+    """The hash-chained audit log (warehouse.audit_schema): plain MergeTree, not Replacing,
+    so that a forged duplicate seq shows in `audit verify` instead of collapsing."""
+    cols = ", ".join(f"`{n}` {t}" for n, t in AUDIT_COLUMNS)
+    return Table("audit_log", cols, "MergeTree", order_by="seq", replicated_everywhere=True)
 
 
 def _hour_arrivals() -> list[Obj]:
@@ -73,10 +127,7 @@ class Migration:
     objects: tuple[Obj, ...]
 
     def statements(self, layout: Layout) -> list[str]:
-        out: list[str] = []
-        for o in self.objects:
-            out += layout.table(o) if isinstance(o, Table) else [layout.view(o)]
-        return out
+        return [stmt for o in self.objects for stmt in layout.statements(o)]
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -87,7 +138,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0004_accepts", tuple(accepts_objects())),
     Migration("0005_late_dead_published", tuple(misc_objects())),
     Migration("0006_events_in", tuple(staging_objects())),
-    Migration("0007_hour_arrivals", tuple(_hour_arrivals())),
+    Migration("0007_complaint_channel", tuple(_channel())),
+    Migration("0008_dead_letter_digest", (AddColumn("dead_letters", "raw_sha256 String"),
+                                          AddColumn("dead_letters", "raw_bytes UInt64"))),
+    Migration("0009_content_conflicts", tuple(_conflicts())),
+    Migration("0010_audit_log", (_audit_log(),)),
+    Migration("0011_hour_arrivals", tuple(_hour_arrivals())),
 )
 
 

@@ -21,8 +21,13 @@ Tables (database per deployment, `courierwatch` by default):
   version that decreases with ts): the acceptance side of the DELIVERED join.
 - `late_events`: arrivals later than the allowed lateness, counted per cell; they are in
   `events` (late = 1) but not in the figures.
-- `dead_letters`: rejected input with reason, raw bytes and where it came from.
+- `dead_letters`: rejected input with reason, where it came from, a redacted copy in `raw`
+  (personal data masked, courierwatch.redact) and the SHA-256 and length of the bytes as
+  received (migration 0008; rows before it hold the bytes themselves).
 - `kpi_published`, `restatements`: figures as shown, and changes to already-shown figures.
+- `event_versions`: per event id the smallest and largest content hash (migration 0009): an
+  id re-sent with other contents is a conflict, resolved at query time (warehouse.conflicts).
+- `audit_log`: the hash-chained audit log (warehouse.audit_schema).
 - `hour_arrivals`: events per event hour and arrival time (the publisher's trigger).
 - `schema_migrations`: applied migration ids.
 
@@ -68,6 +73,7 @@ EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("offset", "UInt64"),
     ("msg_index", "UInt32"),
     ("ingested_at", "DateTime64(3, 'UTC')"),
+    ("channel", "LowCardinality(String)"),  # COMPLAINT only: '' (absent: APPEAL) or COMPANY
 )
 EVENT_COLUMN_NAMES: tuple[str, ...] = tuple(n for n, _ in EVENT_COLUMNS)
 
@@ -108,7 +114,8 @@ _EVENT_TUPLE = (
     "site_id String, dest_city String, ecommerce Bool, packaging Tuple(standard Bool, "
     "e_waybill Bool, secondary_packaging Bool, recycled_bag Bool, tape_mm UInt16, "
     "degradable Bool), security Tuple(real_name Bool, inspected Bool, xray Bool), "
-    "mode String, kind String, complaint_id String, stage String, valid Bool, satisfied Bool)")
+    "mode String, kind String, complaint_id String, stage String, valid Bool, satisfied Bool, "
+    "channel String)")
 
 
 
@@ -120,7 +127,16 @@ def staging_objects() -> list[Table | View]:
         Table("events_in", cols, "Null",
               shard_by="cityHash64(JSONExtractString(raw, 'city'), "
                        "JSONExtractString(raw, 'company'))"),
-        View("events_in_mv", "events", "events_in", f"""WITH JSONExtract(raw, '{_EVENT_TUPLE}') AS j
+        staging_view(),
+    ]
+
+
+def staging_view(content_hash: bool = False) -> View:
+    """The view that parses `events_in` into the archive (with the content hash from
+    migration 0009 on)."""
+    hashed = "sipHash64(raw) AS content_hash, " if content_hash else ""
+    return View("events_in_mv", "events", "events_in",
+                f"""WITH JSONExtract(raw, '{_EVENT_TUPLE}') AS j
 SELECT j.event_id AS event_id, j.parcel_id AS parcel_id, j.company AS company, j.type AS type,
   fromUnixTimestamp64Milli(ts_ms, 'UTC') AS ts, j.city AS city, j.site_id AS site_id,
   j.dest_city AS dest_city, j.ecommerce AS ecommerce,
@@ -131,25 +147,28 @@ SELECT j.event_id AS event_id, j.parcel_id AS parcel_id, j.company AS company, j
   j.packaging.degradable AS pkg_degradable, j.security.real_name AS sec_real_name,
   j.security.inspected AS sec_inspected, j.security.xray AS sec_xray, j.mode AS mode,
   j.kind AS kind, j.complaint_id AS complaint_id, j.stage AS stage, j.valid AS valid,
-  j.satisfied AS satisfied, late, topic, partition, offset, msg_index,
-  fromUnixTimestamp64Milli(ingested_ms, 'UTC') AS ingested_at
-FROM {{source}}"""),
-    ]
+  j.satisfied AS satisfied, late, topic, partition, offset, msg_index, {hashed}
+  fromUnixTimestamp64Milli(ingested_ms, 'UTC') AS ingested_at, j.channel AS channel
+FROM {{source}}""")
 
 
 def cell_count_objects() -> list[Table | View]:
     states = ",\n  ".join(f"`{c.name}` AggregateFunction(uniqExact, UInt64)" for c in COUNTS)
-    select = ",\n  ".join(f"uniqExactIfState(sipHash64(event_id), {c.condition}) AS `{c.name}`"
-                          for c in COUNTS)
     return [
         Table("cell_counts", f"""city LowCardinality(String), company LowCardinality(String),
   hour DateTime('{CST}'),
   {states}""", "AggregatingMergeTree", order_by="(city, company, hour)", shard_by=CELL_SHARD),
-        View("cell_counts_mv", "cell_counts", "events",
-             f"""SELECT city, company, toStartOfHour(ts, '{CST}') AS hour,
-  {select}
-FROM {{source}} WHERE late = 0 GROUP BY city, company, hour"""),
+        cell_counts_view(),
     ]
+
+
+def cell_counts_view() -> View:
+    select = ",\n  ".join(f"uniqExactIfState(sipHash64(event_id), {c.condition}) AS `{c.name}`"
+                          for c in COUNTS)
+    return View("cell_counts_mv", "cell_counts", "events",
+                f"""SELECT city, company, toStartOfHour(ts, '{CST}') AS hour,
+  {select}
+FROM {{source}} WHERE late = 0 GROUP BY city, company, hour""")
 
 
 def tape_objects() -> list[Table | View]:

@@ -62,7 +62,7 @@ def test_every_cluster_statement_parses_and_is_replicated_sharded_on_cluster() -
         rf"ENGINE = Distributed\({CLUSTER}, {DB}, \1_local, (.+)\)$", s))}
     assert set(local) == set(dist) == {
         "events", "cell_counts", "tape_cells", "accepts", "late_events", "dead_letters",
-        "kpi_published", "restatements", "events_in", "hour_arrivals"}
+        "kpi_published", "restatements", "events_in", "hour_arrivals", "event_versions"}
     for name, stmt in local.items():
         if name == "events_in":
             assert "ENGINE = Null" in stmt
@@ -74,24 +74,30 @@ def test_every_cluster_statement_parses_and_is_replicated_sharded_on_cluster() -
     assert {n: k for n, k in dist.items() if k == cell}.keys() == {
         "events", "cell_counts", "tape_cells", "late_events", "kpi_published", "restatements"}
     assert dist["accepts"] == "cityHash64(parcel_id)"
+    assert dist["event_versions"] == "cityHash64(event_id)"
     assert dist["events_in"] == ("cityHash64(JSONExtractString(raw, 'city'), "
                                  "JSONExtractString(raw, 'company'))")
-    migrations = next(s for s in stmts if ".schema_migrations " in s)
-    assert "ReplicatedMergeTree('/clickhouse/tables/all/{database}/{table}', '{replica}')" \
-        in migrations
+    for everywhere in ("schema_migrations", "audit_log"):
+        stmt = next(s for s in stmts if f".{everywhere} ON CLUSTER" in s and "CREATE" in s)
+        assert "ReplicatedMergeTree('/clickhouse/tables/all/{database}/{table}', " \
+            "'{replica}')" in stmt
+    # A later migration's new column reaches both the local and the Distributed table.
+    alters = [s for s in stmts if s.startswith("ALTER TABLE") and "content_hash" in s]
+    assert {s.split()[2] for s in alters} == {f"{DB}.events_local", f"{DB}.events"}
 
 
 def test_views_read_local_tables_and_acceptances_are_resharded_by_parcel() -> None:
     """On a cluster a view fires where a block lands: it reads the local table of its
-    source and writes the local table of its target, except the acceptances, which go
-    through the Distributed table to the parcel's shard."""
+    source and writes the local table of its target, except the acceptances and the event
+    versions, which go through the Distributed table to the parcel's or the id's shard."""
     views = [s for s in schema_statements(Layout(DB, CLUSTER)) if "MATERIALIZED VIEW" in s]
     targets = {m.group(1): m.group(2) for s in views
                if (m := re.match(rf"CREATE MATERIALIZED VIEW IF NOT EXISTS {DB}\.(\w+) "
                                  rf"ON CLUSTER \w+ TO {DB}\.(\w+) AS", s))}
     assert targets == {"cell_counts_mv": "cell_counts_local", "tape_cells_mv": "tape_cells_local",
                        "accepts_mv": "accepts", "late_events_mv": "late_events_local",
-                       "events_in_mv": "events_local", "hour_arrivals_mv": "hour_arrivals_local"}
+                       "events_in_mv": "events_local", "hour_arrivals_mv": "hour_arrivals_local",
+                       "event_versions_mv": "event_versions"}
     for s in views:
         assert re.search(rf"FROM {DB}\.\w+_local\b", s), s[:60]
 
@@ -99,7 +105,7 @@ def test_views_read_local_tables_and_acceptances_are_resharded_by_parcel() -> No
 def test_one_node_schema_comes_from_the_same_definitions_without_cluster_clauses() -> None:
     """Without a cluster name the same definitions give the single-node schema: no ON
     CLUSTER, no Replicated engine, no Distributed table, no _local names, one statement
-    per object."""
+    per definition."""
     stmts = schema_statements(Layout(DB))
     text = "\n".join(stmts)
     for absent in ("ON CLUSTER", "Replicated", "Distributed", "_local", "{shard}"):
