@@ -73,3 +73,4 @@ def test_passwords_are_masked_when_printed_and_in_errors() -> None:
     with pytest.raises(SettingsError) as err:
         load_settings({"COURIERWATCH_CLICKHOUSE": dsn, "COURIERWATCH_PARTITIONS": "x"})
     assert "s3cr3t" not in str(err.value)
+
