@@ -120,6 +120,17 @@ def _restatements(sub: Subparsers) -> None:
     p.set_defaults(func=commands.restatements)
 
 
+
+def _conflicts(sub: Subparsers) -> None:
+    p = sub.add_parser("conflicts", help="event ids re-sent with different contents",
+                       description="Every version of every event id that arrived with more "
+                       "than one content, the one that counts marked (the earliest ts, then "
+                       "city, company, type, content hash; docs/reliability.md), with the "
+                       "partition and offset it was first read from.")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(func=commands.conflicts)
+
+
 def _policies(sub: Subparsers) -> None:
     p = sub.add_parser("policies", help="the policy catalog of the five seed documents",
                        description="Every quantitative target of the seed plans, with its "
@@ -128,11 +139,20 @@ def _policies(sub: Subparsers) -> None:
     pe = psub.add_parser("export", help="the catalog as JSON")
     pe.add_argument("--format", choices=("json",), default="json")
     pe.set_defaults(func=commands.policies_export)
-    pl = psub.add_parser("list", help="a readable table of the catalog")
+    pl = psub.add_parser("list", help="a readable table of the catalog",
+                         description="One row per target with its threshold, strength "
+                         "(binding, or aspirational for 力争/基本 sentences), city scope, "
+                         "company scope (all, or the major brands), effective date, source "
+                         "and quote.")
     pl.add_argument("--city", help="only targets that apply to this city")
     pl.add_argument("--all", action="store_true", help="include targets measured by "
                     "reference data, not events")
     pl.set_defaults(func=commands.policies_list)
+    pc = psub.add_parser("counts", help="the README's sentence of catalog counts",
+                         description="How many targets the catalog holds, how many are "
+                         "measurable from events, aspirational, or for the major brands only; "
+                         "the README's block between the catalog-counts markers is this text.")
+    pc.set_defaults(func=commands.policies_counts)
 
 
 def _bench(sub: Subparsers) -> None:
@@ -212,8 +232,8 @@ def _import(sub: Subparsers) -> None:
     p.set_defaults(func=import_command.import_file)
 
 
-COMMANDS = (_demo, _serve, _generate, _process, _kpi, _replay, _restatements, _policies, _bench,
-            _settings, _audit, _import)
+COMMANDS = (_demo, _serve, _generate, _process, _kpi, _replay, _restatements, _conflicts,
+            _policies, _bench, _settings, _audit, _import)
 
 
 def build_parser() -> argparse.ArgumentParser:
