@@ -21,7 +21,7 @@ from courierwatch.routes import UNCLASSIFIED
 Key = tuple[str, str, str]  # city, company, period_start
 
 # KPI -> (numerator count, denominator count); on-time KPIs come from the join.
-_COUNT_KPIS: dict[str, tuple[str, str]] = {
+COUNT_KPIS: dict[str, tuple[str, str]] = {
     "volume": ("accepted", ""),
     "locker_share": ("delivered_locker", "delivered"),
     "delay_rate": ("exc_delay", "accepted"),
@@ -85,7 +85,7 @@ def cell_figures(counts: Mapping[Key, Mapping[str, int]],
     (value None) when its cell has any data, so that absence is visible, not hidden."""
     figures: list[Figure] = []
     for (city, company, period), c in counts.items():
-        for kpi, (num, den) in _COUNT_KPIS.items():
+        for kpi, (num, den) in COUNT_KPIS.items():
             figures.append(Figure(city, company, period, kpi, c.get(num, 0),
                                   c.get(den, 0) if den else 0))
     for (city, company, period), per_class in joined.items():
