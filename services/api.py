@@ -7,6 +7,8 @@
 - GET /api/probe?city=&prefix=                        -> {"cells": {company: accepted}} of the
   city's cells whose company starts with prefix (the benchmark's latency markers)
 - GET /metrics                                        -> Prometheus exposition
+- GET /api/series, GET /api/policies (services/api_series.py), GET /openapi.json
+  (services/openapi.py), GET /static/... (services/static_assets.py)
 
 Queries run in a thread (the warehouse serialises them with ingest) so the event loop
 keeps consuming while a report is computed.
@@ -25,7 +27,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from courierwatch.catalog import load_catalog
 from courierwatch.routes import load_route_table
 from runtime.settings import Settings
+from services.api_series import register_series_views
+from services.openapi import spec
 from services.report import kpi_report
+from services.static_assets import register_assets
 from warehouse.client import Warehouse
 from warehouse.queries import CellFilter, restatements
 
@@ -48,6 +53,13 @@ def register_views(app: faust.App, settings: Settings, wh: Warehouse) -> None:
     @app.page("/")
     async def index(web: Any, request: Any) -> Any:
         return web.html(dashboard)
+
+    register_assets(app)
+    register_series_views(app, wh, catalog, routes, filter_from_query)
+
+    @app.page("/openapi.json")
+    async def openapi(web: Any, request: Any) -> Any:
+        return web.json(spec())
 
     @app.page("/api/kpi")
     async def kpi(web: Any, request: Any) -> Any:
