@@ -1,8 +1,8 @@
 """Render every dashboard to JSON: `python -m dashboards.build [--check]`.
 
-The JSON in dashboards/json/ is generated from this code and committed (file-based
-provisioning in deploy/grafana/ points at it); `--check` exits 1 when it is stale, and
-tests/unit/test_dashboards.py fails the same way.
+The JSON in dashboards/json/ and deploy/grafana/provisioning/alerting/ is generated from
+this code and committed (file-based provisioning in deploy/grafana/ points at it);
+`--check` exits 1 when it is stale, and tests/unit/test_dashboards.py fails the same way.
 """
 
 from __future__ import annotations
@@ -18,13 +18,17 @@ from grafana_foundation_sdk.builders.dashboard import Dashboard
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
 from courierwatch.catalog import Catalog, load_catalog
+from dashboards.alert_rules import file_provisioning
 from dashboards.alerts import alerts
 from dashboards.city import city
+from dashboards.common import FOLDER_TITLE
 from dashboards.green import green_security
 from dashboards.pipeline import pipeline
 from dashboards.regional import league, overview
 
 JSON_DIR = Path(__file__).resolve().parent / "json"
+ALERTING_FILE = (Path(__file__).resolve().parents[1] / "deploy" / "grafana" / "provisioning"
+                 / "alerting" / "courierwatch.json")
 DASHBOARDS: tuple[Callable[[Catalog], Dashboard], ...] = (
     overview, city, league, green_security, alerts, pipeline)
 
@@ -48,9 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--check", action="store_true", help="exit 1 if the committed JSON is stale")
     args = p.parse_args(argv)
     stale = []
-    for uid, model in render(load_catalog()).items():
-        path = JSON_DIR / f"{uid}.json"
-        text = to_text(model)
+    catalog = load_catalog()
+    files = {JSON_DIR / f"{uid}.json": to_text(m) for uid, m in render(catalog).items()}
+    files[ALERTING_FILE] = to_text(file_provisioning(catalog, FOLDER_TITLE))
+    for path, text in files.items():
         if path.exists() and path.read_text("utf-8") == text:
             continue
         stale.append(path.name)

@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from courierwatch.catalog import load_catalog
+from dashboards.alert_rules import alert_rules
 from dashboards.build import render
 from dashboards.sql import company_series, judged_figures
 from tests.grafana_macros import clickhouse_queries, expand
@@ -100,3 +101,17 @@ def test_drill_down_series_has_company_and_all_companies_rows(wh: Warehouse) -> 
     assert {(r[1], round(r[2], 6)) for r in rows} == {("ZTO", 100.0), ("*", 100.0)}
     instants = {(r[0] if r[0].tzinfo else r[0].replace(tzinfo=UTC)).timestamp() for r in rows}
     assert instants == {HOUR.timestamp()}
+
+
+def test_every_alert_rule_query_runs_and_fires_only_where_the_catalog_says(wh: Warehouse) -> None:
+    """Each generated alert rule's SQL runs on the real schema; the delay-rate rule returns
+    Taizhou at 100 per 1,000 (10 DELAY / 100 ACCEPTED), the value Grafana compares with the
+    target's threshold."""
+    catalog = load_catalog()
+    seen = {}
+    for rule in alert_rules(catalog):
+        sql = rule["data"][0]["model"]["rawSql"]
+        seen[rule["labels"]["policy_id"]] = wh.query(expand(sql, VARS, START, END))
+    assert set(seen) == {t.id for t in catalog.targets if t.measurable_by == "events"}
+    delay = [t.id for t in catalog.targets if t.metric == "delay_rate" and t.covers_city(TAIZHOU)]
+    assert delay and all(seen[i] == [(TAIZHOU, pytest.approx(100.0))] for i in delay)
