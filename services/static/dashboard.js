@@ -100,6 +100,12 @@ function fmt(v, unit) {
   if (unit === "count") return Math.round(v).toLocaleString("en");
   return v.toFixed(2) + (SUFFIX[unit] || "");
 }
+function axisFmt(v, unit) {
+  if (v === null) return "";
+  if (unit === "ratio") return +(v * 100).toFixed(1) + "%";
+  if (unit === "count") return Math.round(v).toLocaleString("en");
+  return +v.toFixed(2) + (SUFFIX[unit] || "");
+}
 function fmtTarget(t) {
   const c = {">=": "≥", "<=": "≤"}[t.comparator] || t.comparator;
   const v = t.unit === "ratio" ? +(t.threshold * 100).toFixed(2) + "%"
@@ -251,14 +257,22 @@ function choose(city, initial) {
   if (!initial) loadCity();
 }
 
+function drawable(p, unit) {
+  // Rates over fewer than min_sample are not drawn: a handful of parcels swings a rate
+  // from 0 to 100 % and hides the trend (the overview still shows them, greyed).
+  return p.value !== null && (unit === "count" || p.denominator >= state.minSample);
+}
+
 function seriesData(kpiSeries, targets) {
-  // x: union of the periods; one y array per company, then targets, then breach markers.
-  const xs = [...new Set(kpiSeries.flatMap(s => s.points.map(p => p.t)))].sort();
+  // x: union of the drawn periods; one y array per company, then targets, then breaches.
+  const unit = kpiSeries[0].unit;
+  const xs = [...new Set(kpiSeries.flatMap(s => s.points.filter(p => drawable(p, unit))
+                                                        .map(p => p.t)))].sort();
   const secs = xs.map(t => Date.parse(t) / 1000);
   const idx = Object.fromEntries(xs.map((t, i) => [t, i]));
   const ys = kpiSeries.map(s => {
     const y = new Array(xs.length).fill(null);
-    for (const p of s.points) y[idx[p.t]] = p.value;
+    for (const p of s.points) if (drawable(p, unit)) y[idx[p.t]] = p.value;
     return y;
   });
   const lines = targets.map(t => new Array(xs.length).fill(t.threshold));
@@ -270,7 +284,7 @@ function seriesData(kpiSeries, targets) {
     const v = verdict(p.value, p.denominator, focus.unit, targets);
     if (v === "breach" || v === "aspirational") { breach[idx[p.t]] = p.value; breaches++; }
   }
-  return {data: [secs, ...ys, ...lines, breach], breaches, focus};
+  return {data: [secs, ...ys, ...lines, breach], breaches, focus, drawn: xs.length};
 }
 
 function chartOptions(kpi, unit, kpiSeries, targets, width) {
@@ -279,7 +293,7 @@ function chartOptions(kpi, unit, kpiSeries, targets, width) {
     label: s.company === "*" ? "* 全部 all" : s.company,
     stroke: s.company === "*" ? "#1d2430" : COLOURS[i % COLOURS.length],
     width: s.company === "*" || s.company === state.company ? 2.5 : 1,
-    spanGaps: true, value: (u, v) => fmt(v, unit)}));
+    spanGaps: false, value: (u, v) => fmt(v, unit)}));
   for (const t of targets) series.push({
     label: (isAspirational(t) ? "aspirational target " : "target ") + fmtTarget(t),
     stroke: isAspirational(t) ? "#e8710a" : "#d93025", dash: [8, 6], width: 2,
@@ -289,7 +303,7 @@ function chartOptions(kpi, unit, kpiSeries, targets, width) {
                value: (u, v) => v === null ? "" : fmt(v, unit)});
   return {width, height: 220, series, legend: {live: true},
           scales: {x: {time: true}},
-          axes: [{}, {size: 70, values: (u, vals) => vals.map(v => fmt(v, unit))}]};
+          axes: [{}, {size: 84, values: (u, vals) => vals.map(v => axisFmt(v, unit))}]};
 }
 
 async function loadCity() {
@@ -307,6 +321,8 @@ async function loadCity() {
   }
   if (city !== state.city) return; // the user chose another city meanwhile
   state.minSample = body.min_sample || state.minSample;
+  $("min-sample-note").textContent = `· rates over fewer than ${state.minSample} in an hour's ` +
+    "denominator are not drawn 样本不足不绘制";
   const title = $("drill-title"); clear(title);
   title.appendChild(document.createTextNode(`城市详情 ${body.city_name} · per hour`));
   if (state.company) title.appendChild(el("span", {class: "muted", id: "chosen-company"},
@@ -318,11 +334,14 @@ async function loadCity() {
   for (const s of body.series) (byKpi[s.kpi] = byKpi[s.kpi] || []).push(s);
   for (const [kpi, label] of KPIS) {
     const ks = byKpi[kpi];
-    if (!ks || !ks.some(s => s.points.some(p => p.value !== null))) continue;
+    if (!ks || !ks.some(s => s.points.some(p => drawable(p, s.unit)))) continue;
     const targets = body.targets.filter(t => t.kpi === kpi);
-    const {data, breaches} = seriesData(ks, targets);
+    const {data, breaches, focus} = seriesData(ks, targets);
+    const numerators = focus ? focus.points.reduce((a, p) => a + p.numerator, 0) : 0;
     const card = el("div", {class: "chart" + (breaches ? " breached" : ""), "data-kpi": kpi,
                             "data-targets": targets.length, "data-breaches": breaches,
+                            "data-focus": focus ? focus.company : "",
+                            "data-numerators": numerators,
                             "data-companies": ks.map(s => s.company).join(",")},
       el("h3", {}, label),
       el("p", {class: "targets muted"}, targets.length
