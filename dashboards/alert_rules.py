@@ -45,21 +45,28 @@ def rule_uid(target_id: str) -> str:
 
 
 def rule_sql(t: PolicyTarget) -> str:
-    """(city, value) of every covered city with enough data in the rule's window."""
+    """(city, value) of every covered city with enough data in the rule's window; for a
+    company-scoped target (courierwatch.catalog: judged on each listed company's cells,
+    never the all-companies row) (city, company, value) of the listed companies."""
     covered = city_matches("city", "[" + ", ".join(quote(c) for c in t.cities) + "]")
+    labels = "city" if t.companies is None else "city, company"
+    scope = ("company = '*'" if t.companies is None else
+             "company IN (" + ", ".join(quote(c) for c in t.companies) + ")")
     if t.metric in CELL_KPIS:
-        inner = cell_figures((("city", "city"),), f"$__timeFilter(hour) AND {covered}",
-                             (t.metric,))
+        group = (("city", "city"),) if t.companies is None else (("city", "city"),
+                                                                  ("company", "company"))
+        inner = cell_figures(group, f"$__timeFilter(hour) AND {covered}"
+                             + ("" if t.companies is None else f" AND {scope}"), (t.metric,))
     else:
-        inner = f"""SELECT city, kpi, n AS numerator, d AS denominator, n / d AS value
-  FROM (SELECT city, kpi, sum(numerator) AS n, sum(denominator) AS d
+        inner = f"""SELECT {labels}, kpi, n AS numerator, d AS denominator, n / d AS value
+  FROM (SELECT {labels}, kpi, sum(numerator) AS n, sum(denominator) AS d
         FROM {DATABASE}.kpi_published FINAL
-        WHERE period = 'hour' AND company = '*' AND $__timeFilter(period_start) AND {covered}
-        GROUP BY city, kpi)"""
-    return f"""SELECT city, value FROM (
+        WHERE period = 'hour' AND {scope} AND $__timeFilter(period_start) AND {covered}
+        GROUP BY {labels}, kpi)"""
+    return f"""SELECT {labels}, value FROM (
   {inner}
 ) WHERE kpi = {quote(figure_name(t))} AND denominator >= {MIN_JUDGED_DENOMINATOR}
-ORDER BY city"""
+ORDER BY {labels}"""
 
 
 def alert_rule(t: PolicyTarget) -> dict[str, Any]:
@@ -84,7 +91,9 @@ def alert_rule(t: PolicyTarget) -> dict[str, Any]:
                                                      "params": bound}}]}},
         ],
         "labels": {"courierwatch": "target", "policy_id": t.id, "kpi": figure_name(t),
-                   "strength": strength_of(t)},
+                   "strength": strength_of(t),
+                   # aspirational (力争/基本) targets are shown, but page nobody
+                   "severity": "info" if t.aspirational else "page"},
         "annotations": {"summary": f"{figure_name(t)} breaches {t.comparator} {t.threshold:g}"
                                    f" in {{{{ $labels.city }}}}",
                         "description": f"{t.source} {t.section}: {t.quote}"},

@@ -32,6 +32,7 @@ INNER JOIN ({targets_table(catalog)}) AS t ON t.figure = p.kpi
 WHERE arrayExists(c -> if(endsWith(c, '*'), startsWith(p.city, substring(c, 1, length(c) - 1)),
                           c = p.city), t.cities)
   AND t.effective <= toDate(p.period_start)
+  AND (empty(t.companies) AND p.company = '*' OR has(t.companies, p.company))
   AND NOT {passes('p.value', 't.comparator', 't.threshold')}
 ORDER BY hour DESC, city_name, company, kpi LIMIT 500"""
 

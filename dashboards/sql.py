@@ -35,8 +35,8 @@ def quote(text: str) -> str:
 
 
 def strength_of(t: PolicyTarget) -> str:
-    """'binding' or 'aspirational' (力争/基本); 'binding' until the catalog carries it."""
-    return str(getattr(t, "strength", None) or "binding")
+    """'binding' or 'aspirational' (力争/基本 in the sentence, courierwatch.catalog)."""
+    return t.strength
 
 
 def figure_name(t: PolicyTarget) -> str:
@@ -45,20 +45,24 @@ def figure_name(t: PolicyTarget) -> str:
 
 
 def targets_table(catalog: Catalog, metric: str | None = None) -> str:
-    """Every event-measurable target (of one metric, when given) as an inline table."""
+    """Every event-measurable target (of one metric, when given) as an inline table:
+    policy_id, figure, cities, comparator, threshold, strength, effective, companies."""
     rows = []
     for t in catalog.targets:
         if t.measurable_by != "events" or metric not in (None, t.metric):
             continue
         cities = "[" + ", ".join(quote(c) for c in t.cities) + "]"
+        companies = "[" + ", ".join(quote(c) for c in t.companies or ()) + "]"
         rows.append(f"({quote(t.id)}, {quote(figure_name(t))}, {cities}, "
                     f"{quote(t.comparator)}, {t.threshold!r}, {quote(strength_of(t))}, "
-                    f"{quote(t.effective.isoformat())})")
+                    f"{quote(t.effective.isoformat())}, {companies})")
     names = ("policy_id", "figure", "cities", "comparator", "threshold", "strength")
     columns = ", ".join(f"r.{i} AS {n}" for i, n in enumerate(names, 1))
-    return (f"SELECT {columns}, toDate(r.7) AS effective "
+    # companies: [] = every company (judged on the all-companies row too); a list = only
+    # those companies' own cells, never the all-companies row (courierwatch.catalog).
+    return (f"SELECT {columns}, toDate(r.7) AS effective, r.8 AS companies "
             f"FROM (SELECT arrayJoin(CAST([{', '.join(rows)}], 'Array(Tuple(String, String, "
-            "Array(String), String, Float64, String, String))')) AS r)")
+            "Array(String), String, Float64, String, String, Array(String)))')) AS r)")
 
 
 def city_matches(city_expr: str, cities: str = "cities") -> str:
@@ -124,9 +128,10 @@ def published_figures(group: Sequence[tuple[str, str]], where: str) -> str:
 
 
 def judged_figures(catalog: Catalog, city_filter: str, kpi_filter: str = "1") -> str:
-    """Every figure of the chosen cities over the dashboard's time range against each
-    target that applies, with a status: breach, aspirational breach, pass or too few to
-    judge (denominator below MIN_JUDGED_DENOMINATOR). Seed cities first."""
+    """Every figure (all companies) of the chosen cities over the dashboard's time range
+    against each target that judges an all-companies row (no company scope), with a
+    status: breach, aspirational breach, pass or too few to judge (denominator below
+    MIN_JUDGED_DENOMINATOR). Seed cities first."""
     seeds = "[" + ", ".join(quote(c) for c in SEED_CITIES) + "]"
     return f"""WITH figures AS (
   {cell_figures((("city", "city"),), f"$__timeFilter(hour) AND {city_filter}")}
@@ -142,7 +147,7 @@ SELECT {city_name('f.city')} AS city_name, f.kpi AS kpi, f.value AS value,
   t.policy_id AS policy_id
 FROM figures AS f INNER JOIN ({targets_table(catalog)}) AS t ON t.figure = f.kpi
 WHERE {city_matches('f.city', 't.cities')} AND t.effective <= toDate($__toTime)
-  AND f.value IS NOT NULL AND {kpi_filter}
+  AND empty(t.companies) AND f.value IS NOT NULL AND {kpi_filter}
 ORDER BY indexOf({seeds}, f.city) = 0, indexOf({seeds}, f.city), f.city, f.kpi, policy_id"""
 
 
@@ -174,12 +179,15 @@ def company_series(figure: str, city: str = "'${city}'",
 
 def target_lines(catalog: Catalog, figure: str, city: str = "'${city}'") -> str:
     """One flat series per target that applies to the city and KPI, over the time range:
-    named `target <comparator> <threshold> (<policy id>)`, or `aspirational target ...`."""
+    named `target <comparator> <threshold> (<policy id>[; companies])`, or `aspirational
+    target ...`; a company-scoped target names the companies it judges."""
     name = figure if figure.startswith(("'", "concat(")) else quote(figure)
     metric = "on_time_rate" if "on_time_rate" in figure else figure.strip("'")
     return f"""SELECT t AS time,
   concat(if(strength = 'aspirational', 'aspirational target ', 'target '), comparator, ' ',
-         toString(threshold), ' (', policy_id, ')') AS target,
+         toString(threshold), ' (', policy_id,
+         if(empty(companies), '', concat('; ', arrayStringConcat(companies, ' '))), ')')
+    AS target,
   threshold AS value
 FROM ({targets_table(catalog, metric)}) ARRAY JOIN [$__fromTime, $__toTime] AS t
 WHERE figure = {name} AND {city_matches(city)} AND effective <= toDate($__toTime)

@@ -6,7 +6,8 @@
   One series per KPI x company of the city (company '*' = all companies, always included),
   points in time order, the same figures and judgements as `courierwatch kpi --by hour`;
   `targets` lists every target that judged a point (a chart's target lines), with its
-  strength (binding, or aspirational for 力争/基本 sentences).
+  strength (binding, or aspirational for 力争/基本 sentences) and the companies it judges
+  (null: every company and the all-companies row).
 - GET /api/policies[?city=C] -> {"policies": [...]}: the catalog as `policies export`
   prints it, optionally only the targets that cover one city.
 
@@ -63,7 +64,7 @@ def series_payload(rows: Iterable[dict[str, Any]], city: str, by: str, catalog: 
             targets.setdefault((r["kpi"], t["policy_id"]), {
                 "kpi": r["kpi"], "policy_id": t["policy_id"], "comparator": t["comparator"],
                 "threshold": t["threshold"], "unit": t["unit"], "source": t["source"],
-                "strength": _strength(catalog, t)})
+                "strength": _strength(catalog, t), "companies": _companies(catalog, t)})
     for s in series.values():
         s["points"].sort(key=lambda p: p["t"])
     return {"city": city, "city_name": city_label(city), "by": by, "min_sample": MIN_SAMPLE,
@@ -79,6 +80,15 @@ def _strength(catalog: Catalog, threshold: dict[str, Any]) -> str:
         return strength_of(catalog.by_id(threshold["policy_id"]))
     except KeyError:
         return "binding"
+
+
+def _companies(catalog: Catalog, threshold: dict[str, Any]) -> list[str] | None:
+    """The companies a target judges (None: every company, and the all-companies row)."""
+    try:
+        companies = catalog.by_id(threshold["policy_id"]).companies
+    except KeyError:
+        return None
+    return None if companies is None else list(companies)
 
 
 def policies_payload(catalog: Catalog, city: str | None) -> dict[str, Any]:

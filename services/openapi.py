@@ -109,7 +109,9 @@ SCHEMAS: dict[str, Any] = {
             "kpi": {"type": "string"}, "policy_id": {"type": "string"},
             "comparator": {"type": "string"}, "threshold": _NUM,
             "unit": {"type": "string"}, "source": {"type": "string"},
-            "strength": {"type": "string", "enum": ["binding", "aspirational"]}}}}}},
+            "strength": {"type": "string", "enum": ["binding", "aspirational"]},
+            "companies": {"type": "array", "items": {"type": "string"},
+                          "nullable": True}}}}}},
 }
 
 

@@ -120,6 +120,9 @@ function passes(value, t) {
   }
 }
 function isAspirational(t) { return t.strength === "aspirational"; }
+function scopeNote(t) {
+  return t.companies ? " (" + t.companies.length + " major brands 主要品牌)" : "";
+}
 // "breach" | "aspirational" | "pass" | "small" | "none" for a value and its targets.
 function verdict(value, denominator, unit, targets) {
   if (value === null || value === undefined || !targets.length) return "none";
@@ -280,8 +283,11 @@ function seriesData(kpiSeries, targets) {
                 kpiSeries.find(s => s.company === "*");
   const breach = new Array(xs.length).fill(null);
   let breaches = 0;
+  // A company-scoped target judges only its companies' own series, never all companies.
+  const judging = focus ? targets.filter(t => !t.companies ||
+    (focus.company !== "*" && t.companies.includes(focus.company))) : [];
   if (focus) for (const p of focus.points) {
-    const v = verdict(p.value, p.denominator, focus.unit, targets);
+    const v = verdict(p.value, p.denominator, focus.unit, judging);
     if (v === "breach" || v === "aspirational") { breach[idx[p.t]] = p.value; breaches++; }
   }
   return {data: [secs, ...ys, ...lines, breach], breaches, focus, drawn: xs.length};
@@ -295,7 +301,7 @@ function chartOptions(kpi, unit, kpiSeries, targets, width) {
     width: s.company === "*" || s.company === state.company ? 2.5 : 1,
     spanGaps: false, value: (u, v) => fmt(v, unit)}));
   for (const t of targets) series.push({
-    label: (isAspirational(t) ? "aspirational target " : "target ") + fmtTarget(t),
+    label: (isAspirational(t) ? "aspirational target " : "target ") + fmtTarget(t) + scopeNote(t),
     stroke: isAspirational(t) ? "#e8710a" : "#d93025", dash: [8, 6], width: 2,
     points: {show: false}, value: () => fmtTarget(t)});
   series.push({label: "✗ breach", stroke: "#d93025", width: 0, paths: () => null,
@@ -345,7 +351,7 @@ async function loadCity() {
                             "data-companies": ks.map(s => s.company).join(",")},
       el("h3", {}, label),
       el("p", {class: "targets muted"}, targets.length
-        ? targets.map(t => `${fmtTarget(t)} ${t.policy_id}${isAspirational(t) ? " (力争 aspirational)" : ""}`).join(" · ")
+        ? targets.map(t => `${fmtTarget(t)} ${t.policy_id}${isAspirational(t) ? " (力争 aspirational)" : ""}${scopeNote(t)}`).join(" · ")
         : "no target 无目标"));
     box.appendChild(card);
     charts.push(new uPlot(chartOptions(kpi, ks[0].unit, ks, targets, width), data, card));

@@ -58,5 +58,7 @@ def test_series_payload_groups_by_kpi_and_company_in_time_order() -> None:
     assert [pt["t"][11:13] for pt in zto] == ["08", "09"]
     assert [pt["value"] for pt in zto] == [10.0, 30.0]
     strength = getattr(target, "strength", None) or "binding"
-    assert p["targets"] == [{"kpi": "delay_rate", **thr, "strength": strength}]
+    assert p["targets"] == [{"kpi": "delay_rate", **thr, "strength": strength,
+                             "companies": None if target.companies is None
+                             else list(target.companies)}]
     assert p["city_name"].startswith("台州")
