@@ -290,10 +290,11 @@ function seriesData(kpiSeries, targets) {
     const v = verdict(p.value, p.denominator, focus.unit, judging);
     if (v === "breach" || v === "aspirational") { breach[idx[p.t]] = p.value; breaches++; }
   }
-  return {data: [secs, ...ys, ...lines, breach], breaches, focus, drawn: xs.length};
+  const aspirationalOnly = judging.length > 0 && judging.every(isAspirational);
+  return {data: [secs, ...ys, ...lines, breach], breaches, focus, aspirationalOnly};
 }
 
-function chartOptions(kpi, unit, kpiSeries, targets, width) {
+function chartOptions(kpi, unit, kpiSeries, targets, width, aspirationalOnly) {
   const series = [{}];
   kpiSeries.forEach((s, i) => series.push({
     label: s.company === "*" ? "* 全部 all" : s.company,
@@ -304,8 +305,10 @@ function chartOptions(kpi, unit, kpiSeries, targets, width) {
     label: (isAspirational(t) ? "aspirational target " : "target ") + fmtTarget(t) + scopeNote(t),
     stroke: isAspirational(t) ? "#e8710a" : "#d93025", dash: [8, 6], width: 2,
     points: {show: false}, value: () => fmtTarget(t)});
-  series.push({label: "✗ breach", stroke: "#d93025", width: 0, paths: () => null,
-               points: {show: true, size: 9, fill: "#d93025", stroke: "#d93025"},
+  const marker = aspirationalOnly ? "#e8710a" : "#d93025";
+  series.push({label: aspirationalOnly ? "◇ aspirational breach" : "✗ breach", stroke: marker,
+               width: 0, paths: () => null,
+               points: {show: true, size: 9, fill: marker, stroke: marker},
                value: (u, v) => v === null ? "" : fmt(v, unit)});
   return {width, height: 220, series, legend: {live: true},
           scales: {x: {time: true}},
@@ -322,6 +325,7 @@ async function loadCity() {
   } catch (e) {
     if (e instanceof AuthNeeded) return;
     $("drill-title").textContent = "无法加载 cannot load " + city + ": " + e.message;
+    for (const c of charts.splice(0)) c.plot.destroy();
     clear($("charts"));
     return;
   }
@@ -333,29 +337,46 @@ async function loadCity() {
   title.appendChild(document.createTextNode(`城市详情 ${body.city_name} · per hour`));
   if (state.company) title.appendChild(el("span", {class: "muted", id: "chosen-company"},
                                           " · company " + state.company));
-  for (const c of charts.splice(0)) c.destroy();
-  const box = $("charts"); clear(box);
+  const box = $("charts");
   const width = Math.max(440, Math.min(760, box.clientWidth / 2 - 24 || 600));
   const byKpi = {};
   for (const s of body.series) (byKpi[s.kpi] = byKpi[s.kpi] || []).push(s);
+  const built = [];
   for (const [kpi, label] of KPIS) {
     const ks = byKpi[kpi];
     if (!ks || !ks.some(s => s.points.some(p => drawable(p, s.unit)))) continue;
     const targets = body.targets.filter(t => t.kpi === kpi);
-    const {data, breaches, focus} = seriesData(ks, targets);
-    const numerators = focus ? focus.points.reduce((a, p) => a + p.numerator, 0) : 0;
-    const card = el("div", {class: "chart" + (breaches ? " breached" : ""), "data-kpi": kpi,
-                            "data-targets": targets.length, "data-breaches": breaches,
-                            "data-focus": focus ? focus.company : "",
-                            "data-numerators": numerators,
-                            "data-companies": ks.map(s => s.company).join(",")},
-      el("h3", {}, label),
-      el("p", {class: "targets muted"}, targets.length
-        ? targets.map(t => `${fmtTarget(t)} ${t.policy_id}${isAspirational(t) ? " (力争 aspirational)" : ""}${scopeNote(t)}`).join(" · ")
+    const shaped = seriesData(ks, targets);
+    const key = [city, state.company, kpi, ks.map(s => s.company).join(","),
+                 targets.map(t => t.policy_id).join(","), shaped.aspirationalOnly].join("|");
+    built.push({kpi, label, ks, targets, shaped, key});
+  }
+  // The same charts as before (a refresh): new data in place, no flicker, hover kept.
+  const same = built.length === charts.length && built.every((b, i) => b.key === charts[i].key);
+  if (!same) { for (const c of charts.splice(0)) c.plot.destroy(); clear(box); }
+  built.forEach((b, i) => {
+    const {data, breaches, focus, aspirationalOnly} = b.shaped;
+    const attrs = {class: "chart" + (breaches ? " breached" : ""), "data-kpi": b.kpi,
+                   "data-targets": b.targets.length, "data-breaches": breaches,
+                   "data-focus": focus ? focus.company : "",
+                   "data-numerators": focus ? focus.points.reduce((a, p) => a + p.numerator, 0) : 0,
+                   "data-companies": b.ks.map(s => s.company).join(",")};
+    if (same) {
+      const card = charts[i].card;
+      for (const [k, v] of Object.entries(attrs))
+        if (k === "class") card.className = v; else card.setAttribute(k, String(v));
+      charts[i].plot.setData(data);
+      return;
+    }
+    const card = el("div", attrs, el("h3", {}, b.label),
+      el("p", {class: "targets muted"}, b.targets.length
+        ? b.targets.map(t => `${fmtTarget(t)} ${t.policy_id}${isAspirational(t) ? " (力争 aspirational)" : ""}${scopeNote(t)}`).join(" · ")
         : "no target 无目标"));
     box.appendChild(card);
-    charts.push(new uPlot(chartOptions(kpi, ks[0].unit, ks, targets, width), data, card));
-  }
+    const plot = new uPlot(chartOptions(b.kpi, b.ks[0].unit, b.ks, b.targets, width,
+                                        aspirationalOnly), data, card);
+    charts.push({key: b.key, plot, card});
+  });
   if (!box.firstChild) box.appendChild(el("p", {class: "muted"}, "no data for this city in the range 该时段无数据"));
 }
 

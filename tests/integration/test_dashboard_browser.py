@@ -200,3 +200,18 @@ def test_hostile_query_parameters_are_shown_as_text_not_executed(
     assert browser.execute_script("return document.querySelectorAll('img').length") == 0
     time.sleep(0.5)
     assert browser.execute_script("return window.__xss") is None
+
+
+def test_auto_refresh_updates_the_charts_in_place(served: tuple[str, dict[str, Any]],
+                                                  browser: Any) -> None:
+    """The page refreshes by itself (the status line's time changes within 10 s plus
+    slack) and, the data's shape being unchanged, keeps the same canvas elements (new
+    data drawn in place, no rebuilt page)."""
+    base, _ = served
+    browser.get(f"{base}/?city={TAIZHOU}&range=all")
+    canvas = _chart(browser, "delay_rate").find_element("css selector", "canvas")
+    _wait(browser, "return document.getElementById('status').textContent.includes('updated')")
+    first = browser.find_element("id", "status").text
+    _wait(browser, f"return document.getElementById('status').textContent !== {first!r}",
+          timeout=30)
+    assert browser.execute_script("return document.contains(arguments[0])", canvas)
