@@ -100,6 +100,10 @@ function fmt(v, unit) {
   if (unit === "count") return Math.round(v).toLocaleString("en");
   return v.toFixed(2) + (SUFFIX[unit] || "");
 }
+// Times are shown in China Standard Time whatever the browser's zone (figures are CST).
+const CST_FMT = new Intl.DateTimeFormat("zh-CN", {timeZone: "Asia/Shanghai", month: "2-digit",
+  day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false});
+function cstTime(secs) { return CST_FMT.format(new Date(secs * 1000)); }
 function axisFmt(v, unit) {
   if (v === null) return "";
   if (unit === "ratio") return +(v * 100).toFixed(1) + "%";
@@ -310,9 +314,11 @@ function chartOptions(kpi, unit, kpiSeries, targets, width, aspirationalOnly) {
                width: 0, paths: () => null,
                points: {show: true, size: 9, fill: marker, stroke: marker},
                value: (u, v) => v === null ? "" : fmt(v, unit)});
+  series[0] = {label: "CST", value: (u, v) => v === null ? "–" : cstTime(v)};
   return {width, height: 220, series, legend: {live: true},
           scales: {x: {time: true}},
-          axes: [{}, {size: 84, values: (u, vals) => vals.map(v => axisFmt(v, unit))}]};
+          axes: [{space: 90, values: (u, vals) => vals.map(v => cstTime(v).replace(" ", "\n"))},
+                 {size: 84, values: (u, vals) => vals.map(v => axisFmt(v, unit))}]};
 }
 
 async function loadCity() {
