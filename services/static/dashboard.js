@@ -285,20 +285,20 @@ function seriesData(kpiSeries, targets) {
   const lines = targets.map(t => new Array(xs.length).fill(t.threshold));
   const focus = kpiSeries.find(s => s.company === (state.company || "*")) ||
                 kpiSeries.find(s => s.company === "*");
-  const breach = new Array(xs.length).fill(null);
-  let breaches = 0;
+  const breach = new Array(xs.length).fill(null), aspirational = new Array(xs.length).fill(null);
+  let breaches = 0, binding = 0;
   // A company-scoped target judges only its companies' own series, never all companies.
   const judging = focus ? targets.filter(t => !t.companies ||
     (focus.company !== "*" && t.companies.includes(focus.company))) : [];
   if (focus) for (const p of focus.points) {
     const v = verdict(p.value, p.denominator, focus.unit, judging);
-    if (v === "breach" || v === "aspirational") { breach[idx[p.t]] = p.value; breaches++; }
+    if (v === "breach") { breach[idx[p.t]] = p.value; breaches++; binding++; }
+    if (v === "aspirational") { aspirational[idx[p.t]] = p.value; breaches++; }
   }
-  const aspirationalOnly = judging.length > 0 && judging.every(isAspirational);
-  return {data: [secs, ...ys, ...lines, breach], breaches, focus, aspirationalOnly};
+  return {data: [secs, ...ys, ...lines, breach, aspirational], breaches, binding, focus};
 }
 
-function chartOptions(kpi, unit, kpiSeries, targets, width, aspirationalOnly) {
+function chartOptions(kpi, unit, kpiSeries, targets, width) {
   const series = [{}];
   kpiSeries.forEach((s, i) => series.push({
     label: s.company === "*" ? "* 全部 all" : s.company,
@@ -309,11 +309,10 @@ function chartOptions(kpi, unit, kpiSeries, targets, width, aspirationalOnly) {
     label: (isAspirational(t) ? "aspirational target " : "target ") + fmtTarget(t) + scopeNote(t),
     stroke: isAspirational(t) ? "#e8710a" : "#d93025", dash: [8, 6], width: 2,
     points: {show: false}, value: () => fmtTarget(t)});
-  const marker = aspirationalOnly ? "#e8710a" : "#d93025";
-  series.push({label: aspirationalOnly ? "◇ aspirational breach" : "✗ breach", stroke: marker,
-               width: 0, paths: () => null,
-               points: {show: true, size: 9, fill: marker, stroke: marker},
-               value: (u, v) => v === null ? "" : fmt(v, unit)});
+  for (const [label, colour] of [["✗ breach", "#d93025"], ["◇ aspirational breach", "#e8710a"]])
+    series.push({label, stroke: colour, width: 0, paths: () => null,
+                 points: {show: true, size: 9, fill: colour, stroke: colour},
+                 value: (u, v) => v === null ? "" : fmt(v, unit)});
   series[0] = {label: "CST", value: (u, v) => v === null ? "–" : cstTime(v)};
   return {width, height: 220, series, legend: {live: true},
           scales: {x: {time: true}},
@@ -354,15 +353,16 @@ async function loadCity() {
     const targets = body.targets.filter(t => t.kpi === kpi);
     const shaped = seriesData(ks, targets);
     const key = [city, state.company, kpi, ks.map(s => s.company).join(","),
-                 targets.map(t => t.policy_id).join(","), shaped.aspirationalOnly].join("|");
+                 targets.map(t => t.policy_id).join(",")].join("|");
     built.push({kpi, label, ks, targets, shaped, key});
   }
   // The same charts as before (a refresh): new data in place, no flicker, hover kept.
   const same = built.length === charts.length && built.every((b, i) => b.key === charts[i].key);
   if (!same) { for (const c of charts.splice(0)) c.plot.destroy(); clear(box); }
   built.forEach((b, i) => {
-    const {data, breaches, focus, aspirationalOnly} = b.shaped;
-    const attrs = {class: "chart" + (breaches ? " breached" : ""), "data-kpi": b.kpi,
+    const {data, breaches, binding, focus} = b.shaped;
+    const mark = binding ? " breached" : breaches ? " asp-breached" : "";
+    const attrs = {class: "chart" + mark, "data-kpi": b.kpi,
                    "data-targets": b.targets.length, "data-breaches": breaches,
                    "data-focus": focus ? focus.company : "",
                    "data-numerators": focus ? focus.points.reduce((a, p) => a + p.numerator, 0) : 0,
@@ -379,8 +379,7 @@ async function loadCity() {
         ? b.targets.map(t => `${fmtTarget(t)} ${t.policy_id}${isAspirational(t) ? " (力争 aspirational)" : ""}${scopeNote(t)}`).join(" · ")
         : "no target 无目标"));
     box.appendChild(card);
-    const plot = new uPlot(chartOptions(b.kpi, b.ks[0].unit, b.ks, b.targets, width,
-                                        aspirationalOnly), data, card);
+    const plot = new uPlot(chartOptions(b.kpi, b.ks[0].unit, b.ks, b.targets, width), data, card);
     charts.push({key: b.key, plot, card});
   });
   if (!box.firstChild) box.appendChild(el("p", {class: "muted"}, "no data for this city in the range 该时段无数据"));
