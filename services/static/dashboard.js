@@ -244,9 +244,13 @@ async function loadAlerts() {
   clear(list);
   if (!alerts.length) list.appendChild(el("li", {class: "muted"}, "无告警 no alerts"));
   for (const a of alerts) {
-    const li = el("li", {class: "firing"},
-      `${a.city_name || a.city} ${a.company} ${LABEL[a.kpi] || a.kpi}: ` +
-      `${a.value ?? "–"} vs ${a.threshold ?? "–"} (${a.policy_id || ""}) since ${a.started_at || "?"}`);
+    const name = a.city_name || [a.city_name_zh, a.city_name_en].filter(Boolean).join(" ") ||
+                 a.city;
+    const warning = a.severity === "warning" || a.strength === "aspirational";
+    const li = el("li", {class: "firing" + (warning ? " warning" : ""), "data-city": a.city},
+      `${warning ? "◇" : "✗"} ${name} ${a.company} ${LABEL[a.kpi] || a.kpi}: ` +
+      `${a.value ?? "–"} vs ${a.comparator || ""}${a.threshold ?? "–"} (${a.policy_id || ""}) ` +
+      `since ${a.started_at || a.first_breach || "?"}`);
     li.addEventListener("click", () => choose(a.city));
     list.appendChild(li);
   }
