@@ -35,6 +35,23 @@ RED, ORANGE, GREEN, GREY = "red", "orange", "green", "#9aa2ad"
 STATUS_COLOURS = {"breach": RED, "aspirational breach": ORANGE, "pass": GREEN,
                   "too few to judge": GREY}
 
+# Panel titles: the regulator's term (as in the seeds) and the English one.
+KPI_TITLES = {
+    "volume": "业务量 volume", "on_time_rate": "时限准时率 on time",
+    "promise_kept_rate": "承诺时限 promise kept", "delay_rate": "延误率 delays",
+    "damage_rate": "损毁率 damage", "loss_rate": "丢失率 loss",
+    "valid_complaint_rate": "有效申诉率 valid complaints",
+    "complaint_acceptance_rate": "申诉受理 complaints accepted",
+    "complaint_satisfaction": "申诉满意 complaint satisfaction",
+    "locker_share": "智能箱投递 locker share",
+    "standard_packaging_share": "规范包装 standard packaging",
+    "e_waybill_share": "电子面单 e-waybill",
+    "no_secondary_packaging_share": "不再二次包装 no re-packing",
+    "recycled_bag_share": "循环中转袋 recycled bags", "tape_mm_mean": "胶带 tape mm/parcel",
+    "real_name_rate": "实名收寄 real name", "inspection_rate": "收寄验视 inspection",
+    "xray_rate": "过机安检 x-ray",
+}
+
 # Grafana's unit ids per KPI unit (courierwatch.kpi.Unit).
 GRAFANA_UNITS = {"ratio": "percentunit", "count": "short", "per_1000": "‰",
                  "per_100000": "suffix:/100k", "per_1000000": "suffix:/M",

@@ -6,7 +6,14 @@ from grafana_foundation_sdk.builders import dashboard, timeseries
 
 from courierwatch.catalog import Catalog
 from courierwatch.kpi import KPI_BY_NAME
-from dashboards.common import base, city_variable, company_variable, kpi_panel, status_table
+from dashboards.common import (
+    KPI_TITLES,
+    base,
+    city_variable,
+    company_variable,
+    kpi_panel,
+    status_table,
+)
 from dashboards.sources import CLICKHOUSE, DATABASE, ClickHouseQuery
 from dashboards.sql import company_series, judged_figures, quote, target_lines
 
@@ -35,8 +42,8 @@ def green_security(catalog: Catalog) -> dashboard.Dashboard:
                                   judged_figures(catalog, "city = '${city}'", in_list))
                      .height(8).span(24)))
     for kpi in kpis:
-        d = d.with_panel(kpi_panel(kpi, KPI_BY_NAME[kpi].unit, company_series(kpi),
+        d = d.with_panel(kpi_panel(KPI_TITLES[kpi], KPI_BY_NAME[kpi].unit, company_series(kpi),
                                    target_lines(catalog, kpi)).height(8).span(8))
-    return d.with_panel(timeseries.Panel().title("tape_mm_mean 胶带用量").datasource(CLICKHOUSE)
+    return d.with_panel(timeseries.Panel().title(KPI_TITLES["tape_mm_mean"]).datasource(CLICKHOUSE)
                         .unit("lengthmm").with_target(ClickHouseQuery(tape_sql()).time_series())
                         .height(8).span(8))
