@@ -18,15 +18,16 @@ from collections.abc import Sequence
 
 from courierwatch.catalog import Catalog, PolicyTarget
 from courierwatch.cities import CITIES, SEED_CITIES
-from courierwatch.figures import COUNT_KPIS
-from courierwatch.kpi import KPI_BY_NAME
+from courierwatch.judgement import DEFAULT_MIN_SAMPLE
+from courierwatch.kpi import COUNT_KPIS, KPI_BY_NAME, TAPE_MM_SUM
 from dashboards.sources import DATABASE
 
-# A rate whose denominator is below this is shown but not judged ("too few to judge").
-MIN_JUDGED_DENOMINATOR = 50
+# A rate whose denominator is below this is shown but not judged ("too few to judge"): the
+# default of COURIERWATCH_MIN_SAMPLE (a deployment that changes it regenerates the JSON).
+MIN_JUDGED_DENOMINATOR = DEFAULT_MIN_SAMPLE
 JOIN_KPIS = ("on_time_rate", "promise_kept_rate")
 # Count KPIs of cell_counts; tape_mm_mean needs tape_cells and has its own panel.
-CELL_KPIS = tuple(k for k in COUNT_KPIS if k != "tape_mm_mean")
+CELL_KPIS = tuple(k.name for k in COUNT_KPIS if TAPE_MM_SUM not in (k.numerator, k.denominator))
 
 
 def quote(text: str) -> str:
@@ -93,13 +94,14 @@ def cell_figures(group: Sequence[tuple[str, str]], where: str,
     `group` holds (expression over cell_counts, alias) pairs, e.g. (("city", "city"),
     ("'*'", "company")); only the counts the chosen KPIs need are merged.
     """
-    needed = sorted({c for k in kpis for c in COUNT_KPIS[k] if c})
+    needed = sorted({c for k in kpis for c in (KPI_BY_NAME[k].numerator,
+                                                KPI_BY_NAME[k].denominator) if c})
     select = ", ".join(f"{e} AS {a}" for e, a in group)
     aliases = ", ".join(a for _, a in group)
     merges = ", ".join(f"uniqExactMerge(`{c}`) AS `{c}`" for c in needed)
     pairs = []
     for k in kpis:
-        num, den = COUNT_KPIS[k]
+        num, den = KPI_BY_NAME[k].numerator, KPI_BY_NAME[k].denominator
         scale = 0.0 if KPI_BY_NAME[k].unit == "count" else KPI_BY_NAME[k].scale
         pairs.append(f"({quote(k)}, toFloat64(`{num}`), "
                      f"toFloat64({f'`{den}`' if den else '0'}), {scale!r})")

@@ -25,14 +25,9 @@ import faust
 from courierwatch.catalog import Catalog
 from courierwatch.cities import city_label, resolve_city
 from courierwatch.routes import RouteTable
-from dashboards.sql import strength_of
-from services.report import kpi_report
 from warehouse.client import Warehouse
 from warehouse.queries import CellFilter
-
-# A rate whose denominator is below this is shown but not judged ("too few to judge");
-# the built-in dashboard reads it from here.
-MIN_SAMPLE = 50
+from warehouse.report import kpi_report
 
 
 def _split(text: str | None) -> set[str] | None:
@@ -41,11 +36,12 @@ def _split(text: str | None) -> set[str] | None:
 
 
 def series_payload(rows: Iterable[dict[str, Any]], city: str, by: str, catalog: Catalog,
-                   kpis: set[str] | None = None,
+                   min_sample: int, kpis: set[str] | None = None,
                    companies: set[str] | None = None) -> dict[str, Any]:
     """Group report rows (`ReportRow.to_json()` dicts of one city) into chart series.
 
     Keeps the rows of `kpis` (all when None) and of `companies` plus '*' (all when None).
+    `min_sample` (COURIERWATCH_MIN_SAMPLE) tells the page which rates are too few to judge.
     Pure: the same rows give the same payload.
     """
     series: dict[tuple[str, str], dict[str, Any]] = {}
@@ -67,7 +63,7 @@ def series_payload(rows: Iterable[dict[str, Any]], city: str, by: str, catalog: 
                 "strength": _strength(catalog, t), "companies": _companies(catalog, t)})
     for s in series.values():
         s["points"].sort(key=lambda p: p["t"])
-    return {"city": city, "city_name": city_label(city), "by": by, "min_sample": MIN_SAMPLE,
+    return {"city": city, "city_name": city_label(city), "by": by, "min_sample": min_sample,
             "series": sorted(series.values(), key=lambda s: (s["kpi"], s["company"] != "*",
                                                              s["company"])),
             "targets": sorted(targets.values(), key=lambda t: (t["kpi"], t["policy_id"]))}
@@ -77,7 +73,7 @@ def _strength(catalog: Catalog, threshold: dict[str, Any]) -> str:
     if threshold.get("strength"):
         return str(threshold["strength"])
     try:
-        return strength_of(catalog.by_id(threshold["policy_id"]))
+        return catalog.by_id(threshold["policy_id"]).strength
     except KeyError:
         return "binding"
 
@@ -97,8 +93,9 @@ def policies_payload(catalog: Catalog, city: str | None) -> dict[str, Any]:
 
 
 def register_series_views(app: faust.App, wh: Warehouse, catalog: Catalog, routes: RouteTable,
-                          parse_filter: Any) -> None:
-    """`parse_filter(query) -> CellFilter` is services.api.filter_from_query (one parser)."""
+                          parse_filter: Any, min_sample: int) -> None:
+    """`parse_filter(query) -> CellFilter` is services.api.filter_from_query (one parser);
+    `min_sample` the setting COURIERWATCH_MIN_SAMPLE (the figures' one judgement rule)."""
 
     @app.page("/api/series")
     async def series(web: Any, request: Any) -> Any:
@@ -115,9 +112,10 @@ def register_series_views(app: faust.App, wh: Warehouse, catalog: Catalog, route
             return web.json({"error": str(exc)}, status=400)
         flt = CellFilter(city=city, start=flt.start, end=flt.end, by=by)
         rows = await asyncio.get_running_loop().run_in_executor(
-            None, lambda: [r.to_json() for r in kpi_report(wh, flt, routes, catalog)])
-        return web.json(series_payload(rows, city, flt.by, catalog, _split(q.get("kpi")),
-                                       _split(q.get("company"))))
+            None, lambda: [r.to_json() for r in kpi_report(wh, flt, routes, catalog,
+                                                           min_sample)])
+        return web.json(series_payload(rows, city, flt.by, catalog, min_sample,
+                                       _split(q.get("kpi")), _split(q.get("company"))))
 
     @app.page("/api/policies")
     async def policies(web: Any, request: Any) -> Any:

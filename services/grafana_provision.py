@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
-from grafana_client import GrafanaApi
 from grafana_client.client import GrafanaClientError
 
 from courierwatch.catalog import Catalog
@@ -63,10 +62,10 @@ def datasources(t: Targets) -> list[dict[str, Any]]:
     ]
 
 
-def _missing(call: Callable[[], Any]) -> bool:
-    """True when the GET answers 404 (absent); other errors propagate."""
+def _missing(get: Callable[[str], Any], uid: str) -> bool:
+    """True when `get(uid)` answers 404 (absent); other errors propagate."""
     try:
-        call()
+        get(uid)
     except GrafanaClientError as exc:
         if exc.status_code == 404:
             return True
@@ -74,11 +73,12 @@ def _missing(call: Callable[[], Any]) -> bool:
     return False
 
 
-def provision(api: GrafanaApi, catalog: Catalog, targets: Targets,
+def provision(api: Any, catalog: Catalog, targets: Targets,
               progress: Callable[[str], None] = lambda _: None) -> Summary:
-    """Upsert everything; returns what was created and what was updated."""
+    """Upsert everything through `api` (a grafana_client.GrafanaApi, whose methods are
+    untyped); returns what was created and what was updated."""
     s = Summary()
-    if _missing(lambda: api.folder.get_folder(FOLDER_UID)):
+    if _missing(api.folder.get_folder, FOLDER_UID):
         api.folder.create_folder(FOLDER_TITLE, uid=FOLDER_UID)
         s.add("folder", FOLDER_UID, "created")
     else:
@@ -86,7 +86,7 @@ def provision(api: GrafanaApi, catalog: Catalog, targets: Targets,
         s.add("folder", FOLDER_UID, "updated")
     progress("folder")
     for ds in datasources(targets):
-        if _missing(lambda ds=ds: api.datasource.get_datasource_by_uid(ds["uid"])):
+        if _missing(api.datasource.get_datasource_by_uid, str(ds["uid"])):
             api.datasource.create_datasource(ds)
             s.add("datasource", ds["uid"], "created")
         else:
@@ -109,7 +109,7 @@ def provision(api: GrafanaApi, catalog: Catalog, targets: Targets,
         s.add("contact point", cp["uid"], "created")
     progress("contact point")
     for rule in alert_rules(catalog):
-        if _missing(lambda rule=rule: api.alertingprovisioning.get_alertrule(rule["uid"])):
+        if _missing(api.alertingprovisioning.get_alertrule, str(rule["uid"])):
             api.alertingprovisioning.create_alertrule(rule)
             s.add("alert rule", rule["uid"], "created")
         else:

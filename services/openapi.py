@@ -80,16 +80,22 @@ SCHEMAS: dict[str, Any] = {
         "policy_id": {"type": "string"}, "comparator": {"type": "string"},
         "threshold": _NUM, "unit": {"type": "string"}, "scope": {"type": "string"},
         "source": {"type": "string"},
-        "status": {"type": "string", "enum": ["pass", "breach", "no_data"]}}},
+        "status": {"type": "string", "enum": ["pass", "breach", "no_data", "too_few"]},
+        "strength": {"type": "string", "enum": ["binding", "aspirational"]},
+        "companies": {"type": "array", "items": {"type": "string"}, "nullable": True}}},
     "KpiRow": {"type": "object", "properties": {
         "city": {"type": "string"}, "city_name": {"type": "string"},
         "company": {"type": "string"}, "period_start": {"type": "string"},
         "kpi": {"type": "string"}, "numerator": _NUM, "denominator": _NUM,
         "value": _NULLABLE_NUM, "unit": {"type": "string"},
-        "status": {"type": "string", "enum": ["pass", "breach", "no_target", "no_data"]},
+        "status": {"type": "string",
+                   "enum": ["pass", "breach", "no_target", "no_data", "too_few"]},
+        "breach_strength": {"type": "string", "nullable": True,
+                            "enum": ["binding", "aspirational", None]},
         "thresholds": {"type": "array", "items": {"$ref": "#/components/schemas/Threshold"}}}},
     "KpiRows": {"type": "object", "properties": {
-        "rows": {"type": "array", "items": {"$ref": "#/components/schemas/KpiRow"}}}},
+        "rows": {"type": "array", "items": {"$ref": "#/components/schemas/KpiRow"}},
+        "min_sample": {"type": "integer"}}},
     "Rows": {"type": "object", "properties": {
         "rows": {"type": "array", "items": {"type": "object"}}}},
     "Cells": {"type": "object", "properties": {

@@ -398,7 +398,9 @@ async function refresh() {
       for (const t of p.policies) policyStrength[t.id] = t.strength || "binding";
     }
     const alerts = await loadAlerts();
-    const {rows} = await apiJson("/api/kpi", {by: "day", from: w.from, to: w.to});
+    const kpiBody = await apiJson("/api/kpi", {by: "day", from: w.from, to: w.to});
+    const rows = kpiBody.rows;
+    if (kpiBody.min_sample !== undefined) state.minSample = kpiBody.min_sample;
     $("overview-sub").textContent = w.from || w.to
       ? `· ${w.from ? new Date(w.from).toLocaleString("zh-CN", {hour12: false}) : "…"} – ${w.to ? new Date(w.to).toLocaleString("zh-CN", {hour12: false}) : "now"}, all companies`
       : "· all data, all companies";

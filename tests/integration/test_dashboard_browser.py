@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 import pytest
 
-from services.pipeline import free_port
+from runtime.ports import free_port
 from tests.conftest import REPO, Cli
 
 pytestmark = [pytest.mark.integration,
@@ -80,7 +80,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
     assert summary["distinct_events"] == 40000, summary
     port = free_port()
     log = (tmp / "serve.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--port", str(port)],
                             env=cli.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:

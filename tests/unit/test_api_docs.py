@@ -6,6 +6,7 @@ import faust
 from openapi_spec_validator import validate
 
 from courierwatch.catalog import load_catalog
+from runtime.settings import load_settings
 from services.api import register_views
 from services.api_series import series_payload
 from services.openapi import spec
@@ -14,7 +15,7 @@ from services.openapi import spec
 def _served_paths() -> set[str]:
     app = faust.App("docs-test", broker="kafka://127.0.0.1:1", web_enabled=True,
                     autodiscover=False)
-    register_views(app, None, None)  # type: ignore[arg-type]  # views only, no request served
+    register_views(app, load_settings({}), None)  # type: ignore[arg-type]  # no request served
     return set(app.web.views)
 
 
@@ -50,7 +51,7 @@ def test_series_payload_groups_by_kpi_and_company_in_time_order() -> None:
             _row("delay_rate", "ZTO", 8, 1, 100, "pass", [thr]),
             _row("delay_rate", "SF", 8, 0, 100, "pass", [thr]),
             _row("damage_rate", "*", 8, 0, 400, "no_target")]
-    p = series_payload(rows, "331000", "hour", catalog, kpis={"delay_rate"},
+    p = series_payload(rows, "331000", "hour", catalog, 50, kpis={"delay_rate"},
                        companies={"ZTO"})
     assert [(s["kpi"], s["company"]) for s in p["series"]] == [
         ("delay_rate", "*"), ("delay_rate", "ZTO")]
