@@ -29,7 +29,8 @@ const SUFFIX = {per_1000: "‰", per_100000: "/100k", per_1000000: "/M", mm_per_
 const RANGES = {"6h": 6 * 3600e3, "24h": 24 * 3600e3, "7d": 7 * 24 * 3600e3, "all": null};
 const COLOURS = ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
                  "#bcbd22", "#7f7f7f", "#aec7e8", "#98df8a"];
-const state = {city: null, company: "", range: "24h", from: null, to: null, minSample: 50};
+const state = {city: null, company: "", range: "24h", from: null, to: null, minSample: 50,
+               rangeChosen: false};
 const charts = [];
 
 // ---- DOM helpers: text only ------------------------------------------------------------
@@ -75,6 +76,7 @@ function readUrl() {
   const q = new URLSearchParams(window.location.search);
   state.city = q.get("city") || null;
   state.company = q.get("company") || "";
+  state.rangeChosen = RANGES.hasOwnProperty(q.get("range")) || q.has("from") || q.has("to");
   state.range = RANGES.hasOwnProperty(q.get("range")) ? q.get("range") : "24h";
   state.from = q.get("from"); state.to = q.get("to");
 }
@@ -400,6 +402,12 @@ async function refresh() {
     const alerts = await loadAlerts();
     const kpiBody = await apiJson("/api/kpi", {by: "day", from: w.from, to: w.to});
     const rows = kpiBody.rows;
+    if (!rows.length && !state.rangeChosen && state.range !== "all") {
+      // Nothing in the last 24 h (say, a backfill of older events): show all the data
+      // rather than an empty page; the user's own choice of range is never overridden.
+      state.range = "all"; state.rangeChosen = true; $("range").value = "all"; writeUrl();
+      return refresh();
+    }
     if (kpiBody.min_sample !== undefined) state.minSample = kpiBody.min_sample;
     $("overview-sub").textContent = w.from || w.to
       ? `· ${w.from ? new Date(w.from).toLocaleString("zh-CN", {hour12: false}) : "…"} – ${w.to ? new Date(w.to).toLocaleString("zh-CN", {hour12: false}) : "now"}, all companies`
@@ -433,7 +441,8 @@ function start() {
   $("city").addEventListener("change", e => { choose(e.target.value); });
   $("company").addEventListener("change", e => { state.company = e.target.value; writeUrl(); loadCity(); });
   $("range").addEventListener("change", e => {
-    state.range = e.target.value; state.from = state.to = null; writeUrl(); refresh();
+    state.range = e.target.value; state.from = state.to = null; state.rangeChosen = true;
+    writeUrl(); refresh();
   });
   $("token-form").addEventListener("submit", e => {
     e.preventDefault();
