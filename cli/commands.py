@@ -14,6 +14,7 @@ from rich.console import Console
 
 from courierwatch.catalog import load_catalog
 from courierwatch.cities import city_label, resolve_city
+from courierwatch.companies import load_company_lists
 from courierwatch.periods import as_cst
 from courierwatch.routes import load_route_table
 from runtime.settings import load_settings
@@ -149,10 +150,15 @@ def policies_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def policies_counts(args: argparse.Namespace) -> int:
+    sys.stdout.write(load_catalog().counts_sentence() + "\n")
+    return 0
+
+
 def policies_list(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    catalog = load_catalog()
+    catalog, company_lists = load_catalog(), load_company_lists()
     city = resolve_city(args.city) if args.city else None
     table = Table(title="Policy catalog (targets of the five seed plans)", show_lines=True)
     for col in ("id", "metric", "target", "strength", "scope", "companies", "in force",
@@ -166,7 +172,9 @@ def policies_list(args: argparse.Namespace) -> int:
         scope = t.scope + ": " + ", ".join(city_label(c) if c[-1] != "*" else c
                                            for c in t.cities)
         strength = "[yellow]aspirational[/]" if t.aspirational else "binding"
-        companies = "all" if t.companies is None else ", ".join(t.companies)
+        named = [n for n, codes in company_lists.items() if codes == t.companies]
+        companies = ("all" if t.companies is None else
+                     f"{named[0]}: " * bool(named) + ", ".join(t.companies))
         table.add_row(t.id, t.metric + (f" [{t.route_class}]" if t.route_class else ""),
                       f"{t.comparator} {t.threshold:g} {t.unit}", strength, scope, companies,
                       t.effective.isoformat(), f"{t.source} {t.section}", t.quote)

@@ -124,11 +124,20 @@ def _policies(sub: Subparsers) -> None:
     pe = psub.add_parser("export", help="the catalog as JSON")
     pe.add_argument("--format", choices=("json",), default="json")
     pe.set_defaults(func=commands.policies_export)
-    pl = psub.add_parser("list", help="a readable table of the catalog")
+    pl = psub.add_parser("list", help="a readable table of the catalog",
+                         description="One row per target with its threshold, strength "
+                         "(binding, or aspirational for 力争/基本 sentences), city scope, "
+                         "company scope (all, or the major brands), effective date, source "
+                         "and quote.")
     pl.add_argument("--city", help="only targets that apply to this city")
     pl.add_argument("--all", action="store_true", help="include targets measured by "
                     "reference data, not events")
     pl.set_defaults(func=commands.policies_list)
+    pc = psub.add_parser("counts", help="the README's sentence of catalog counts",
+                         description="How many targets the catalog holds, how many are "
+                         "measurable from events, aspirational, or for the major brands only; "
+                         "the README's block between the catalog-counts markers is this text.")
+    pc.set_defaults(func=commands.policies_counts)
 
 
 def _provision(sub: Subparsers) -> None:

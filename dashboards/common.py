@@ -43,6 +43,7 @@ KPI_TITLES = {
     "valid_complaint_rate": "有效申诉率 valid complaints",
     "complaint_acceptance_rate": "申诉受理 complaints accepted",
     "complaint_satisfaction": "申诉满意 complaint satisfaction",
+    "company_complaint_satisfaction": "企业投诉处理满意 company complaint satisfaction",
     "locker_share": "智能箱投递 locker share",
     "standard_packaging_share": "规范包装 standard packaging",
     "e_waybill_share": "电子面单 e-waybill",

@@ -67,6 +67,7 @@ EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("offset", "UInt64"),
     ("msg_index", "UInt32"),
     ("ingested_at", "DateTime64(3, 'UTC')"),
+    ("channel", "LowCardinality(String)"),  # COMPLAINT only: '' (absent: APPEAL) or COMPANY
 )
 EVENT_COLUMN_NAMES: tuple[str, ...] = tuple(n for n, _ in EVENT_COLUMNS)
 
@@ -102,7 +103,8 @@ _EVENT_TUPLE = (
     "site_id String, dest_city String, ecommerce Bool, packaging Tuple(standard Bool, "
     "e_waybill Bool, secondary_packaging Bool, recycled_bag Bool, tape_mm UInt16, "
     "degradable Bool), security Tuple(real_name Bool, inspected Bool, xray Bool), "
-    "mode String, kind String, complaint_id String, stage String, valid Bool, satisfied Bool)")
+    "mode String, kind String, complaint_id String, stage String, valid Bool, satisfied Bool, "
+    "channel String)")
 
 
 def _staging_ddl(db: str) -> list[str]:
@@ -122,7 +124,7 @@ SELECT j.event_id AS event_id, j.parcel_id AS parcel_id, j.company AS company, j
   j.security.inspected AS sec_inspected, j.security.xray AS sec_xray, j.mode AS mode,
   j.kind AS kind, j.complaint_id AS complaint_id, j.stage AS stage, j.valid AS valid,
   j.satisfied AS satisfied, late, topic, partition, offset, msg_index,
-  fromUnixTimestamp64Milli(ingested_ms, 'UTC') AS ingested_at
+  fromUnixTimestamp64Milli(ingested_ms, 'UTC') AS ingested_at, j.channel AS channel
 FROM {db}.events_in""",
     ]
 
@@ -205,6 +207,26 @@ ORDER BY (city, company, period, period_start, kpi)""",
     ]
 
 
+def _channel_ddl(db: str) -> list[str]:
+    """COMPLAINT `channel` (appeal vs company complaint) on a database made before it.
+
+    Adds the column (at the end, as in EVENT_COLUMNS) and the company-complaint counts, and
+    re-creates the two views that read them. Old complaints had no channel, i.e. were
+    appeals, so the counts already stored stay right. On a fresh database every statement
+    is a no-op or re-creates a view identically.
+    """
+    new_counts = [c.name for c in COUNTS if c.name.startswith("company_complaint")]
+    return [
+        f"ALTER TABLE {db}.events ADD COLUMN IF NOT EXISTS channel LowCardinality(String)",
+        *(f"ALTER TABLE {db}.cell_counts ADD COLUMN IF NOT EXISTS `{n}` "
+          "AggregateFunction(uniqExact, UInt64)" for n in new_counts),
+        f"DROP VIEW IF EXISTS {db}.events_in_mv",
+        _staging_ddl(db)[1],
+        f"DROP VIEW IF EXISTS {db}.cell_counts_mv",
+        _cell_counts_ddl(db)[1],
+    ]
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     id: str
@@ -220,6 +242,7 @@ def migrations(db: str) -> tuple[Migration, ...]:
         Migration("0004_accepts", tuple(_accepts_ddl(db))),
         Migration("0005_late_dead_published", tuple(_misc_ddl(db))),
         Migration("0006_events_in", tuple(_staging_ddl(db))),
+        Migration("0007_complaint_channel", tuple(_channel_ddl(db))),
     )
 
 

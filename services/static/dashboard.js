@@ -10,11 +10,13 @@ const KPIS = [
   ["on_time_rate.yrd_key_12h", "长三角重点城市 12h on time"],
   ["on_time_rate.yrd_24h", "长三角 24h on time"],
   ["on_time_rate.national_key_48h", "全国重点城市 48h on time"],
+  ["on_time_rate.intra_city", "同城 intra-city on time (no plan target)"],
   ["promise_kept_rate", "承诺时限 promise kept"], ["delay_rate", "延误率 delays"],
   ["damage_rate", "损毁率 damage"], ["loss_rate", "丢失率 loss"],
   ["valid_complaint_rate", "有效申诉率 valid complaints"],
   ["complaint_acceptance_rate", "申诉受理 complaints accepted"],
   ["complaint_satisfaction", "申诉满意 complaint satisfaction"],
+  ["company_complaint_satisfaction", "企业投诉处理满意 company complaint satisfaction"],
   ["locker_share", "智能箱投递 locker share"],
   ["standard_packaging_share", "规范包装 standard packaging"],
   ["e_waybill_share", "电子面单 e-waybill"],
@@ -194,7 +196,7 @@ function renderOverview(rows, alerts) {
       const ts = cell.targets.map(withStrength);
       ts.forEach(t => targets.add(fmtTarget(t)));
       const v = verdict(cell.value, cell.den, cell.unit, ts);
-      const mark = v === "breach" ? " ✗" : v === "aspirational" ? " ◇" : "";
+      const mark = v === "breach" ? " ✗" : v === "aspirational" ? " △" : "";
       const title = (v === "small" ? `n = ${cell.den}: below ${state.minSample}, not judged\n`
                                    : `n = ${cell.den}\n`) +
         ts.map(t => `${t.policy_id}: ${fmtTarget(t)}${isAspirational(t) ? " (aspirational)" : ""}`
@@ -250,7 +252,7 @@ async function loadAlerts() {
                  a.city;
     const warning = a.severity === "warning" || a.strength === "aspirational";
     const li = el("li", {class: "firing" + (warning ? " warning" : ""), "data-city": a.city},
-      `${warning ? "◇" : "✗"} ${name} ${a.company} ${LABEL[a.kpi] || a.kpi}: ` +
+      `${warning ? "△" : "✗"} ${name} ${a.company} ${LABEL[a.kpi] || a.kpi}: ` +
       `${a.value ?? "–"} vs ${a.comparator || ""}${a.threshold ?? "–"} (${a.policy_id || ""}) ` +
       `since ${a.started_at || a.first_breach || "?"}`);
     li.addEventListener("click", () => choose(a.city));
@@ -315,7 +317,7 @@ function chartOptions(kpi, unit, kpiSeries, targets, width) {
     label: (isAspirational(t) ? "aspirational target " : "target ") + fmtTarget(t) + scopeNote(t),
     stroke: isAspirational(t) ? "#e8710a" : "#d93025", dash: [8, 6], width: 2,
     points: {show: false}, value: () => fmtTarget(t)});
-  for (const [label, colour] of [["✗ breach", "#d93025"], ["◇ aspirational breach", "#e8710a"]])
+  for (const [label, colour] of [["✗ breach", "#d93025"], ["△ aspirational breach", "#e8710a"]])
     series.push({label, stroke: colour, width: 0, paths: () => null,
                  points: {show: true, size: 9, fill: colour, stroke: colour},
                  value: (u, v) => v === null ? "" : fmt(v, unit)});
