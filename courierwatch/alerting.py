@@ -190,7 +190,12 @@ class Evaluator:
             else:
                 del self._buckets[cell]
 
-    def _window(self, cell: Cell, t_ms: int, span_s: int) -> Counts:
+    @property
+    def cells(self) -> list[Cell]:
+        return sorted(self._buckets)
+
+    def window(self, cell: Cell, t_ms: int, span_s: int) -> Counts:
+        """Sums of the cell's counts over the buckets starting in [t - span, t)."""
         lo = t_ms - span_s * 1000
         sums = [0] * len(ALERT_COUNTS)
         for b, c in self._buckets.get(cell, {}).items():
@@ -216,7 +221,7 @@ class Evaluator:
             targets = [t for t in self._applicable(cell[0], on) if covers_company(t, cell[1])]
             if not targets:
                 continue
-            windows = {s: self._window(cell, t_ms, s) for s in spans}
+            windows = {s: self.window(cell, t_ms, s) for s in spans}
             for target in targets:
                 change = self._judge(cell, target, windows, t_ms)
                 if change is not None:

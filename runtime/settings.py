@@ -19,6 +19,10 @@
 | COURIERWATCH_PUBLISH_INTERVAL_S | 5 | how often to publish closed periods and check restatements |
 | COURIERWATCH_API_PORT | 8765 | HTTP API and dashboard of the worker that owns ClickHouse |
 | COURIERWATCH_SWITCH_INTERVAL_S | 0.0002 | the worker's GIL switch interval (see streams.worker) |
+| COURIERWATCH_ALERT_WEBHOOKS | (none) | comma-separated URLs receiving Alertmanager v4 webhooks |
+| COURIERWATCH_ALERT_INTERVAL_S | 5 | how often the worker evaluates newly settled alert buckets |
+| COURIERWATCH_ALERT_SETTLE_S | 600 | an alert bucket is evaluated once event time is this past |
+|   |   | its end; the other alerting defaults: courierwatch.alerting.AlertRules |
 | COURIERWATCH_CRASH_AFTER_BATCHES | 0 (off) | fault injection for recovery tests: the |
 |   |   | worker dies right after its Nth ClickHouse insert, before the commit |
 """
@@ -50,6 +54,9 @@ class Settings:
     publish_interval_s: float = 5.0
     crash_after_batches: int = 0
     switch_interval_s: float = 0.0002
+    alert_webhooks: tuple[str, ...] = ()
+    alert_interval_s: float = 5.0
+    alert_settle_s: int = 600
 
     @property
     def embedded_kafka(self) -> bool:
@@ -62,6 +69,10 @@ class Settings:
     @property
     def dlq_topic(self) -> str:
         return f"{self.topic_prefix}scan.v1.dlq"
+
+    @property
+    def alert_topic(self) -> str:
+        return f"{self.topic_prefix}alerts.v1"
 
     @property
     def consumer_group(self) -> str:
@@ -102,6 +113,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         publish_interval_s=float(e.get("COURIERWATCH_PUBLISH_INTERVAL_S", "5")),
         crash_after_batches=int(e.get("COURIERWATCH_CRASH_AFTER_BATCHES", "0")),
         switch_interval_s=float(e.get("COURIERWATCH_SWITCH_INTERVAL_S", "0.0002")),
+        alert_webhooks=tuple(u.strip() for u in e.get("COURIERWATCH_ALERT_WEBHOOKS", "").split(",")
+                             if u.strip()),
+        alert_interval_s=float(e.get("COURIERWATCH_ALERT_INTERVAL_S", "5")),
+        alert_settle_s=int(e.get("COURIERWATCH_ALERT_SETTLE_S", "600")),
     )
 
 
@@ -122,4 +137,7 @@ def settings_env(s: Settings) -> dict[str, str]:
         "COURIERWATCH_SWITCH_INTERVAL_S": str(s.switch_interval_s),
         "COURIERWATCH_PUBLISH_GRACE_S": str(s.publish_grace_s),
         "COURIERWATCH_PUBLISH_INTERVAL_S": str(s.publish_interval_s),
+        "COURIERWATCH_ALERT_WEBHOOKS": ",".join(s.alert_webhooks),
+        "COURIERWATCH_ALERT_INTERVAL_S": str(s.alert_interval_s),
+        "COURIERWATCH_ALERT_SETTLE_S": str(s.alert_settle_s),
     }

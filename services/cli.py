@@ -7,7 +7,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from services import commands
+from services import alert_commands, commands
 from warehouse.client import StoreBusy
 
 
@@ -117,6 +117,20 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--all", action="store_true", help="include targets measured by "
                     "reference data, not events")
     pl.set_defaults(func=commands.policies_list)
+
+    p = sub.add_parser("alerts", help="alerts raised on breaches of the plans' targets",
+                       description="Alerts per city x company x KPI x policy, raised by the "
+                       "multi-window burn-rate evaluation of docs/alerting.md.")
+    asub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    al = asub.add_parser("list", help="firing and resolved alerts, newest first",
+                         description="One object per alert episode with city, company, kpi, "
+                         "state (firing|resolved), value, threshold, policy_id, started_at, "
+                         "resolved_at and its windows, sample and source quote.")
+    al.add_argument("--active", action="store_true", help="only alerts firing now")
+    al.add_argument("--city", help="code or name (台州, Wuhan, 331000)")
+    al.add_argument("--company", help="brand code")
+    al.add_argument("--format", choices=("table", "json"), default="table")
+    al.set_defaults(func=alert_commands.alerts_list)
 
     p = sub.add_parser("bench", help="benchmark the whole pipeline and a naive baseline",
                        description="Drive the whole pipeline on the embedded defaults (its own "

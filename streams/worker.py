@@ -15,6 +15,7 @@ import sys
 import faust
 
 from runtime.settings import load_settings
+from services.alert_api import register_alert_views
 from services.api import register_views
 from services.owner import clear_api_record, write_api_record
 from streams.app import build_app
@@ -36,6 +37,7 @@ def main() -> None:
                    reset=os.environ.get("COURIERWATCH_RESET_DATABASE") == "1")
     app = build_app(settings, bootstrap, wh, web_port=web_port)
     register_views(app, settings, wh)
+    register_alert_views(app, wh)
     write_api_record(settings.data_dir, web_port)
     atexit.register(clear_api_record, settings.data_dir)
     worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)

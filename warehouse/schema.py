@@ -236,6 +236,8 @@ class Migration:
 
 def migrations(db: str) -> tuple[Migration, ...]:
     """Ordered migrations; ids are never reused or edited once released."""
+    from warehouse.alert_schema import alert_ddl  # imports COUNTS from here
+
     return (
         Migration("0001_events", (_events_ddl(db),)),
         Migration("0002_cell_counts", tuple(_cell_counts_ddl(db))),
@@ -243,6 +245,7 @@ def migrations(db: str) -> tuple[Migration, ...]:
         Migration("0004_accepts", tuple(_accepts_ddl(db))),
         Migration("0005_late_dead_published", tuple(_misc_ddl(db))),
         Migration("0006_events_in", tuple(_staging_ddl(db))),
+        Migration("0007_alerts", alert_ddl(db)),
     )
 
 
