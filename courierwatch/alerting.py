@@ -26,13 +26,14 @@ Per target (docs/alerting.md has the reasoning):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, timezone
 
 from courierwatch.alert_model import (
     ALERT_COUNTS,
     ALERT_KPIS,
+    COUNT_INDEX,
     FIRING,
     PAGE,
     RESOLVED,
@@ -73,7 +74,7 @@ class AlertRules:
     min_sample: int = 100           # denominator events in the long window
     min_misses: int = 5             # missing events in the long window
     confidence_z: float = 2.326     # one-sided 99 % Wilson bound on the long window
-    zero_budget_tolerance: float = 0.01  # the budget read into a 100 % (or 0) target
+    zero_budget_tolerance: float = 0.03  # the budget read into a 100 % (or 0) target
     resolve_window_s: int = 3600
     clear_for_s: int = 1800
     settle_s: int = 600             # a bucket is evaluated once the watermark is this past it
@@ -130,6 +131,30 @@ def covers_company(target: PolicyTarget, company: str) -> bool:
     return companies is None or company in companies
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A target compiled for the inner loop: where its misses are, and its levels."""
+
+    den: int
+    count: int
+    miss_is_count: bool    # the stored count is the misses (else: den - count)
+    levels: tuple[float, ...]  # alert level per rule
+    resolve_level: float
+
+    def misses(self, c: Sequence[int]) -> tuple[int, int]:
+        den = c[self.den]
+        return (c[self.count] if self.miss_is_count else den - c[self.count]), den
+
+
+def compile_target(target: PolicyTarget, rules: AlertRules) -> _Plan:
+    how = ALERT_KPIS[target.metric]
+    ceiling = target.comparator in ("<=", "<")
+    levels = tuple(alert_level(target, r.factor, rules.zero_budget_tolerance)
+                   for r in rules.rules)
+    return _Plan(COUNT_INDEX[how.denominator], COUNT_INDEX[how.count],
+                 ceiling != how.complement, levels, min(levels))
+
+
 @dataclass
 class _Episode:
     alert: Alert
@@ -150,6 +175,10 @@ class Evaluator:
     _buckets: dict[Cell, dict[int, Counts]] = field(default_factory=dict)
     _open: dict[tuple[Cell, str, str], _Episode] = field(default_factory=dict)
     _targets: dict[tuple[str, date], list[PolicyTarget]] = field(default_factory=dict)
+    _sums: dict[Cell, dict[int, list[int]]] = field(default_factory=dict)
+    _sums_at: int = 0  # the evaluation time of `_sums`; 0: recompute them from the buckets
+    _plans: dict[str, _Plan] = field(default_factory=dict)
+    _pruned_at: int = 0
 
     def restore(self, open_alerts: Iterable[Alert]) -> None:
         """Resume after a restart with the alerts still firing (from the alert history)."""
@@ -161,6 +190,8 @@ class Evaluator:
         return [e.alert for e in self._open.values()]
 
     def add(self, city: str, company: str, bucket_ms: int, counts: Mapping[str, int]) -> None:
+        if bucket_ms < self._sums_at:  # inside windows already summed: sum afresh
+            self._sums_at = 0
         self._buckets.setdefault((city, company), {})[bucket_ms] = tuple(
             int(counts.get(n, 0)) for n in ALERT_COUNTS)
 
@@ -182,13 +213,17 @@ class Evaluator:
         return changes
 
     def _prune(self, now_ms: int) -> None:
-        oldest = now_ms - self.rules.history_s * 1000
+        if now_ms - self._pruned_at < 3_600_000:  # at most once an hour of event time
+            return
+        self._pruned_at = now_ms
+        oldest = now_ms - self.rules.history_s * 1000 - self.rules.bucket_s * 1000
         for cell in list(self._buckets):
             kept = {b: c for b, c in self._buckets[cell].items() if b >= oldest}
             if kept:
                 self._buckets[cell] = kept
             else:
                 del self._buckets[cell]
+                self._sums.pop(cell, None)
 
     @property
     def cells(self) -> list[Cell]:
@@ -204,6 +239,32 @@ class Evaluator:
                     sums[i] += v
         return tuple(sums)
 
+    def _spans(self) -> set[int]:
+        spans = {s for r in self.rules.rules for s in (r.long_s, r.short_s)}
+        return spans | {self.rules.resolve_window_s, self.rules.history_s}
+
+    def _roll_sums(self, t_ms: int) -> None:
+        """Window sums at t: from those at t - one bucket by adding the bucket that enters
+        and subtracting those that leave (O(cells x windows) per step), or from scratch."""
+        step = self.rules.bucket_s * 1000
+        spans = self._spans()
+        incremental = self._sums_at and self._sums_at == t_ms - step
+        for cell, buckets in self._buckets.items():
+            sums = self._sums.get(cell)
+            if not incremental or sums is None:
+                self._sums[cell] = {s: list(self.window(cell, t_ms, s)) for s in spans}
+                continue
+            entering = buckets.get(t_ms - step)
+            for s, acc in sums.items():
+                leaving = buckets.get(t_ms - step - s * 1000)
+                if entering is not None:
+                    for i, v in enumerate(entering):
+                        acc[i] += v
+                if leaving is not None:
+                    for i, v in enumerate(leaving):
+                        acc[i] -= v
+        self._sums_at = t_ms
+
     def _applicable(self, city: str, on: date) -> list[PolicyTarget]:
         key = (city, on)
         if key not in self._targets:
@@ -213,51 +274,62 @@ class Evaluator:
 
     def _evaluate(self, t_ms: int) -> list[Alert]:
         on = datetime.fromtimestamp((t_ms - 1) / 1000, UTC).astimezone(CST).date()
-        spans = {s for r in self.rules.rules for s in (r.long_s, r.short_s)}
-        spans.add(self.rules.resolve_window_s)
+        self._roll_sums(t_ms)
+        zeros = {s: [0] * len(ALERT_COUNTS) for s in self._spans()}
         changes: list[Alert] = []
         cells = set(self._buckets) | {k[0] for k in self._open}
         for cell in sorted(cells):
             targets = [t for t in self._applicable(cell[0], on) if covers_company(t, cell[1])]
             if not targets:
                 continue
-            windows = {s: self.window(cell, t_ms, s) for s in spans}
+            windows = self._sums.get(cell, zeros)
             for target in targets:
                 change = self._judge(cell, target, windows, t_ms)
                 if change is not None:
                     changes.append(change)
         return changes
 
-    def _breach(self, target: PolicyTarget, windows: Mapping[int, Counts]
+    def _plan(self, target: PolicyTarget) -> _Plan:
+        plan = self._plans.get(target.id)
+        if plan is None:
+            plan = self._plans[target.id] = compile_target(target, self.rules)
+        return plan
+
+    def _breach(self, target: PolicyTarget, windows: Mapping[int, Sequence[int]]
                 ) -> tuple[BurnRule, int, int, float | None] | None:
         """The first rule that breaches: (rule, misses, sample, short-window value)."""
         r = self.rules
-        for rule in r.rules:
-            level = alert_level(target, rule.factor, r.zero_budget_tolerance)
-            misses, n = miss_counts(target, windows[rule.long_s])
-            if n < r.min_sample or misses < r.min_misses:
+        plan = self._plan(target)
+        for rule, level in zip(r.rules, plan.levels, strict=True):
+            misses, n = plan.misses(windows[rule.long_s])
+            if n < r.min_sample or misses < r.min_misses or misses <= level * n:
                 continue
             if wilson_lower(misses, n, r.confidence_z) <= level:
                 continue
-            s_miss, s_n = miss_counts(target, windows[rule.short_s])
+            s_miss, s_n = plan.misses(windows[rule.short_s])
             if s_n and s_miss / s_n > level:
-                return rule, misses, n, kpi_value(target, windows[rule.short_s])
+                return rule, misses, n, kpi_value(target, tuple(windows[rule.short_s]))
         return None
 
-    def _recovered(self, target: PolicyTarget, windows: Mapping[int, Counts]) -> bool:
-        level = min(alert_level(target, rule.factor, self.rules.zero_budget_tolerance)
-                    for rule in self.rules.rules)
-        misses, n = miss_counts(target, windows[self.rules.resolve_window_s])
-        return n > 0 and misses / n <= level
+    def _recovered(self, target: PolicyTarget, windows: Mapping[int, Sequence[int]]) -> bool:
+        """The miss share is at most the lowest alert level over the resolve window, or,
+        when that lacks the minimum sample (a quiet night), over the longest window; with
+        neither reaching it, recovery is not shown and the alert stays open."""
+        plan = self._plan(target)
+        for span in (self.rules.resolve_window_s, self.rules.history_s):
+            misses, n = plan.misses(windows[span])
+            if n >= self.rules.min_sample:
+                return misses <= plan.resolve_level * n
+        return False
 
-    def _judge(self, cell: Cell, target: PolicyTarget, windows: Mapping[int, Counts],
+    def _judge(self, cell: Cell, target: PolicyTarget, windows: Mapping[int, Sequence[int]],
                t_ms: int) -> Alert | None:
         key = (cell, target.metric, target.id)
         episode = self._open.get(key)
         breach = self._breach(target, windows)
         if breach is not None:
             rule, misses, n, short_value = breach
-            value = kpi_value(target, windows[rule.long_s])
+            value = kpi_value(target, tuple(windows[rule.long_s]))
             level = budget(target, self.rules.zero_budget_tolerance)
             fields_ = {"value": value if value is not None else 0.0, "rule": rule.name,
                        "long_window_s": rule.long_s, "short_window_s": rule.short_s,
@@ -280,10 +352,8 @@ class Evaluator:
             episode.clear_since_ms = t_ms
         if t_ms - episode.clear_since_ms < self.rules.clear_for_s * 1000:
             return None
-        del self._open[key]
-        value = kpi_value(target, windows[self.rules.resolve_window_s])
-        return replace(episode.alert, state=RESOLVED, resolved_at_ms=t_ms, evaluated_at_ms=t_ms,
-                       value=value if value is not None else episode.alert.value)
+        del self._open[key]  # the figures stay those of the last breach
+        return replace(episode.alert, state=RESOLVED, resolved_at_ms=t_ms, evaluated_at_ms=t_ms)
 
     def _new_alert(self, cell: Cell, target: PolicyTarget, t_ms: int,
                    fields_: dict[str, object]) -> Alert:

@@ -78,7 +78,7 @@ def build_app(settings: Settings, bootstrap: str, wh: Warehouse,
     app.ingestor = ingestor  # type: ignore[attr-defined]
     app.warehouse = wh  # type: ignore[attr-defined]
     app.alert_runner = register_alerting(  # type: ignore[attr-defined]
-        app, settings, wh, catalog, lambda: ingestor.watermark_ms,
+        app, settings, wh, catalog, ingestor.low_watermark_ms,
         f"http://127.0.0.1:{web_port or settings.api_port}")
 
     async def stored(decoding: Future[Future[list[DeadLetter]]], events: list[Any]) -> None:

@@ -65,6 +65,8 @@ class Ingestor:
         self.clock = clock
         self.limits = limits
         self.watermark_ms = stored_watermark_ms(wh)  # of the batches stored
+        # latest stored event time per partition, and when it last moved (monotonic s)
+        self.partition_watermarks: dict[int, tuple[int, float]] = {}
         self.decoded_watermark_ms = self.watermark_ms  # of the batches decoded
         self.stopping = False
         self.publisher = publisher
@@ -103,10 +105,13 @@ class Ingestor:
         dead: list[DeadLetter] = []
         n = late = 0
         hours: Counter[int] = Counter()
+        partition_max: dict[int, int] = {}
         for chunk in _chunks(arrivals, self.settings.insert_chunk_bytes):
             res = process_batch(chunk, now, self.decoded_watermark_ms, lateness_ms, self.limits)
             self.decoded_watermark_ms = res.watermark_ms
             dead += res.dead_letters
+            for p, t in res.partition_max_ms.items():
+                partition_max[p] = max(t, partition_max.get(p, 0))
             if len(res.rows):
                 columns = res.rows.columns
                 inserts.append(self._inserter.submit(
@@ -125,6 +130,10 @@ class Ingestor:
                          d.offset, d.msg_index) for d in dead]
                 with_retry(lambda: write_dead_letters(self.wh, rows), stop, retry)
             self.watermark_ms = watermark_ms
+            moved_at = time.monotonic()
+            for p, t in partition_max.items():
+                if t > self.partition_watermarks.get(p, (0, 0.0))[0]:
+                    self.partition_watermarks[p] = (t, moved_at)
             if self.publisher is not None and hours:
                 self.publisher.note_events(hours)
             self._count(len(arrivals), n, late, dead, time.perf_counter() - started)
@@ -154,6 +163,17 @@ class Ingestor:
             log.critical("fault injection: dying after insert of batch %d, before commit",
                          self.batches)
             os._exit(137)
+
+    def low_watermark_ms(self, idle_s: float = 30.0) -> int:
+        """The event time every partition has reached: the least of the partitions' latest
+        stored event times, leaving out a partition that has not moved for `idle_s` (one
+        that ran dry must not hold the others back). A backfill consumes partitions at
+        different speeds: data below this is complete up to the producers' disorder, data
+        below the plain watermark (the greatest) may not be. 0 before any batch."""
+        now = time.monotonic()
+        marks = self.partition_watermarks.values()
+        active = [t for t, at in marks if now - at < idle_s] or [t for t, _ in marks]
+        return min(active, default=0)
 
     def run_serialised(self, action: Callable[[], T]) -> Future[T]:
         """Run `action` on the insert thread, after every batch submitted so far is stored."""

@@ -36,8 +36,7 @@ def alert_ddl(db: str) -> tuple[str, ...]:
         f"""CREATE TABLE IF NOT EXISTS {db}.alert_cells (
   city LowCardinality(String), company LowCardinality(String), bucket DateTime('UTC'),
   {states}
-) ENGINE = AggregatingMergeTree PARTITION BY toYYYYMMDD(bucket) ORDER BY (bucket, city, company)
-TTL bucket + INTERVAL 14 DAY""",
+) ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(bucket) ORDER BY (bucket, city, company)""",
         f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.alert_cells_mv TO {db}.alert_cells AS
 SELECT city, company, toStartOfFiveMinutes(ts) AS bucket,
   {select}
