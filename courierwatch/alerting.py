@@ -19,7 +19,10 @@ Per target (docs/alerting.md has the reasoning):
   alert at all);
 - an alert fires when any rule breaches and resolves once, for `clear_for_s` on end, no
   rule breached and the miss share over `resolve_window_s` was at most the smallest
-  factor x budget (hysteresis: firing needs evidence, resolving a clear figure);
+  factor x budget (hysteresis: firing needs evidence, resolving a clear figure); after a
+  resolution the windows of that alert start at the resolution, so a new alert needs
+  fresh evidence (the minimum sample and the bound over data seen since), not the tail
+  of the incident that was just resolved;
 - binding targets page, aspirational ones (力争, 基本) warn.
 """
 
@@ -123,12 +126,8 @@ def kpi_value(target: PolicyTarget, c: Counts) -> float | None:
 
 
 def severity(target: PolicyTarget) -> str:
-    return WARNING if getattr(target, "strength", "binding") == "aspirational" else PAGE
-
-
-def covers_company(target: PolicyTarget, company: str) -> bool:
-    companies = getattr(target, "companies", None)
-    return companies is None or company in companies
+    """Aspirational targets (力争, 基本) warn; binding ones page."""
+    return WARNING if target.aspirational else PAGE
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,16 +173,22 @@ class Evaluator:
     evaluated_until_ms: int = 0
     _buckets: dict[Cell, dict[int, Counts]] = field(default_factory=dict)
     _open: dict[tuple[Cell, str, str], _Episode] = field(default_factory=dict)
+    _resolved: dict[tuple[Cell, str, str], int] = field(default_factory=dict)  # key -> when
     _targets: dict[tuple[str, date], list[PolicyTarget]] = field(default_factory=dict)
     _sums: dict[Cell, dict[int, list[int]]] = field(default_factory=dict)
     _sums_at: int = 0  # the evaluation time of `_sums`; 0: recompute them from the buckets
     _plans: dict[str, _Plan] = field(default_factory=dict)
     _pruned_at: int = 0
 
-    def restore(self, open_alerts: Iterable[Alert]) -> None:
-        """Resume after a restart with the alerts still firing (from the alert history)."""
-        for a in open_alerts:
-            self._open[((a.city, a.company), a.kpi, a.policy_id)] = _Episode(a)
+    def restore(self, alerts: Iterable[Alert]) -> None:
+        """Resume after a restart from the alert history: the alerts still firing, and the
+        resolution times of those resolved lately (their fresh-evidence rule holds on)."""
+        for a in alerts:
+            key = ((a.city, a.company), a.kpi, a.policy_id)
+            if a.resolved_at_ms is None:
+                self._open[key] = _Episode(a)
+            else:
+                self._resolved[key] = max(a.resolved_at_ms, self._resolved.get(key, 0))
 
     @property
     def open_alerts(self) -> list[Alert]:
@@ -218,6 +223,8 @@ class Evaluator:
         self._pruned_at = now_ms
         oldest = now_ms - self.rules.history_s * 1000 - self.rules.bucket_s * 1000
         for cell in list(self._buckets):
+            if next(iter(self._buckets[cell])) >= oldest:  # buckets come in time order
+                continue
             kept = {b: c for b, c in self._buckets[cell].items() if b >= oldest}
             if kept:
                 self._buckets[cell] = kept
@@ -243,27 +250,34 @@ class Evaluator:
         spans = {s for r in self.rules.rules for s in (r.long_s, r.short_s)}
         return spans | {self.rules.resolve_window_s, self.rules.history_s}
 
-    def _roll_sums(self, t_ms: int) -> None:
+    def _roll_sums(self, t_ms: int) -> set[Cell]:
         """Window sums at t: from those at t - one bucket by adding the bucket that enters
-        and subtracting those that leave (O(cells x windows) per step), or from scratch."""
+        and subtracting those that leave (O(cells x windows) per step), or from scratch.
+        Returns the cells whose sums changed (only they can change their judgement)."""
         step = self.rules.bucket_s * 1000
         spans = self._spans()
         incremental = self._sums_at and self._sums_at == t_ms - step
+        changed: set[Cell] = set()
         for cell, buckets in self._buckets.items():
             sums = self._sums.get(cell)
             if not incremental or sums is None:
                 self._sums[cell] = {s: list(self.window(cell, t_ms, s)) for s in spans}
+                changed.add(cell)
                 continue
             entering = buckets.get(t_ms - step)
+            if entering is not None:
+                changed.add(cell)
             for s, acc in sums.items():
                 leaving = buckets.get(t_ms - step - s * 1000)
                 if entering is not None:
                     for i, v in enumerate(entering):
                         acc[i] += v
                 if leaving is not None:
+                    changed.add(cell)
                     for i, v in enumerate(leaving):
                         acc[i] -= v
         self._sums_at = t_ms
+        return changed
 
     def _applicable(self, city: str, on: date) -> list[PolicyTarget]:
         key = (city, on)
@@ -274,12 +288,12 @@ class Evaluator:
 
     def _evaluate(self, t_ms: int) -> list[Alert]:
         on = datetime.fromtimestamp((t_ms - 1) / 1000, UTC).astimezone(CST).date()
-        self._roll_sums(t_ms)
+        changed = self._roll_sums(t_ms)
         zeros = {s: [0] * len(ALERT_COUNTS) for s in self._spans()}
         changes: list[Alert] = []
-        cells = set(self._buckets) | {k[0] for k in self._open}
+        cells = changed | {k[0] for k in self._open}  # an unchanged cell judges as before
         for cell in sorted(cells):
-            targets = [t for t in self._applicable(cell[0], on) if covers_company(t, cell[1])]
+            targets = [t for t in self._applicable(cell[0], on) if t.covers_company(cell[1])]
             if not targets:
                 continue
             windows = self._sums.get(cell, zeros)
@@ -326,6 +340,13 @@ class Evaluator:
                t_ms: int) -> Alert | None:
         key = (cell, target.metric, target.id)
         episode = self._open.get(key)
+        resolved_ms = self._resolved.get(key)
+        if resolved_ms is not None:  # after a resolution only fresh evidence counts
+            if t_ms - resolved_ms >= self.rules.history_s * 1000:
+                del self._resolved[key]
+            else:
+                windows = {s: self.window(cell, t_ms, min(s, (t_ms - resolved_ms) // 1000))
+                           for s in windows}
         breach = self._breach(target, windows)
         if breach is not None:
             rule, misses, n, short_value = breach
@@ -353,6 +374,7 @@ class Evaluator:
         if t_ms - episode.clear_since_ms < self.rules.clear_for_s * 1000:
             return None
         del self._open[key]  # the figures stay those of the last breach
+        self._resolved[key] = t_ms
         return replace(episode.alert, state=RESOLVED, resolved_at_ms=t_ms, evaluated_at_ms=t_ms)
 
     def _new_alert(self, cell: Cell, target: PolicyTarget, t_ms: int,
@@ -364,6 +386,6 @@ class Evaluator:
             city_en=city.name_en if city else "", company=cell[1], kpi=target.metric,
             unit=target.unit, threshold=target.threshold, comparator=target.comparator,
             policy_id=target.id, source=target.source, section=target.section,
-            quote=target.quote, strength=str(getattr(target, "strength", "binding")),
+            quote=target.quote, strength=target.strength,
             severity=severity(target), state=FIRING, started_at_ms=t_ms, resolved_at_ms=None,
             **fields_)  # type: ignore[arg-type]

@@ -20,6 +20,7 @@
 | COURIERWATCH_API_PORT | 8765 | HTTP API and dashboard of the worker that owns ClickHouse |
 | COURIERWATCH_SWITCH_INTERVAL_S | 0.0002 | the worker's GIL switch interval (see streams.worker) |
 | COURIERWATCH_ALERT_WEBHOOKS | (none) | comma-separated URLs receiving Alertmanager v4 webhooks |
+| COURIERWATCH_ALERT_MAX_BACKOFF_S | 60 | longest wait between two webhook attempts |
 | COURIERWATCH_ALERT_INTERVAL_S | 5 | how often the worker evaluates newly settled alert buckets |
 | COURIERWATCH_ALERT_SETTLE_S | 600 | an alert bucket is evaluated once event time is this past |
 |   |   | its end; the other alerting defaults: courierwatch.alerting.AlertRules |
@@ -56,6 +57,7 @@ class Settings:
     switch_interval_s: float = 0.0002
     alert_webhooks: tuple[str, ...] = ()
     alert_interval_s: float = 5.0
+    alert_max_backoff_s: float = 60.0
     alert_settle_s: int = 600
 
     @property
@@ -116,6 +118,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         alert_webhooks=tuple(u.strip() for u in e.get("COURIERWATCH_ALERT_WEBHOOKS", "").split(",")
                              if u.strip()),
         alert_interval_s=float(e.get("COURIERWATCH_ALERT_INTERVAL_S", "5")),
+        alert_max_backoff_s=float(e.get("COURIERWATCH_ALERT_MAX_BACKOFF_S", "60")),
         alert_settle_s=int(e.get("COURIERWATCH_ALERT_SETTLE_S", "600")),
     )
 
@@ -139,5 +142,6 @@ def settings_env(s: Settings) -> dict[str, str]:
         "COURIERWATCH_PUBLISH_INTERVAL_S": str(s.publish_interval_s),
         "COURIERWATCH_ALERT_WEBHOOKS": ",".join(s.alert_webhooks),
         "COURIERWATCH_ALERT_INTERVAL_S": str(s.alert_interval_s),
+        "COURIERWATCH_ALERT_MAX_BACKOFF_S": str(s.alert_max_backoff_s),
         "COURIERWATCH_ALERT_SETTLE_S": str(s.alert_settle_s),
     }

@@ -31,7 +31,8 @@ def register_alerting(app: faust.App, settings: Settings, wh: Warehouse, catalog
                       watermark: Any, external_url: str) -> AlertRunner:
     """Add the alert timers to `app`; `watermark()` gives the stored event-time watermark."""
     outbox = (Outbox(settings.data_dir / "alert_outbox.sqlite", settings.alert_webhooks,
-                     external_url) if settings.alert_webhooks else None)
+                     external_url, max_backoff_s=settings.alert_max_backoff_s)
+              if settings.alert_webhooks else None)
     runner = AlertRunner(wh, catalog, AlertRules(settle_s=settings.alert_settle_s), outbox)
     topic = app.topic(settings.alert_topic, value_serializer="raw", key_serializer="raw",
                       partitions=1)

@@ -50,7 +50,9 @@ class AlertRunner:
     def __post_init__(self) -> None:
         self.evaluator = Evaluator(self.catalog, self.rules,
                                    evaluated_until_ms=load_progress(self.wh))
-        self.evaluator.restore(load_alerts(self.wh, active=True))
+        recent = self.evaluator.evaluated_until_ms - self.rules.history_s * 1000
+        self.evaluator.restore(a for a in load_alerts(self.wh)
+                               if a.resolved_at_ms is None or a.resolved_at_ms >= recent)
 
     def tick(self, watermark_ms: int) -> list[Alert]:
         """Evaluate newly settled buckets; returns the transitions (oldest first)."""

@@ -11,9 +11,17 @@ from dataclasses import replace
 
 import pytest
 
-from courierwatch.alert_model import ALERT_COUNTS, FIRING, PAGE, RESOLVED, Alert, fingerprint
+from courierwatch.alert_model import (
+    ALERT_COUNTS,
+    FIRING,
+    PAGE,
+    RESOLVED,
+    WARNING,
+    Alert,
+    fingerprint,
+)
 from courierwatch.alerting import AlertRules, Evaluator, wilson_lower
-from courierwatch.catalog import load_catalog
+from courierwatch.catalog import Catalog, load_catalog
 
 CATALOG = load_catalog()
 BUCKET_MS = 300_000
@@ -188,15 +196,28 @@ def test_restore_continues_an_open_alert_instead_of_raising_a_second() -> None:
 
 
 def test_aspirational_targets_warn_binding_targets_page() -> None:
-    """Severity follows the target's strength: aspirational (力争/基本) -> warning."""
-    import courierwatch.alerting as alerting
+    """An incident on an aspirational target (力争/基本) raises a warning, the same incident
+    on the binding version of that target a page."""
+    strict = CATALOG.by_id("yrd-2020-delay-rate")
+    for strength, expected in (("binding", PAGE), ("aspirational", WARNING)):
+        catalog = Catalog(tuple(replace(t, strength=strength) if t.id == strict.id else t
+                                for t in CATALOG.targets))
+        changes = feed(Evaluator(catalog), TAIZHOU, "ZTO", 4, 60, random.Random(8),
+                       rates_at=lambda b: {"exc_delay": 0.06})
+        assert {(a.policy_id, a.severity, a.strength) for a in changes} == {
+            (strict.id, expected, strength)}
 
-    target = CATALOG.by_id("yrd-2020-delay-rate")
-    assert alerting.severity(target) == PAGE
-    soft = replace(target) if hasattr(target, "strength") else target
-    if hasattr(soft, "strength"):
-        soft = replace(soft, strength="aspirational")  # type: ignore[call-arg]
-        assert alerting.severity(soft) == "warning"
+
+def test_company_scoped_targets_skip_other_companies() -> None:
+    """A target scoped to some companies (主要品牌) alerts on their cells only."""
+    strict = CATALOG.by_id("yrd-2020-delay-rate")
+    catalog = Catalog(tuple(replace(t, companies=("SF",)) if t.id == strict.id else t
+                            for t in CATALOG.targets))
+    rates = {"exc_delay": 0.06}
+    for company, alerts in (("SF", 1), ("ZTO", 0)):
+        changes = feed(Evaluator(catalog), TAIZHOU, company, 4, 60, random.Random(9),
+                       rates_at=lambda b: rates)
+        assert len({a.fingerprint for a in changes}) == alerts
 
 
 @pytest.mark.parametrize(("misses", "n", "lo", "hi"), [
