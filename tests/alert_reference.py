@@ -15,7 +15,8 @@ from typing import Any
 BUCKET_MS = 300_000
 
 
-def _counts(e: dict[str, Any]) -> list[str]:
+def count_names(e: dict[str, Any]) -> list[str]:
+    """The counts one (distinct) event adds to its cell's bucket."""
     t = e["type"]
     out: list[str] = []
     if t == "ACCEPTED":
@@ -62,7 +63,7 @@ def bucket_counts(events: Iterable[dict[str, Any]]
         if e["event_id"] in seen:
             continue
         seen.add(e["event_id"])
-        names = _counts(e)
+        names = count_names(e)
         if names:
             cell = out[(e["city"], e["company"], ts_ms(e) // BUCKET_MS * BUCKET_MS)]
             for n in names:
