@@ -33,18 +33,17 @@ def fetch_alerts(settings: Settings, active: bool, city: str | None,
 
 def alerts_table(rows: list[dict[str, Any]], title: str) -> Table:
     table = Table(title=title, header_style="bold", title_justify="left")
-    for col in ("state", "severity", "city", "company", "kpi", "value", "target", "policy",
-                "started (CST)", "resolved (CST)", "sample"):
+    for col in ("state", "city", "company", "kpi", "value", "target", "policy", "since (CST)",
+                "resolved", "n"):
         table.add_column(col, overflow="fold")
     for r in rows:
         style = "bold red" if r["state"] == "firing" and r["severity"] == "page" else (
             "yellow" if r["state"] == "firing" else "dim")
-        table.add_row(f"[{style}]{r['state']}[/]", r["severity"],
-                      f"{r['city_zh']} {r['city_en']} {r['city']}".strip(), r["company"],
-                      r["kpi"], f"{r['value']:.4g} {r['unit']}",
-                      f"{r['comparator']} {r['threshold']:g}", r["policy_id"],
-                      (r["started_at"] or "")[:16], (r["resolved_at"] or "–")[:16],
-                      str(r["sample"]))
+        table.add_row(f"[{style}]{r['state']} {r['severity']}[/]",
+                      f"{r['city_zh'] or r['city']} {r['city_en']}".strip(), r["company"],
+                      r["kpi"], f"{r['value']:.4g}", f"{r['comparator']} {r['threshold']:g}",
+                      r["policy_id"], (r["started_at"] or "")[5:16].replace("T", " "),
+                      (r["resolved_at"] or "–")[5:16].replace("T", " "), str(r["sample"]))
     return table
 
 
