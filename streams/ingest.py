@@ -67,6 +67,7 @@ class Ingestor:
         self.watermark_ms = stored_watermark_ms(wh)  # of the batches stored
         # latest stored event time per partition, and when it last moved (monotonic s)
         self.partition_watermarks: dict[int, tuple[int, float]] = {}
+        self._started_at = time.monotonic()
         self.decoded_watermark_ms = self.watermark_ms  # of the batches decoded
         self.stopping = False
         self.publisher = publisher
@@ -164,16 +165,20 @@ class Ingestor:
                          self.batches)
             os._exit(137)
 
-    def low_watermark_ms(self, idle_s: float = 30.0) -> int:
-        """The event time every partition has reached: the least of the partitions' latest
-        stored event times, leaving out a partition that has not moved for `idle_s` (one
-        that ran dry must not hold the others back). A backfill consumes partitions at
-        different speeds: data below this is complete up to the producers' disorder, data
-        below the plain watermark (the greatest) may not be. 0 before any batch."""
+    def low_watermark_ms(self, idle_s: float = 60.0) -> int:
+        """The event time every partition has reached: the least of the scan topic's
+        partitions' latest stored event times, leaving out a partition that has not moved
+        for `idle_s` (one that ran dry, or is consumed by another worker, must not hold
+        the others back; until then an unseen partition holds it at 0). A backfill
+        consumes partitions at different speeds: data below this is complete up to the
+        producers' disorder, data below the plain watermark (the greatest) may not be."""
         now = time.monotonic()
-        marks = self.partition_watermarks.values()
-        active = [t for t, at in marks if now - at < idle_s] or [t for t, _ in marks]
-        return min(active, default=0)
+        marks = [self.partition_watermarks.get(p, (0, self._started_at))
+                 for p in range(self.settings.partitions)]
+        marks += [m for p, m in self.partition_watermarks.items()
+                  if p >= self.settings.partitions]
+        active = [t for t, at in marks if now - at < idle_s]
+        return min(active) if active else max((t for t, _ in marks), default=0)
 
     def run_serialised(self, action: Callable[[], T]) -> Future[T]:
         """Run `action` on the insert thread, after every batch submitted so far is stored."""

@@ -1,10 +1,14 @@
 """Alerting's tables: 5-minute counts for the evaluator, the alert history, its progress.
 
-- `alert_cells`: per city x company x 5-minute bucket of event time, one `uniqExact` state
-  of the event-id hash per count of courierwatch.alert_model.ALERT_COUNTS (distinct events:
-  duplicates and re-deliveries do not move an alert). Fed by a materialized view on
-  `events` like `cell_counts`; for share KPIs it counts the events that *miss* (ACCEPTED
-  without x-ray, ...), a few per cent of the input, so the view adds little to ingest.
+- `alert_cells`: per city x company x 5-minute bucket of event time x `flags` (the bit mask
+  of the counts of courierwatch.alert_model.ALERT_COUNTS the event belongs to), one
+  `uniqExact` state of the event-id hash (distinct events: duplicates and re-deliveries do
+  not move an alert). Fed by a materialized view on `events`; scans that count in no KPI
+  (hub scans, out for delivery: about half the input) are skipped. One state per event
+  instead of one per count: on 400k generated events in 100-message batches (CPU of the
+  inserting process, median of 5) a view with one uniqExactIf state per count took the
+  inserts from 3.0 s to 5.7 s, this one from 3.1 s to 3.3 s. For share KPIs the counts
+  are of the events that *miss* (ACCEPTED without x-ray, ...).
 - `alerts`: one row per alert episode (fingerprint, started_at) and evaluation that changed
   it; the latest row (by evaluated_at) is the alert's state. The JSON payload is the full
   courierwatch.alert_model.Alert.
@@ -28,19 +32,23 @@ ALERT_CONDITIONS: dict[str, str] = dict(COUNTS) | {
 }
 
 
+def flags_sql() -> str:
+    """The event's bit mask over ALERT_COUNTS (bit i set: the event counts in count i)."""
+    return " + ".join(f"bitShiftLeft(toUInt32({ALERT_CONDITIONS[n]}), {i})"
+                      for i, n in enumerate(ALERT_COUNTS))
+
+
 def alert_ddl(db: str) -> tuple[str, ...]:
-    states = ",\n  ".join(f"`{n}` AggregateFunction(uniqExact, UInt64)" for n in ALERT_COUNTS)
-    select = ",\n  ".join(f"uniqExactIfState(sipHash64(event_id), {ALERT_CONDITIONS[n]}) "
-                          f"AS `{n}`" for n in ALERT_COUNTS)
     return (
         f"""CREATE TABLE IF NOT EXISTS {db}.alert_cells (
   city LowCardinality(String), company LowCardinality(String), bucket DateTime('UTC'),
-  {states}
-) ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(bucket) ORDER BY (bucket, city, company)""",
+  flags UInt32, events AggregateFunction(uniqExact, UInt64)
+) ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(bucket)
+ORDER BY (bucket, city, company, flags)""",
         f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.alert_cells_mv TO {db}.alert_cells AS
-SELECT city, company, toStartOfFiveMinutes(ts) AS bucket,
-  {select}
-FROM {db}.events WHERE late = 0 GROUP BY city, company, bucket""",
+SELECT city, company, toStartOfFiveMinutes(ts) AS bucket, {flags_sql()} AS flags,
+  uniqExactState(sipHash64(event_id)) AS events
+FROM {db}.events WHERE late = 0 AND flags != 0 GROUP BY city, company, bucket, flags""",
         f"""CREATE TABLE IF NOT EXISTS {db}.alerts (
   fingerprint String, started_at DateTime64(3, 'UTC'), evaluated_at DateTime64(3, 'UTC'),
   state LowCardinality(String), severity LowCardinality(String), city LowCardinality(String),

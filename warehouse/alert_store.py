@@ -27,15 +27,21 @@ def first_bucket_ms(wh: Warehouse) -> int:
 
 def bucket_counts(wh: Warehouse, lo_ms: int, hi_ms: int) -> list[BucketRow]:
     """Distinct-event counts per cell and 5-minute bucket with lo <= start < hi."""
-    merges = ", ".join(f"uniqExactMerge(`{n}`)" for n in ALERT_COUNTS)
     rows = wh.query(
-        f"""SELECT city, company, toUnixTimestamp(bucket), {merges} FROM {wh.db}.alert_cells
+        f"""SELECT city, company, toUnixTimestamp(bucket), flags, uniqExactMerge(events)
+            FROM {wh.db}.alert_cells
             WHERE bucket >= toDateTime({{lo:Int64}}, 'UTC')
               AND bucket < toDateTime({{hi:Int64}}, 'UTC')
-            GROUP BY city, company, bucket ORDER BY bucket, city, company""",
+            GROUP BY city, company, bucket, flags ORDER BY bucket, city, company""",
         {"lo": lo_ms // 1000, "hi": hi_ms // 1000})
-    return [(r[0], r[1], int(r[2]) * 1000, dict(zip(ALERT_COUNTS, map(int, r[3:]), strict=True)))
-            for r in rows]
+    out: dict[tuple[str, str, int], list[int]] = {}
+    for city, company, bucket, flags, n in rows:
+        counts = out.setdefault((city, company, int(bucket) * 1000), [0] * len(ALERT_COUNTS))
+        for i in range(len(ALERT_COUNTS)):
+            if flags >> i & 1:
+                counts[i] += int(n)
+    return [(c, co, b, dict(zip(ALERT_COUNTS, v, strict=True)))
+            for (c, co, b), v in out.items()]
 
 
 def save_alerts(wh: Warehouse, alerts: Iterable[Alert]) -> None:
