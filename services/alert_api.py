@@ -10,7 +10,7 @@ from typing import Any
 
 import faust
 
-from services.alert_format import alert_row
+from courierwatch.alert_format import alert_row
 from warehouse.alert_store import load_alerts
 from warehouse.client import Warehouse
 

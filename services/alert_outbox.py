@@ -24,8 +24,8 @@ from pathlib import Path
 
 import orjson
 
+from courierwatch.alert_format import webhook_body
 from courierwatch.alert_model import Alert
-from services.alert_format import webhook_body
 from streams import metrics
 
 log = logging.getLogger(__name__)

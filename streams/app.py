@@ -25,7 +25,6 @@ import orjson
 from courierwatch.catalog import load_catalog
 from courierwatch.routes import load_route_table
 from runtime.settings import Settings
-from streams.alert_agent import register_alerting
 from streams.batch import Arrival, DeadLetter
 from streams.ingest import DeadLetterFlood, Ingestor
 from streams.publisher import Publisher
@@ -71,15 +70,12 @@ def build_app(settings: Settings, bootstrap: str, wh: Warehouse,
     scan_topic = app.topic(settings.scan_topic, value_serializer="raw", key_serializer="raw")
     dlq_topic = app.topic(settings.dlq_topic, value_serializer="raw", key_serializer="raw",
                           partitions=1)
-    catalog = load_catalog()
-    publisher = Publisher(wh, load_route_table(), catalog, int(settings.publish_grace_s * 1000))
+    publisher = Publisher(wh, load_route_table(), load_catalog(),
+                          int(settings.publish_grace_s * 1000))
     ingestor = Ingestor(settings, wh, publisher=publisher)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
     app.ingestor = ingestor  # type: ignore[attr-defined]
     app.warehouse = wh  # type: ignore[attr-defined]
-    app.alert_runner = register_alerting(  # type: ignore[attr-defined]
-        app, settings, wh, catalog, ingestor.low_watermark_ms,
-        f"http://127.0.0.1:{web_port or settings.api_port}")
 
     async def stored(decoding: Future[Future[list[DeadLetter]]], events: list[Any]) -> None:
         """Once ClickHouse has the batch: dead letters to their topic, then the final ack."""

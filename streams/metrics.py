@@ -21,7 +21,7 @@ BATCH_EVENTS = Histogram("courierwatch_batch_events", "Events per inserted batch
 WATERMARK = Gauge("courierwatch_event_time_watermark_seconds",
                   "Latest event time seen (Unix seconds).")
 
-# Alerting (streams.alert_runner, services.alert_outbox). KPI series: labels city, company,
+# Alerting (services.alert_runner, services.alert_outbox). KPI series: labels city, company,
 # kpi only (bounded by the city registry, the brands and the KPI list; never a parcel).
 KPI_VALUE = Gauge("courierwatch_kpi_value",
                   "KPI over the last settled hour of event time, in the KPI's unit "

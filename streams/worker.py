@@ -14,7 +14,9 @@ import sys
 
 import faust
 
+from courierwatch.catalog import load_catalog
 from runtime.settings import load_settings
+from services.alert_agent import register_alerting
 from services.alert_api import register_alert_views
 from services.api import register_views
 from services.owner import clear_api_record, write_api_record
@@ -38,6 +40,9 @@ def main() -> None:
     app = build_app(settings, bootstrap, wh, web_port=web_port)
     register_views(app, settings, wh)
     register_alert_views(app, wh)
+    app.alert_runner = register_alerting(  # type: ignore[attr-defined]
+        app, settings, wh, load_catalog(), app.ingestor.low_watermark_ms,  # type: ignore[attr-defined]
+        f"http://127.0.0.1:{web_port}")
     write_api_record(settings.data_dir, web_port)
     atexit.register(clear_api_record, settings.data_dir)
     worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import orjson
 
+from courierwatch.alert_format import webhook_body
 from courierwatch.alert_model import FIRING, RESOLVED, Alert, fingerprint
-from services.alert_format import webhook_body
 from services.alert_outbox import Outbox
 
 URL = "http://receiver.invalid/hook"

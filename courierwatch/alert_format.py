@@ -44,7 +44,7 @@ def labels(a: Alert) -> dict[str, str]:
             "policy_id": a.policy_id, "severity": a.severity}
 
 
-def annotations(a: Alert) -> dict[str, str]:
+def alert_annotations(a: Alert) -> dict[str, str]:
     return {
         "summary": f"{a.city_zh} {a.city_en} {a.company} {a.kpi} {a.value:.4g} "
                    f"(target {a.comparator} {a.threshold:g} {a.unit}, {a.policy_id})",
@@ -63,7 +63,7 @@ def annotations(a: Alert) -> dict[str, str]:
 def webhook_body(a: Alert, receiver: str, external_url: str) -> dict[str, Any]:
     """One Alertmanager v4 webhook message for this alert's current state."""
     lab = labels(a)
-    ann = annotations(a)
+    ann = alert_annotations(a)
     group = {"alertname": ALERT_NAME, "city": a.city, "company": a.company}
     group_key = "{}:{" + ", ".join(f'{k}="{v}"' for k, v in sorted(group.items())) + "}"
     return {

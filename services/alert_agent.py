@@ -16,12 +16,12 @@ from typing import Any
 import faust
 import orjson
 
+from courierwatch.alert_format import alert_row
 from courierwatch.alerting import AlertRules
 from courierwatch.catalog import Catalog
 from runtime.settings import Settings
-from services.alert_format import alert_row
 from services.alert_outbox import Outbox
-from streams.alert_runner import AlertRunner
+from services.alert_runner import AlertRunner
 from warehouse.client import Warehouse
 
 log = logging.getLogger(__name__)
