@@ -46,6 +46,7 @@ from courierwatch.alert_model import (
 )
 from courierwatch.catalog import Catalog, PolicyTarget
 from courierwatch.cities import CITIES
+from courierwatch.judgement import DEFAULT_MIN_SAMPLE
 from courierwatch.kpi import KPI_BY_NAME
 
 CST = timezone(timedelta(hours=8))
@@ -74,7 +75,8 @@ class AlertRules:
     bucket_s: int = 300
     rules: tuple[BurnRule, ...] = (BurnRule("fast", 3600, 300, 14.4),
                                    BurnRule("slow", 21600, 1800, 6.0))
-    min_sample: int = 100           # denominator events in the long window
+    min_sample: int = DEFAULT_MIN_SAMPLE  # the figures' rule (COURIERWATCH_MIN_SAMPLE), over
+    #                                       the long window's denominator
     min_misses: int = 5             # missing events in the long window
     confidence_z: float = 2.326     # one-sided 99 % Wilson bound on the long window
     zero_budget_tolerance: float = 0.03  # the budget read into a 100 % (or 0) target

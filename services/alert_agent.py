@@ -33,7 +33,8 @@ def register_alerting(app: faust.App, settings: Settings, wh: Warehouse, catalog
     outbox = (Outbox(settings.data_dir / "alert_outbox.sqlite", settings.alert_webhooks,
                      external_url, max_backoff_s=settings.alert_max_backoff_s)
               if settings.alert_webhooks else None)
-    runner = AlertRunner(wh, catalog, AlertRules(settle_s=settings.alert_settle_s), outbox)
+    runner = AlertRunner(wh, catalog, AlertRules(settle_s=settings.alert_settle_s,
+                                                  min_sample=settings.min_sample), outbox)
     topic = app.topic(settings.alert_topic, value_serializer="raw", key_serializer="raw",
                       partitions=1)
     evaluate_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alerts")
@@ -54,16 +55,16 @@ def register_alerting(app: faust.App, settings: Settings, wh: Warehouse, catalog
         if outbox is not None:
             await asyncio.get_running_loop().run_in_executor(deliver_pool, outbox.deliver_due)
 
-    @app.timer(settings.alert_interval_s)
+    @app.timer(settings.alert_interval_s)  # type: ignore[untyped-decorator]
     async def evaluate_alerts() -> None:
         await run()
 
-    @app.timer(1.0)
+    @app.timer(1.0)  # type: ignore[untyped-decorator]
     async def deliver_webhooks() -> None:
         await deliver()
 
     @app.on_before_shutdown.connect
-    async def _last_evaluation(app: faust.App, **kwargs: Any) -> None:
+    async def _last_evaluation(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         await run(catch_up=True)
         await deliver()
 

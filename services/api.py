@@ -1,7 +1,9 @@
 """HTTP API of the process that owns ClickHouse, served by the faust worker's web server.
 
 - GET /                                                  -> the live dashboard (HTML)
-- GET /api/kpi?city=&company=&from=&to=&by=hour|day  -> {"rows": [...]} as `courierwatch kpi`
+- GET /api/kpi?city=&company=&from=&to=&by=hour|day  -> {"rows": [...], "min_sample": n}: the
+  rows of `courierwatch kpi`; a rate on fewer than `min_sample` is `too_few` (the
+  dashboard reads the number from here)
 - GET /api/restatements?city=&company=&from=&to=          -> changes to published figures
 - GET /api/status                                     -> ingest counters and watermark
 - GET /api/probe?city=&prefix=                        -> {"cells": {company: accepted}} of the
@@ -23,17 +25,18 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from courierwatch.catalog import load_catalog
+from courierwatch.periods import as_cst
 from courierwatch.routes import load_route_table
 from runtime.settings import Settings
-from services.report import kpi_report
 from warehouse.client import Warehouse
 from warehouse.queries import CellFilter, restatements
+from warehouse.report import kpi_report
 
 
 def filter_from_query(q: Any) -> CellFilter:
     def when(name: str) -> datetime | None:
         v = q.get(name)
-        return datetime.fromisoformat(v) if v else None
+        return as_cst(datetime.fromisoformat(v)) if v else None
 
     return CellFilter(city=q.get("city") or None, company=q.get("company") or None,
                       start=when("from"), end=when("to"), by=q.get("by", "day"))
@@ -56,8 +59,9 @@ def register_views(app: faust.App, settings: Settings, wh: Warehouse) -> None:
         except ValueError as exc:
             return web.json({"error": str(exc)}, status=400)
         rows = await asyncio.get_running_loop().run_in_executor(
-            None, lambda: [r.to_json() for r in kpi_report(wh, flt, routes, catalog)])
-        return web.json({"rows": rows})
+            None, lambda: [r.to_json() for r in kpi_report(wh, flt, routes, catalog,
+                                                           settings.min_sample)])
+        return web.json({"rows": rows, "min_sample": settings.min_sample})
 
     @app.page("/api/restatements")
     async def restated(web: Any, request: Any) -> Any:

@@ -9,9 +9,9 @@ from courierwatch.catalog import load_catalog
 from courierwatch.routes import load_route_table
 from runtime.settings import Settings
 from services.owner import get_json, running_api
-from services.report import kpi_report
 from warehouse.client import Warehouse
 from warehouse.queries import CellFilter, restatements
+from warehouse.report import kpi_report
 
 
 def fetch_kpi_rows(settings: Settings, city: str | None, company: str | None,
@@ -26,7 +26,8 @@ def fetch_kpi_rows(settings: Settings, city: str | None, company: str | None,
     wh = Warehouse(settings.clickhouse, settings.database)
     try:
         flt = CellFilter(city, company, start, end, by)
-        return [r.to_json() for r in kpi_report(wh, flt, load_route_table(), load_catalog())]
+        return [r.to_json() for r in kpi_report(wh, flt, load_route_table(), load_catalog(),
+                                                settings.min_sample)]
     finally:
         wh.close()
 

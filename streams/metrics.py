@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter as Tally
+
 from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS = Counter("courierwatch_events_total",
@@ -43,3 +45,18 @@ ALERT_EVALUATION_SECONDS = Histogram("courierwatch_alert_evaluation_seconds",
                                      buckets=(0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30))
 ALERT_EVALUATED_SECONDS = Gauge("courierwatch_alert_evaluated_until_seconds",
                                 "Event time up to which alerts are evaluated (Unix seconds).")
+
+def record_batch(messages: int, stored: int, late: int, dead_reasons: list[str],
+                 seconds: float, watermark_ms: int) -> None:
+    """Account one stored batch: `stored` events in figures, `late` archived only,
+    dead letters by reason, the batch's time (decode to stored) and the new watermark."""
+    MESSAGES.inc(messages)
+    EVENTS.labels("archived").inc(stored)
+    EVENTS.labels("late").inc(late)
+    EVENTS.labels("dead_lettered").inc(len(dead_reasons))
+    for reason, n in Tally(dead_reasons).items():
+        DEAD_LETTERS.labels(reason).inc(n)
+    BATCHES.inc()
+    BATCH_EVENTS.observe(stored + late)
+    BATCH_SECONDS.observe(seconds)
+    WATERMARK.set(watermark_ms / 1000)

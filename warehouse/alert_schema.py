@@ -18,10 +18,10 @@
 from __future__ import annotations
 
 from courierwatch.alert_model import ALERT_COUNTS
-from warehouse.schema import COUNTS
+from courierwatch.kpi import COUNTS
 
 _ACCEPTED = "type = 'ACCEPTED'"
-ALERT_CONDITIONS: dict[str, str] = dict(COUNTS) | {
+ALERT_CONDITIONS: dict[str, str] = {c.name: c.condition for c in COUNTS} | {
     "not_standard": f"{_ACCEPTED} AND pkg_standard = 0",
     "not_e_waybill": f"{_ACCEPTED} AND pkg_e_waybill = 0",
     "ecommerce_secondary": f"{_ACCEPTED} AND ecommerce = 1 AND pkg_secondary = 1",
