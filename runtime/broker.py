@@ -116,12 +116,14 @@ def kafka_bootstrap(settings: Settings) -> Iterator[str]:
 
 
 def ensure_topics(bootstrap: str, settings: Settings) -> None:
-    """Create the scan and dead-letter topics if they do not exist (idempotent)."""
+    """Create the scan, dead-letter and alert topics if they do not exist (idempotent)."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="courierwatch-admin")
     try:
         existing = set(admin.list_topics())
         new = [NewTopic(t, n, 1) for t, n in ((settings.scan_topic, settings.partitions),
-                                               (settings.dlq_topic, 1)) if t not in existing]
+                                               (settings.dlq_topic, 1),
+                                               (settings.alert_topic, 1))
+               if t not in existing]
         if new:
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(new)
