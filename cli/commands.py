@@ -14,6 +14,7 @@ from rich.console import Console
 
 from courierwatch.catalog import load_catalog
 from courierwatch.cities import city_label, resolve_city
+from courierwatch.companies import load_company_lists
 from courierwatch.periods import as_cst
 from courierwatch.routes import load_route_table
 from runtime.settings import load_settings
@@ -114,7 +115,7 @@ def replay(args: argparse.Namespace) -> int:
     if start is None or end is None:
         raise UserError("replay needs --from and --to")
     summary = run_replay(settings, CellFilter(city, company, start, end, args.by),
-                         Path(args.out))
+                         Path(args.out), console=Console(stderr=True))
     if args.format == "json":
         _print_json(summary)
     else:
@@ -169,10 +170,15 @@ def policies_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def policies_counts(args: argparse.Namespace) -> int:
+    sys.stdout.write(load_catalog().counts_sentence() + "\n")
+    return 0
+
+
 def policies_list(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    catalog = load_catalog()
+    catalog, company_lists = load_catalog(), load_company_lists()
     city = resolve_city(args.city) if args.city else None
     table = Table(title="Policy catalog (targets of the five seed plans)", show_lines=True)
     for col in ("id", "metric", "target", "strength", "scope", "companies", "in force",
@@ -186,7 +192,9 @@ def policies_list(args: argparse.Namespace) -> int:
         scope = t.scope + ": " + ", ".join(city_label(c) if c[-1] != "*" else c
                                            for c in t.cities)
         strength = "[yellow]aspirational[/]" if t.aspirational else "binding"
-        companies = "all" if t.companies is None else ", ".join(t.companies)
+        named = [n for n, codes in company_lists.items() if codes == t.companies]
+        companies = ("all" if t.companies is None else
+                     f"{named[0]}: " * bool(named) + ", ".join(t.companies))
         table.add_row(t.id, t.metric + (f" [{t.route_class}]" if t.route_class else ""),
                       f"{t.comparator} {t.threshold:g} {t.unit}", strength, scope, companies,
                       t.effective.isoformat(), f"{t.source} {t.section}", t.quote)
@@ -239,6 +247,38 @@ def bench(args: argparse.Namespace) -> int:
         sys.stdout.write(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         Console().print(bench_table(result))
+    return 0
+
+
+def provision_grafana(args: argparse.Namespace) -> int:
+    import os
+
+    from grafana_client.api import GrafanaApi
+    from grafana_client.client import GrafanaException
+
+    from services.grafana_provision import Targets, provision, total_steps
+
+    token = os.environ.get("COURIERWATCH_GRAFANA_TOKEN") or None
+    if token is None and "@" not in args.url:
+        raise UserError("set COURIERWATCH_GRAFANA_TOKEN to a Grafana service-account token "
+                        "(or put user:password in --url)")
+    api = GrafanaApi.from_url(args.url, credential=token, timeout=30.0)
+    catalog = load_catalog()
+    targets = Targets(clickhouse_url=args.clickhouse_url, prometheus_url=args.prometheus_url,
+                      webhook_url=args.webhook_url)
+    console = Console(stderr=True)
+    try:
+        with progress_bar(console) as bar:
+            task = bar.add_task("provisioning Grafana", total=total_steps(catalog))
+            summary = provision(api, catalog, targets, lambda _: bar.advance(task))
+    except GrafanaException as exc:
+        raise RuntimeError(f"Grafana refused: {exc}") from exc
+    if args.format == "json":
+        print(json.dumps([{"kind": k, "uid": u, "action": a} for k, u, a in summary.actions],
+                         ensure_ascii=False, indent=2))
+    else:
+        for kind, uid, action in summary.actions:
+            console.print(f"{action:9} {kind:14} {uid}")
     return 0
 
 

@@ -39,6 +39,9 @@ EventType = Literal[
 DeliveryMode = Literal["DOOR", "LOCKER", "STATION", "SELF_PICKUP"]
 ExceptionKind = Literal["DELAY", "DAMAGE", "LOSS", "RETURN"]
 ComplaintStage = Literal["FILED", "ACCEPTED", "RESOLVED"]
+# 申诉 (an appeal to the postal administration, the "12305" platform; the default when the
+# field is absent) or 投诉 (a complaint to the courier company). DESIGN.md, `channel`.
+ComplaintChannel = Literal["APPEAL", "COMPANY"]
 
 # Lengths are checked by msgspec in C; the character patterns below are checked by
 # `_pattern_violation` (one event) and `_events_pass_screens` (a whole message at once),
@@ -92,6 +95,7 @@ class ScanEvent(msgspec.Struct, frozen=True, omit_defaults=True, forbid_unknown_
     kind: ExceptionKind | None = None
     complaint_id: Id | None = None
     stage: ComplaintStage | None = None
+    channel: ComplaintChannel | None = None
     valid: bool | None = None
     satisfied: bool | None = None
 
@@ -103,11 +107,12 @@ _TYPE_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
                  frozenset({"promised_by"})),
     "DELIVERED": (frozenset({"mode"}), frozenset()),
     "EXCEPTION": (frozenset({"kind"}), frozenset()),
-    "COMPLAINT": (frozenset({"complaint_id", "stage"}), frozenset({"valid", "satisfied"})),
+    "COMPLAINT": (frozenset({"complaint_id", "stage"}),
+                  frozenset({"valid", "satisfied", "channel"})),
 }
 _SPECIFIC = frozenset({
     "dest_city", "ecommerce", "promised_by", "packaging", "security", "mode", "kind",
-    "complaint_id", "stage", "valid", "satisfied",
+    "complaint_id", "stage", "valid", "satisfied", "channel",
 })
 
 

@@ -121,7 +121,9 @@ def _route_class_sql(routes: RouteTable) -> tuple[str, str]:
     yrd = ", ".join(f"'{p}'" for p in YRD_PROVINCE_PREFIXES)
     branches, hours = [], []
     for rc in routes.classes:
-        if rc.endpoints is None:
+        if rc.same_city:
+            cond = "a.city = a.dest_city"
+        elif rc.endpoints is None:
             cond = (f"substring(a.city, 1, 2) IN ({yrd}) AND "
                     f"substring(a.dest_city, 1, 2) IN ({yrd})")
         else:

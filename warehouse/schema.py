@@ -24,6 +24,7 @@ Tables (database per deployment, `courierwatch` by default):
 - `kpi_published`, `restatements`: figures as shown, and changes to already-shown figures.
 - `event_versions`: per event id the smallest and largest content hash (migration 0008): an
   id re-sent with other contents is a conflict, resolved at query time (warehouse.conflicts).
+- `audit_log`: the hash-chained audit log (warehouse.audit_schema).
 - `schema_migrations`: applied migration ids.
 
 64-bit hashes: the chance that two of 10 million event ids in one cell collide is about
@@ -38,6 +39,8 @@ from clickhouse_connect.driver.client import Client
 
 from courierwatch.kpi import COUNTS
 from courierwatch.periods import CST_ZONE as CST
+from warehouse.alert_schema import alert_ddl
+from warehouse.audit_schema import audit_log_ddl
 
 EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("event_id", "String"),
@@ -71,6 +74,7 @@ EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("offset", "UInt64"),
     ("msg_index", "UInt32"),
     ("ingested_at", "DateTime64(3, 'UTC')"),
+    ("channel", "LowCardinality(String)"),  # COMPLAINT only: '' (absent: APPEAL) or COMPANY
 )
 EVENT_COLUMN_NAMES: tuple[str, ...] = tuple(n for n, _ in EVENT_COLUMNS)
 
@@ -106,7 +110,8 @@ _EVENT_TUPLE = (
     "site_id String, dest_city String, ecommerce Bool, packaging Tuple(standard Bool, "
     "e_waybill Bool, secondary_packaging Bool, recycled_bag Bool, tape_mm UInt16, "
     "degradable Bool), security Tuple(real_name Bool, inspected Bool, xray Bool), "
-    "mode String, kind String, complaint_id String, stage String, valid Bool, satisfied Bool)")
+    "mode String, kind String, complaint_id String, stage String, valid Bool, satisfied Bool, "
+    "channel String)")
 
 
 def _staging_ddl(db: str, content_hash: bool = False) -> list[str]:
@@ -127,7 +132,7 @@ SELECT j.event_id AS event_id, j.parcel_id AS parcel_id, j.company AS company, j
   j.security.inspected AS sec_inspected, j.security.xray AS sec_xray, j.mode AS mode,
   j.kind AS kind, j.complaint_id AS complaint_id, j.stage AS stage, j.valid AS valid,
   j.satisfied AS satisfied, late, topic, partition, offset, msg_index, {hashed}
-  fromUnixTimestamp64Milli(ingested_ms, 'UTC') AS ingested_at
+  fromUnixTimestamp64Milli(ingested_ms, 'UTC') AS ingested_at, j.channel AS channel
 FROM {db}.events_in""",
     ]
 
@@ -210,6 +215,26 @@ ORDER BY (city, company, period, period_start, kpi)""",
     ]
 
 
+def _channel_ddl(db: str) -> list[str]:
+    """COMPLAINT `channel` (appeal vs company complaint) on a database made before it.
+
+    Adds the column (at the end, as in EVENT_COLUMNS) and the company-complaint counts, and
+    re-creates the two views that read them. Old complaints had no channel, i.e. were
+    appeals, so the counts already stored stay right. On a fresh database every statement
+    is a no-op or re-creates a view identically.
+    """
+    new_counts = [c.name for c in COUNTS if c.name.startswith("company_complaint")]
+    return [
+        f"ALTER TABLE {db}.events ADD COLUMN IF NOT EXISTS channel LowCardinality(String)",
+        *(f"ALTER TABLE {db}.cell_counts ADD COLUMN IF NOT EXISTS `{n}` "
+          "AggregateFunction(uniqExact, UInt64)" for n in new_counts),
+        f"DROP VIEW IF EXISTS {db}.events_in_mv",
+        _staging_ddl(db)[1],
+        f"DROP VIEW IF EXISTS {db}.cell_counts_mv",
+        _cell_counts_ddl(db)[1],
+    ]
+
+
 def _conflicts_ddl(db: str) -> list[str]:
     """Content hashes, so that an event id re-sent with other contents is seen (issue 9).
 
@@ -249,10 +274,13 @@ def migrations(db: str) -> tuple[Migration, ...]:
         Migration("0004_accepts", tuple(_accepts_ddl(db))),
         Migration("0005_late_dead_published", tuple(_misc_ddl(db))),
         Migration("0006_events_in", tuple(_staging_ddl(db))),
-        Migration("0007_dead_letter_digest", (
+        Migration("0007_complaint_channel", tuple(_channel_ddl(db))),
+        Migration("0008_dead_letter_digest", (
             f"ALTER TABLE {db}.dead_letters ADD COLUMN IF NOT EXISTS raw_sha256 String",
             f"ALTER TABLE {db}.dead_letters ADD COLUMN IF NOT EXISTS raw_bytes UInt64")),
-        Migration("0008_content_conflicts", tuple(_conflicts_ddl(db))),
+        Migration("0009_content_conflicts", tuple(_conflicts_ddl(db))),
+        Migration("0010_audit_log", tuple(audit_log_ddl(db))),
+        Migration("0011_alerts", alert_ddl(db)),
     )
 
 
