@@ -115,7 +115,7 @@ def replay(args: argparse.Namespace) -> int:
     if start is None or end is None:
         raise UserError("replay needs --from and --to")
     summary = run_replay(settings, CellFilter(city, company, start, end, args.by),
-                         Path(args.out))
+                         Path(args.out), console=Console(stderr=True))
     if args.format == "json":
         _print_json(summary)
     else:
@@ -140,6 +140,26 @@ def restatements(args: argparse.Namespace) -> int:
                       city_label(r["city"]), r["company"], r["kpi"],
                       f"{r['old_numerator']:g}/{r['old_denominator']:g}",
                       f"{r['new_numerator']:g}/{r['new_denominator']:g}", r["cause"])
+    Console().print(table)
+    return 0
+
+
+def conflicts(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from services.figures_source import fetch_conflicts
+
+    rows = fetch_conflicts(load_settings())
+    if args.format == "json":
+        _print_json(rows)
+        return 0
+    table = Table(title=f"Conflicting re-sends: {len({r['event_id'] for r in rows})} event ids")
+    for col in ("event id", "counts", "ts", "city", "company", "type", "partition", "offset"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(str(r["event_id"]), "yes" if r["counts"] else "no", str(r["ts"]),
+                      city_label(str(r["city"])), str(r["company"]), str(r["type"]),
+                      str(r["partition"]), str(r["offset"]))
     Console().print(table)
     return 0
 
@@ -227,6 +247,38 @@ def bench(args: argparse.Namespace) -> int:
         sys.stdout.write(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         Console().print(bench_table(result))
+    return 0
+
+
+def provision_grafana(args: argparse.Namespace) -> int:
+    import os
+
+    from grafana_client.api import GrafanaApi
+    from grafana_client.client import GrafanaException
+
+    from services.grafana_provision import Targets, provision, total_steps
+
+    token = os.environ.get("COURIERWATCH_GRAFANA_TOKEN") or None
+    if token is None and "@" not in args.url:
+        raise UserError("set COURIERWATCH_GRAFANA_TOKEN to a Grafana service-account token "
+                        "(or put user:password in --url)")
+    api = GrafanaApi.from_url(args.url, credential=token, timeout=30.0)
+    catalog = load_catalog()
+    targets = Targets(clickhouse_url=args.clickhouse_url, prometheus_url=args.prometheus_url,
+                      webhook_url=args.webhook_url)
+    console = Console(stderr=True)
+    try:
+        with progress_bar(console) as bar:
+            task = bar.add_task("provisioning Grafana", total=total_steps(catalog))
+            summary = provision(api, catalog, targets, lambda _: bar.advance(task))
+    except GrafanaException as exc:
+        raise RuntimeError(f"Grafana refused: {exc}") from exc
+    if args.format == "json":
+        print(json.dumps([{"kind": k, "uid": u, "action": a} for k, u, a in summary.actions],
+                         ensure_ascii=False, indent=2))
+    else:
+        for kind, uid, action in summary.actions:
+            console.print(f"{action:9} {kind:14} {uid}")
     return 0
 
 

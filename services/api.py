@@ -5,10 +5,13 @@
   rows of `courierwatch kpi`; a rate on fewer than `min_sample` is `too_few` (the
   dashboard reads the number from here)
 - GET /api/restatements?city=&company=&from=&to=          -> changes to published figures
+- GET /api/conflicts                                  -> versions of re-sent event ids
 - GET /api/status                                     -> ingest counters and watermark
 - GET /api/probe?city=&prefix=                        -> {"cells": {company: accepted}} of the
   city's cells whose company starts with prefix (the benchmark's latency markers)
 - GET /metrics                                        -> Prometheus exposition
+- GET /api/series, GET /api/policies (services/api_series.py), GET /openapi.json
+  (services/openapi.py), GET /static/... (services/static_assets.py)
 
 Queries run in a thread (the warehouse serialises them with ingest) so the event loop
 keeps consuming while a report is computed.
@@ -28,7 +31,11 @@ from courierwatch.catalog import load_catalog
 from courierwatch.periods import as_cst
 from courierwatch.routes import load_route_table
 from runtime.settings import Settings
+from services.api_series import register_series_views
+from services.openapi import spec
+from services.static_assets import register_assets
 from warehouse.client import Warehouse
+from warehouse.conflicts import list_conflicts
 from warehouse.queries import CellFilter, restatements
 from warehouse.report import kpi_report
 
@@ -52,6 +59,13 @@ def register_views(app: faust.App, settings: Settings, wh: Warehouse) -> None:
     async def index(web: Any, request: Any) -> Any:
         return web.html(dashboard)
 
+    register_assets(app)
+    register_series_views(app, wh, catalog, routes, filter_from_query, settings.min_sample)
+
+    @app.page("/openapi.json")
+    async def openapi(web: Any, request: Any) -> Any:
+        return web.json(spec())
+
     @app.page("/api/kpi")
     async def kpi(web: Any, request: Any) -> Any:
         try:
@@ -68,6 +82,12 @@ def register_views(app: faust.App, settings: Settings, wh: Warehouse) -> None:
         flt = filter_from_query(request.query)
         rows = await asyncio.get_running_loop().run_in_executor(
             None, lambda: restatements(wh, flt))
+        return web.json({"rows": rows})
+
+    @app.page("/api/conflicts")
+    async def conflicting(web: Any, request: Any) -> Any:
+        """Versions of event ids re-sent with other contents (warehouse.conflicts)."""
+        rows = await asyncio.get_running_loop().run_in_executor(None, lambda: list_conflicts(wh))
         return web.json({"rows": rows})
 
     @app.page("/api/probe")
