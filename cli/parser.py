@@ -155,6 +155,28 @@ def _policies(sub: Subparsers) -> None:
     pc.set_defaults(func=commands.policies_counts)
 
 
+def _provision(sub: Subparsers) -> None:
+    p = sub.add_parser("provision", help="provision a Grafana with the dashboards and alerts",
+                       description="Upsert, by fixed uid, the courierwatch folder, the ClickHouse "
+                       "and Prometheus data sources, the dashboards of dashboards/, the contact "
+                       "point and one alert rule per catalog target. Idempotent: a second run "
+                       "creates nothing. The API token comes from COURIERWATCH_GRAFANA_TOKEN "
+                       "(or user:password in the URL).")
+    psub = p.add_subparsers(dest="target", required=True, metavar="TARGET")
+    pg = psub.add_parser("grafana", help="provision a Grafana over its HTTP API",
+                         description="Provision a Grafana (tested against a recorded stub, "
+                         "not a live Grafana; see dashboards/README.md).")
+    pg.add_argument("--url", required=True, help="Grafana base URL, e.g. http://grafana:3000")
+    pg.add_argument("--clickhouse-url", default="http://clickhouse:8123",
+                    help="ClickHouse HTTP address as Grafana reaches it")
+    pg.add_argument("--prometheus-url", default="http://prometheus:9090",
+                    help="Prometheus address as Grafana reaches it")
+    pg.add_argument("--webhook-url", default="http://courierwatch:8765/api/grafana-alerts",
+                    help="where the contact point posts alert notifications")
+    pg.add_argument("--format", choices=("table", "json"), default="table")
+    pg.set_defaults(func=commands.provision_grafana)
+
+
 def _alerts(sub: Subparsers) -> None:
     p = sub.add_parser("alerts", help="alerts raised on breaches of the plans' targets",
                        description="Alerts per city x company x KPI x policy, raised by the "
@@ -249,7 +271,7 @@ def _import(sub: Subparsers) -> None:
 
 
 COMMANDS = (_demo, _serve, _generate, _process, _kpi, _replay, _restatements, _conflicts,
-            _policies, _alerts, _bench, _settings, _audit, _import)
+            _policies, _bench, _settings, _audit, _import, _provision, _alerts)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,6 +22,7 @@ from kafka.errors import TopicAlreadyExistsError
 
 from runtime.lifetime import Identity, die_with_parent, identity, stop
 from runtime.ports import free_port
+from runtime.processes import stop_process
 from runtime.settings import Settings
 
 
@@ -100,11 +101,7 @@ def embedded_broker(data_dir: Path) -> Iterator[str]:
         with contextlib.suppress(OSError):
             if json.loads(record.read_text()).get("pid") == proc.pid:
                 record.unlink()
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc, 5)
         log.close()
 
 

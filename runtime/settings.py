@@ -12,7 +12,6 @@ the README's settings table (`markdown_table`; `python -m runtime.settings` prin
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
@@ -21,6 +20,7 @@ from typing import Any
 
 from courierwatch.contract import DEFAULT_LIMITS, Limits
 from courierwatch.judgement import DEFAULT_MIN_SAMPLE
+from courierwatch.redact import mask_secrets
 
 
 class SettingsError(ValueError):
@@ -174,7 +174,6 @@ SETTINGS: tuple[Setting, ...] = (
             "that is down, or deterministically if its first word is `permanent` (empty = off)"),
 )
 _BY_FIELD = {s.field: s for s in SETTINGS}
-_DSN_PASSWORD = re.compile(r"(//[^:/@]+:)[^@]+@")
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,11 +261,6 @@ class Settings:
         """Printable settings by variable: passwords in DSNs and secret values as ***."""
         return {s.env: "***" if s.secret and getattr(self, s.field) else
                 mask_secrets(_format(getattr(self, s.field))) for s in SETTINGS}
-
-
-def mask_secrets(text: str) -> str:
-    """`http://user:pass@host` -> `http://user:***@host` (for every log and printout)."""
-    return _DSN_PASSWORD.sub(r"\1***@", text)
 
 
 def _format(value: object) -> str:

@@ -48,16 +48,16 @@ def main() -> None:
     wh = Warehouse(settings.clickhouse, settings.database, reset=settings.reset_database)
     app = build_app(settings, wh)
     register_views(app, settings, wh)
-    register_alert_views(app, wh)
-    app.alert_runner = register_alerting(  # type: ignore[attr-defined]
-        app, settings, wh, load_catalog(), app.ingestor.low_watermark_ms,  # type: ignore[attr-defined]
-        f"http://127.0.0.1:{settings.api_port}")
     register_audit_views(app, settings, wh)
     record_catalog_if_changed(settings, wh)  # the audit log records each catalog change
     sync(wh, settings.data_dir)  # records appended while no process held the store
     owner = os.environ.get("COURIERWATCH_OWNER", "")  # the command that started us
     write_api_record(settings.data_dir, settings.api_port,
                      Identity.from_record(json.loads(owner)) if owner else None)
+    register_alert_views(app, wh)
+    app.alert_runner = register_alerting(  # type: ignore[attr-defined]
+        app, settings, wh, load_catalog(), app.ingestor.low_watermark_ms,  # type: ignore[attr-defined]
+        f"http://127.0.0.1:{settings.api_port}")
     atexit.register(clear_api_record, settings.data_dir)
     worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()
