@@ -115,7 +115,7 @@ def replay(args: argparse.Namespace) -> int:
     if start is None or end is None:
         raise UserError("replay needs --from and --to")
     summary = run_replay(settings, CellFilter(city, company, start, end, args.by),
-                         Path(args.out))
+                         Path(args.out), console=Console(stderr=True))
     if args.format == "json":
         _print_json(summary)
     else:
@@ -140,6 +140,26 @@ def restatements(args: argparse.Namespace) -> int:
                       city_label(r["city"]), r["company"], r["kpi"],
                       f"{r['old_numerator']:g}/{r['old_denominator']:g}",
                       f"{r['new_numerator']:g}/{r['new_denominator']:g}", r["cause"])
+    Console().print(table)
+    return 0
+
+
+def conflicts(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from services.figures_source import fetch_conflicts
+
+    rows = fetch_conflicts(load_settings())
+    if args.format == "json":
+        _print_json(rows)
+        return 0
+    table = Table(title=f"Conflicting re-sends: {len({r['event_id'] for r in rows})} event ids")
+    for col in ("event id", "counts", "ts", "city", "company", "type", "partition", "offset"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(str(r["event_id"]), "yes" if r["counts"] else "no", str(r["ts"]),
+                      city_label(str(r["city"])), str(r["company"]), str(r["type"]),
+                      str(r["partition"]), str(r["offset"]))
     Console().print(table)
     return 0
 

@@ -21,10 +21,10 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from cli.render import fmt_target, fmt_value
 from courierwatch.cities import SEED_CITIES, YRD_REGION, city_label
 from courierwatch.judgement import BREACH
 from courierwatch.periods import CST
+from courierwatch.units import fmt_target, fmt_value
 from load_tests.generator import GeneratorConfig, Incident, generate_batches
 from runtime.broker import ensure_topics, kafka_bootstrap
 from runtime.ports import free_port, port_free

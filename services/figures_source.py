@@ -10,6 +10,7 @@ from courierwatch.routes import load_route_table
 from runtime.settings import Settings
 from services.owner import get_json, running_api
 from warehouse.client import Warehouse
+from warehouse.conflicts import list_conflicts
 from warehouse.queries import CellFilter, restatements
 from warehouse.report import kpi_report
 
@@ -42,5 +43,17 @@ def fetch_restatements(settings: Settings, city: str | None, company: str | None
     wh = Warehouse(settings.clickhouse, settings.database)
     try:
         return restatements(wh, CellFilter(city, company, start, end))
+    finally:
+        wh.close()
+
+
+def fetch_conflicts(settings: Settings) -> list[dict[str, Any]]:
+    """Versions of conflicting event ids (warehouse.conflicts.list_conflicts)."""
+    base = running_api(settings.data_dir)
+    if base:
+        return list(get_json(base, "/api/conflicts")["rows"])
+    wh = Warehouse(settings.clickhouse, settings.database)
+    try:
+        return list_conflicts(wh)
     finally:
         wh.close()

@@ -15,6 +15,7 @@ from courierwatch.kpi import COUNT_NAMES, TAPE_MM_SUM
 from courierwatch.periods import CST_ZONE
 from courierwatch.routes import UNCLASSIFIED, RouteTable
 from warehouse.client import Warehouse
+from warehouse.conflicts import count_corrections, winner_filter, winners
 
 Key = tuple[str, str, str]  # city, company, period_start 'YYYY-MM-DD HH:MM:SS' (CST)
 
@@ -101,7 +102,18 @@ def cell_counts(wh: Warehouse, f: CellFilter) -> dict[Key, dict[str, int]]:
         counts[TAPE_MM_SUM] = int(total)
     for counts in out.values():
         counts.setdefault(TAPE_MM_SUM, 0)
+    _correct_for_conflicts(wh, out, where, params, _period("hour", f.by))
     return out
+
+
+def _correct_for_conflicts(wh: Warehouse, out: dict[Key, dict[str, int]], where: str,
+                           params: dict[str, object], period_sql: str) -> None:
+    """Count an event id re-sent with other contents once, in its counting version's cell
+    (warehouse.conflicts)."""
+    for key, fix in count_corrections(wh, where, params, period_sql, winners(wh)).items():
+        if key in out:
+            for name, n in fix.items():
+                out[key][name] -= n
 
 
 def _route_class_sql(routes: RouteTable) -> tuple[str, str]:
@@ -137,9 +149,12 @@ def on_time_counts(wh: Warehouse, f: CellFilter,
     params: dict[str, object] = {}
     where = where_clause(f, "ts", params)
     rc_expr, hours_expr = _route_class_sql(routes)
+    counting = winner_filter(winners(wh))  # of a conflicting id, its counting version only
+    params |= counting.params
     delivered = (f"SELECT event_id, any(parcel_id) AS d_parcel, any(city) AS d_city, "
                  f"any(company) AS d_company, any(ts) AS d_ts FROM {wh.db}.events "
-                 f"WHERE type = 'DELIVERED' AND late = 0 AND {where} GROUP BY event_id")
+                 f"WHERE type = 'DELIVERED' AND late = 0 AND {where} AND {counting.sql} "
+                 "GROUP BY event_id")
     rows = wh.query(f"""
         SELECT d.d_city, d.d_company, {_period('d.d_ts', f.by)} AS p, {rc_expr} AS rc,
                count() AS joined,
