@@ -57,6 +57,12 @@ PATHS: dict[str, dict[str, Any]] = {
         "summary": "Changes to already-published figures, newest first",
         "parameters": [CITY, COMPANY, FROM, TO],
         "responses": _ok("restatements", "#/components/schemas/Rows")}},
+    "/api/conflicts": {"get": {
+        "summary": "Every version of every event id re-sent with other contents, the "
+                   "counting one marked (for auditors)",
+        "responses": {"200": _json("versions: event_id, content_hash, counts, ts, city, "
+                                   "company, type, parcel_id, topic, partition, offset",
+                                   "#/components/schemas/Rows")}}},
     "/api/status": {"get": {
         "summary": "Ingest counters and the event-time watermark",
         "responses": {"200": {"description": "counters", "content": {"application/json": {
