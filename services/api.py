@@ -11,6 +11,8 @@
 - GET /api/probe?city=&prefix=                        -> {"cells": {company: accepted}} of the
   city's cells whose company starts with prefix (the benchmark's latency markers)
 - GET /metrics                                        -> Prometheus exposition
+- GET /api/series, GET /api/policies (services/api_series.py), GET /openapi.json
+  (services/openapi.py), GET /static/... (services/static_assets.py)
 
 Queries run in a thread (the warehouse serialises them with ingest) so the event loop
 keeps consuming while a report is computed.
@@ -30,6 +32,9 @@ from courierwatch.catalog import load_catalog
 from courierwatch.periods import as_cst
 from courierwatch.routes import load_route_table
 from runtime.settings import Settings
+from services.api_series import register_series_views
+from services.openapi import spec
+from services.static_assets import register_assets
 from warehouse.client import Warehouse
 from warehouse.conflicts import list_conflicts
 from warehouse.queries import CellFilter, restatements
@@ -54,6 +59,13 @@ def register_views(app: faust.App, settings: Settings, wh: Warehouse) -> None:
     @app.page("/")
     async def index(web: Any, request: Any) -> Any:
         return web.html(dashboard)
+
+    register_assets(app)
+    register_series_views(app, wh, catalog, routes, filter_from_query, settings.min_sample)
+
+    @app.page("/openapi.json")
+    async def openapi(web: Any, request: Any) -> Any:
+        return web.json(spec())
 
     @app.page("/api/kpi")
     async def kpi(web: Any, request: Any) -> Any:

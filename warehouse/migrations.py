@@ -37,6 +37,7 @@ from clickhouse_connect.driver.client import Client
 
 from courierwatch.kpi import COUNTS
 from courierwatch.periods import CST_ZONE as CST
+from warehouse.alert_schema import flags_sql
 from warehouse.audit_schema import AUDIT_COLUMNS
 from warehouse.ddl import AddColumn, DropView, Layout, Obj, Table, View
 from warehouse.schema import (
@@ -103,6 +104,33 @@ def _audit_log() -> Table:
     return Table("audit_log", cols, "MergeTree", order_by="seq", replicated_everywhere=True)
 
 
+def _alerts() -> list[Obj]:
+    """Alerting's tables (warehouse.alert_schema): 5-minute cells of the events that miss a
+    target, the alert history, the evaluator's progress. On a cluster the cells are sharded
+    like the figures' and an alert's rows by its fingerprint; the progress is one row,
+    replicated on every node."""
+    return [
+        Table("alert_cells", """city LowCardinality(String), company LowCardinality(String),
+  bucket DateTime('UTC'), flags UInt32, events AggregateFunction(uniqExact, UInt64)""",
+              "AggregatingMergeTree", partition_by="toYYYYMM(bucket)",
+              order_by="(bucket, city, company, flags)", shard_by=CELL_SHARD),
+        View("alert_cells_mv", "alert_cells", "events",
+             f"""SELECT city, company, toStartOfFiveMinutes(ts) AS bucket, {flags_sql()} AS flags,
+  uniqExactState(sipHash64(event_id)) AS events
+FROM {{source}} WHERE late = 0 AND flags != 0 GROUP BY city, company, bucket, flags"""),
+        Table("alerts", """fingerprint String, started_at DateTime64(3, 'UTC'),
+  evaluated_at DateTime64(3, 'UTC'), state LowCardinality(String),
+  severity LowCardinality(String), city LowCardinality(String),
+  company LowCardinality(String), kpi LowCardinality(String), policy_id String,
+  resolved_at Nullable(DateTime64(3, 'UTC')), payload String""",
+              "ReplacingMergeTree", engine_args="evaluated_at",
+              order_by="(fingerprint, started_at)", shard_by="cityHash64(fingerprint)"),
+        Table("alert_progress", "name String, evaluated_until DateTime64(3, 'UTC')",
+              "ReplacingMergeTree", engine_args="evaluated_until", order_by="name",
+              replicated_everywhere=True),
+    ]
+
+
 def _hour_arrivals() -> list[Obj]:
     """What reached the store per event hour and second of arrival (server clock): the
     publisher reads its watermark (max event time) and the published hours that received
@@ -143,7 +171,8 @@ MIGRATIONS: tuple[Migration, ...] = (
                                           AddColumn("dead_letters", "raw_bytes UInt64"))),
     Migration("0009_content_conflicts", tuple(_conflicts())),
     Migration("0010_audit_log", (_audit_log(),)),
-    Migration("0011_hour_arrivals", tuple(_hour_arrivals())),
+    Migration("0011_alerts", tuple(_alerts())),
+    Migration("0012_hour_arrivals", tuple(_hour_arrivals())),
 )
 
 

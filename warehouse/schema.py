@@ -28,6 +28,7 @@ Tables (database per deployment, `courierwatch` by default):
 - `event_versions`: per event id the smallest and largest content hash (migration 0009): an
   id re-sent with other contents is a conflict, resolved at query time (warehouse.conflicts).
 - `audit_log`: the hash-chained audit log (warehouse.audit_schema).
+- `alert_cells`, `alerts`, `alert_progress`: alerting's tables (warehouse.alert_schema).
 - `hour_arrivals`: events per event hour and arrival time (the publisher's trigger).
 - `schema_migrations`: applied migration ids.
 
