@@ -62,7 +62,8 @@ def test_every_cluster_statement_parses_and_is_replicated_sharded_on_cluster() -
         rf"ENGINE = Distributed\({CLUSTER}, {DB}, \1_local, (.+)\)$", s))}
     assert set(local) == set(dist) == {
         "events", "cell_counts", "tape_cells", "accepts", "late_events", "dead_letters",
-        "kpi_published", "restatements", "events_in", "hour_arrivals", "event_versions"}
+        "kpi_published", "restatements", "events_in", "hour_arrivals", "event_versions",
+        "alert_cells", "alerts"}
     for name, stmt in local.items():
         if name == "events_in":
             assert "ENGINE = Null" in stmt
@@ -72,15 +73,17 @@ def test_every_cluster_statement_parses_and_is_replicated_sharded_on_cluster() -
                          r"'\{replica\}'", stmt), name
     cell = "cityHash64(city, company)"
     assert {n: k for n, k in dist.items() if k == cell}.keys() == {
-        "events", "cell_counts", "tape_cells", "late_events", "kpi_published", "restatements"}
+        "events", "cell_counts", "tape_cells", "late_events", "kpi_published", "restatements",
+        "alert_cells"}
+    assert dist["alerts"] == "cityHash64(fingerprint)"
     assert dist["accepts"] == "cityHash64(parcel_id)"
     assert dist["event_versions"] == "cityHash64(event_id)"
     assert dist["events_in"] == ("cityHash64(JSONExtractString(raw, 'city'), "
                                  "JSONExtractString(raw, 'company'))")
-    for everywhere in ("schema_migrations", "audit_log"):
+    for everywhere in ("schema_migrations", "audit_log", "alert_progress"):
         stmt = next(s for s in stmts if f".{everywhere} ON CLUSTER" in s and "CREATE" in s)
-        assert "ReplicatedMergeTree('/clickhouse/tables/all/{database}/{table}', " \
-            "'{replica}')" in stmt
+        assert re.search(r"Replicated\w*MergeTree\('/clickhouse/tables/all/\{database\}/"
+                         r"\{table\}', '\{replica\}'", stmt), everywhere
     # A later migration's new column reaches both the local and the Distributed table.
     alters = [s for s in stmts if s.startswith("ALTER TABLE") and "content_hash" in s]
     assert {s.split()[2] for s in alters} == {f"{DB}.events_local", f"{DB}.events"}
@@ -97,7 +100,7 @@ def test_views_read_local_tables_and_acceptances_are_resharded_by_parcel() -> No
     assert targets == {"cell_counts_mv": "cell_counts_local", "tape_cells_mv": "tape_cells_local",
                        "accepts_mv": "accepts", "late_events_mv": "late_events_local",
                        "events_in_mv": "events_local", "hour_arrivals_mv": "hour_arrivals_local",
-                       "event_versions_mv": "event_versions"}
+                       "event_versions_mv": "event_versions", "alert_cells_mv": "alert_cells_local"}
     for s in views:
         assert re.search(rf"FROM {DB}\.\w+_local\b", s), s[:60]
 
