@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cli import audit_commands, commands, import_command
+from cli import alerts, audit_commands, commands, import_command
 
 Subparsers = Any  # argparse's _SubParsersAction, private in typeshed
 
@@ -177,6 +177,22 @@ def _provision(sub: Subparsers) -> None:
     pg.set_defaults(func=commands.provision_grafana)
 
 
+def _alerts(sub: Subparsers) -> None:
+    p = sub.add_parser("alerts", help="alerts raised on breaches of the plans' targets",
+                       description="Alerts per city x company x KPI x policy, raised by the "
+                       "multi-window burn-rate evaluation of docs/alerting.md.")
+    asub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    al = asub.add_parser("list", help="firing and resolved alerts, newest first",
+                         description="One object per alert episode with city, company, kpi, "
+                         "state (firing|resolved), value, threshold, policy_id, started_at, "
+                         "resolved_at and its windows, sample and source quote.")
+    al.add_argument("--active", action="store_true", help="only alerts firing now")
+    al.add_argument("--city", help="code or name (台州, Wuhan, 331000)")
+    al.add_argument("--company", help="brand code")
+    al.add_argument("--format", choices=("table", "json"), default="table")
+    al.set_defaults(func=alerts.alerts_list)
+
+
 def _bench(sub: Subparsers) -> None:
     p = sub.add_parser("bench", help="benchmark the whole pipeline and a naive baseline",
                        description="Drive the whole pipeline on the embedded defaults (its own "
@@ -255,7 +271,7 @@ def _import(sub: Subparsers) -> None:
 
 
 COMMANDS = (_demo, _serve, _generate, _process, _kpi, _replay, _restatements, _conflicts,
-            _policies, _bench, _settings, _audit, _import, _provision)
+            _policies, _bench, _settings, _audit, _import, _provision, _alerts)
 
 
 def build_parser() -> argparse.ArgumentParser:

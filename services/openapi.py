@@ -63,6 +63,17 @@ PATHS: dict[str, dict[str, Any]] = {
         "responses": {"200": _json("versions: event_id, content_hash, counts, ts, city, "
                                    "company, type, parcel_id, topic, partition, offset",
                                    "#/components/schemas/Rows")}}},
+    "/api/alerts": {"get": {
+        "summary": "Alerts as `courierwatch alerts list --format json` prints them",
+        "parameters": [_param("active", "1, true or yes: only firing alerts"), CITY, COMPANY],
+        "responses": {"200": _json("alerts: city, company, kpi, state (firing|resolved), "
+                                   "value, threshold, policy_id, started_at, resolved_at, "
+                                   "severity, ...", "#/components/schemas/Rows")}}},
+    "/api/audit": {"get": {
+        "summary": "The hash-chained audit log as the store holds it, in seq order",
+        "responses": {"200": {"description": "records as sealed", "content": {
+            "application/json": {"schema": {"type": "object", "properties": {
+                "records": {"type": "array", "items": {"type": "object"}}}}}}}}}},
     "/api/status": {"get": {
         "summary": "Ingest counters and the event-time watermark",
         "responses": {"200": {"description": "counters", "content": {"application/json": {

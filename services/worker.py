@@ -17,8 +17,11 @@ import sys
 
 import faust
 
+from courierwatch.catalog import load_catalog
 from runtime.lifetime import Identity
-from runtime.settings import SettingsError, load_settings
+from runtime.settings import Settings, SettingsError, load_settings
+from services.alert_agent import register_alerting
+from services.alert_api import register_alert_views
 from services.api import register_views
 from services.audit_api import register_audit_views
 from services.audit_log import record_catalog_if_changed, sync
@@ -27,6 +30,13 @@ from streams.app import build_app
 from warehouse.client import Warehouse
 
 EXIT_BAD_SETTINGS = 2
+
+
+def register_http(app: faust.App, settings: Settings, wh: Warehouse) -> None:
+    """Every HTTP path the worker serves (the OpenAPI test lists them through this)."""
+    register_views(app, settings, wh)
+    register_audit_views(app, settings, wh)
+    register_alert_views(app, wh)
 
 
 def main() -> None:
@@ -44,13 +54,15 @@ def main() -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     wh = Warehouse(settings.clickhouse, settings.database, reset=settings.reset_database)
     app = build_app(settings, wh)
-    register_views(app, settings, wh)
-    register_audit_views(app, settings, wh)
+    register_http(app, settings, wh)
     record_catalog_if_changed(settings, wh)  # the audit log records each catalog change
     sync(wh, settings.data_dir)  # records appended while no process held the store
     owner = os.environ.get("COURIERWATCH_OWNER", "")  # the command that started us
     write_api_record(settings.data_dir, settings.api_port,
                      Identity.from_record(json.loads(owner)) if owner else None)
+    app.alert_runner = register_alerting(  # type: ignore[attr-defined]
+        app, settings, wh, load_catalog(), app.ingestor.low_watermark_ms,  # type: ignore[attr-defined]
+        f"http://127.0.0.1:{settings.api_port}")
     atexit.register(clear_api_record, settings.data_dir)
     worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()

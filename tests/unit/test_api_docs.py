@@ -7,15 +7,15 @@ from openapi_spec_validator import validate
 
 from courierwatch.catalog import load_catalog
 from runtime.settings import load_settings
-from services.api import register_views
 from services.api_series import series_payload
 from services.openapi import spec
+from services.worker import register_http
 
 
 def _served_paths() -> set[str]:
     app = faust.App("docs-test", broker="kafka://127.0.0.1:1", web_enabled=True,
                     autodiscover=False)
-    register_views(app, load_settings({}), None)  # type: ignore[arg-type]  # no request served
+    register_http(app, load_settings({}), None)  # type: ignore[arg-type]  # no request served
     return set(app.web.views)
 
 
