@@ -63,17 +63,6 @@ PATHS: dict[str, dict[str, Any]] = {
         "responses": {"200": _json("versions: event_id, content_hash, counts, ts, city, "
                                    "company, type, parcel_id, topic, partition, offset",
                                    "#/components/schemas/Rows")}}},
-    "/api/alerts": {"get": {
-        "summary": "Alerts as `courierwatch alerts list --format json` prints them",
-        "parameters": [_param("active", "1, true or yes: only firing alerts"), CITY, COMPANY],
-        "responses": {"200": _json("alerts: city, company, kpi, state (firing|resolved), "
-                                   "value, threshold, policy_id, started_at, resolved_at, "
-                                   "severity, ...", "#/components/schemas/Rows")}}},
-    "/api/audit": {"get": {
-        "summary": "The hash-chained audit log as the store holds it, in seq order",
-        "responses": {"200": {"description": "records as sealed", "content": {
-            "application/json": {"schema": {"type": "object", "properties": {
-                "records": {"type": "array", "items": {"type": "object"}}}}}}}}}},
     "/api/status": {"get": {
         "summary": "Ingest counters and the event-time watermark",
         "responses": {"200": {"description": "counters", "content": {"application/json": {
@@ -81,6 +70,19 @@ PATHS: dict[str, dict[str, Any]] = {
                 "archived": {"type": "integer"}, "late": {"type": "integer"},
                 "dead_lettered": {"type": "integer"},
                 "watermark_ms": {"type": "integer"}}}}}}}}},
+    "/api/alerts": {"get": {
+        "summary": "Alerts on breaches of the plans' targets (firing and resolved)",
+        "parameters": [CITY, COMPANY,
+                       _param("active", "1 for firing alerts only",
+                              schema={"type": "string", "enum": ["0", "1", "true", "false"]})],
+        "responses": _ok("alerts as `courierwatch alerts list --format json`",
+                         "#/components/schemas/Rows")}},
+    "/api/audit": {"get": {
+        "summary": "The hash-chained audit log (replays, imports, catalog changes, "
+                   "provisioning, token changes)",
+        "responses": {"200": {"description": "records in seq order", "content": {
+            "application/json": {"schema": {"type": "object", "properties": {
+                "records": {"type": "array", "items": {"type": "object"}}}}}}}}}},
     "/api/probe": {"get": {
         "summary": "Benchmark latency markers: which marker cells are counted yet",
         "parameters": [{**CITY, "required": True},
