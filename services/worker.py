@@ -19,7 +19,7 @@ import faust
 
 from courierwatch.catalog import load_catalog
 from runtime.lifetime import Identity
-from runtime.settings import SettingsError, load_settings
+from runtime.settings import Settings, SettingsError, load_settings
 from services.alert_agent import register_alerting
 from services.alert_api import register_alert_views
 from services.api import register_views
@@ -30,6 +30,13 @@ from streams.app import build_app
 from warehouse.client import Warehouse
 
 EXIT_BAD_SETTINGS = 2
+
+
+def register_http(app: faust.App, settings: Settings, wh: Warehouse) -> None:
+    """Every HTTP path the worker serves (the OpenAPI test lists them through this)."""
+    register_views(app, settings, wh)
+    register_audit_views(app, settings, wh)
+    register_alert_views(app, wh)
 
 
 def main() -> None:
@@ -48,14 +55,12 @@ def main() -> None:
     wh = Warehouse(settings.clickhouse, settings.database, reset=settings.reset_database,
                    cluster=settings.clickhouse_cluster)
     app = build_app(settings, wh)
-    register_views(app, settings, wh)
-    register_audit_views(app, settings, wh)
+    register_http(app, settings, wh)
     record_catalog_if_changed(settings, wh)  # the audit log records each catalog change
     sync(wh, settings.data_dir)  # records appended while no process held the store
     owner = os.environ.get("COURIERWATCH_OWNER", "")  # the command that started us
     write_api_record(settings.data_dir, settings.api_port,
                      Identity.from_record(json.loads(owner)) if owner else None)
-    register_alert_views(app, wh)
     app.alert_runner = register_alerting(  # type: ignore[attr-defined]
         app, settings, wh, load_catalog(), app.ingestor.low_watermark_ms,  # type: ignore[attr-defined]
         f"http://127.0.0.1:{settings.api_port}",

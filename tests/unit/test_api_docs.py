@@ -7,21 +7,15 @@ from openapi_spec_validator import validate
 
 from courierwatch.catalog import load_catalog
 from runtime.settings import load_settings
-from services.alert_api import register_alert_views
-from services.api import register_views
 from services.api_series import series_payload
-from services.audit_api import register_audit_views
 from services.openapi import spec
+from services.worker import register_http
 
 
 def _served_paths() -> set[str]:
     app = faust.App("docs-test", broker="kafka://127.0.0.1:1", web_enabled=True,
                     autodiscover=False)
-    settings = load_settings({})
-    # Every view module the worker registers (services/worker.py); no request is served.
-    register_views(app, settings, None)  # type: ignore[arg-type]
-    register_alert_views(app, None)  # type: ignore[arg-type]
-    register_audit_views(app, settings, None)  # type: ignore[arg-type]
+    register_http(app, load_settings({}), None)  # type: ignore[arg-type]  # no request served
     return set(app.web.views)
 
 
