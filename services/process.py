@@ -16,6 +16,21 @@ from services.progress import progress_bar
 from warehouse.client import Warehouse
 
 
+def completion_targets(before: dict[int, int], reported: dict[int, int], messages: int,
+                       partitions: int) -> dict[int, int]:
+    """The offsets the worker must commit before `process` may stop, per partition.
+
+    `publish_file` sends its messages round-robin from partition 0, so partition p received
+    messages // partitions (+1 for the first messages % partitions). The broker's reported
+    end offsets alone are not trusted: tansu 0.6 under-reports the end of a partition that
+    holds multi-record batches (docs/reliability.md), and stopping at that end would leave
+    the tail of the file unprocessed. Each target is the larger of the two readings.
+    """
+    sent = {p: messages // partitions + (1 if p < messages % partitions else 0)
+            for p in range(partitions)}
+    return {p: max(reported.get(p, 0), before.get(p, 0) + sent[p]) for p in range(partitions)}
+
+
 def run_process(settings: Settings, path: Path, console: Console) -> dict[str, Any]:
     """Process the file to completion and return a summary of what the store now holds."""
     ensure_unowned(settings)
@@ -30,7 +45,9 @@ def run_process(settings: Settings, path: Path, console: Console) -> dict[str, A
             messages, lines = publish_file(bootstrap, settings.scan_topic, path,
                                            settings.partitions,
                                            progress=lambda n: bar.advance(pub, n))
-            targets = end_offsets(bootstrap, settings.scan_topic, settings.partitions)
+            targets = completion_targets(
+                before, end_offsets(bootstrap, settings.scan_topic, settings.partitions),
+                messages, settings.partitions)
             base = sum(before.values())
             ing = bar.add_task("processing (messages)", total=sum(targets.values()) - base)
             wait_until_consumed(bootstrap, settings, targets, worker,
