@@ -18,6 +18,13 @@
 | COURIERWATCH_PUBLISH_GRACE_S | 3600 | publish a period this long after the watermark passed it |
 | COURIERWATCH_PUBLISH_INTERVAL_S | 5 | how often to publish closed periods and check restatements |
 | COURIERWATCH_API_PORT | 8765 | HTTP API and dashboard of the worker that owns ClickHouse |
+| COURIERWATCH_API_HOST | 127.0.0.1 | address the API listens on; any non-loopback address |
+|   |   | requires tokens (`courierwatch tokens add`), see docs/access.md |
+| COURIERWATCH_API_RATE | 20 | requests per second per token (or client address), on average |
+| COURIERWATCH_API_BURST | 60 | requests a caller may send at once before the rate applies |
+| COURIERWATCH_TOKEN | (empty) | client side: the Bearer token the CLI sends to the API |
+| COURIERWATCH_API_URL | (empty) | client side: read figures from this API (e.g. a remote |
+|   |   | https://host) instead of the worker recorded in the data directory |
 | COURIERWATCH_SWITCH_INTERVAL_S | 0.0002 | the worker's GIL switch interval (see streams.worker) |
 | COURIERWATCH_CRASH_AFTER_BATCHES | 0 (off) | fault injection for recovery tests: the |
 |   |   | worker dies right after its Nth ClickHouse insert, before the commit |
@@ -46,6 +53,11 @@ class Settings:
     insert_chunk_bytes: int = 64 * 1024 * 1024
     dlq_max_share: float = 0.5
     api_port: int = 8765
+    api_host: str = "127.0.0.1"
+    api_rate_per_s: float = 20.0
+    api_burst: int = 60
+    api_token: str = ""
+    api_url: str = ""
     publish_grace_s: float = 3600.0
     publish_interval_s: float = 5.0
     crash_after_batches: int = 0
@@ -76,9 +88,12 @@ class Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
     def masked(self) -> dict[str, str]:
-        """Printable settings with passwords in DSNs replaced by ***."""
+        """Printable settings with passwords in DSNs and the API token replaced by ***."""
         mask = re.compile(r"(//[^:/@]+:)[^@]+@")
-        return {k: mask.sub(r"\1***@", str(getattr(self, k))) for k in self.__slots__}
+        out = {k: mask.sub(r"\1***@", str(getattr(self, k))) for k in self.__slots__}
+        if self.api_token:
+            out["api_token"] = "***"
+        return out
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -98,6 +113,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         insert_chunk_bytes=int(e.get("COURIERWATCH_INSERT_CHUNK_BYTES", str(64 * 1024 * 1024))),
         dlq_max_share=float(e.get("COURIERWATCH_DLQ_MAX_SHARE", "0.5")),
         api_port=int(e.get("COURIERWATCH_API_PORT", "8765")),
+        api_host=e.get("COURIERWATCH_API_HOST", "127.0.0.1"),
+        api_rate_per_s=float(e.get("COURIERWATCH_API_RATE", "20")),
+        api_burst=int(e.get("COURIERWATCH_API_BURST", "60")),
+        api_token=e.get("COURIERWATCH_TOKEN", ""),
+        api_url=e.get("COURIERWATCH_API_URL", "").rstrip("/"),
         publish_grace_s=float(e.get("COURIERWATCH_PUBLISH_GRACE_S", "3600")),
         publish_interval_s=float(e.get("COURIERWATCH_PUBLISH_INTERVAL_S", "5")),
         crash_after_batches=int(e.get("COURIERWATCH_CRASH_AFTER_BATCHES", "0")),
@@ -118,6 +138,9 @@ def settings_env(s: Settings) -> dict[str, str]:
         "COURIERWATCH_INSERT_CHUNK_BYTES": str(s.insert_chunk_bytes),
         "COURIERWATCH_DLQ_MAX_SHARE": str(s.dlq_max_share),
         "COURIERWATCH_API_PORT": str(s.api_port),
+        "COURIERWATCH_API_HOST": s.api_host,
+        "COURIERWATCH_API_RATE": str(s.api_rate_per_s),
+        "COURIERWATCH_API_BURST": str(s.api_burst),
         "COURIERWATCH_CRASH_AFTER_BATCHES": str(s.crash_after_batches),
         "COURIERWATCH_SWITCH_INTERVAL_S": str(s.switch_interval_s),
         "COURIERWATCH_PUBLISH_GRACE_S": str(s.publish_grace_s),

@@ -7,8 +7,11 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from services import commands
+from courierwatch.scope import ScopeError
+from services import access_commands, commands
+from services.access import BindRefused
 from warehouse.client import StoreBusy
+from warehouse.queries import OutsideScope
 
 
 def _add_filters(p: argparse.ArgumentParser) -> None:
@@ -44,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "dashboard at /, the API at /api/kpi and /api/restatements, and "
                        "Prometheus metrics at /metrics. Runs until Ctrl-C.")
     p.add_argument("--port", type=int, help="HTTP port (default COURIERWATCH_API_PORT, 8765)")
+    p.add_argument("--host", help="address to listen on (default COURIERWATCH_API_HOST, "
+                   "127.0.0.1); any other address needs API tokens (courierwatch tokens add)")
     p.set_defaults(func=commands.serve)
 
     p = sub.add_parser("generate", help="write synthetic scan.v1 events (JSON lines)",
@@ -141,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--partitions", type=int,
                    help="throughput mode: partitions of the bench topic (default 4)")
     p.set_defaults(func=commands.bench)
+    access_commands.add_parsers(sub)
     return parser
 
 
@@ -156,7 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
-    except (commands.UserError, StoreBusy) as exc:
+    except (commands.UserError, access_commands.AccessError, StoreBusy, BindRefused,
+            ScopeError, OutsideScope) as exc:
         print(f"courierwatch: {exc}", file=sys.stderr)
         return 2
     except RuntimeError as exc:

@@ -64,8 +64,10 @@ def build_app(settings: Settings, bootstrap: str, wh: Warehouse,
         producer_max_request_size=16 * 1024 * 1024,
         web_enabled=web_port is not None,
         web_port=web_port or 6066,
-        web_bind="127.0.0.1",
-        web_host="127.0.0.1",
+        web_bind=settings.api_host,   # loopback unless tokens exist (services.access)
+        web_host=settings.api_host,
+        # The API reads only GETs: a request body beyond 64 KiB is refused with 413.
+        web_application_options={"client_max_size": 64 * 1024},
     )
     scan_topic = app.topic(settings.scan_topic, value_serializer="raw", key_serializer="raw")
     dlq_topic = app.topic(settings.dlq_topic, value_serializer="raw", key_serializer="raw",

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from courierwatch.catalog import Catalog
 from courierwatch.figures import Figure
 from courierwatch.routes import RouteTable
+from courierwatch.scope import Scope
 from services.report import kpi_report
 from warehouse.client import Warehouse
 from warehouse.queries import CellFilter
@@ -112,7 +113,8 @@ class Publisher:
                   for s in starts}
         lo, hi = min(starts), max(starts) + span
         flt = CellFilter(start=datetime.fromtimestamp(lo / 1000, UTC),
-                         end=datetime.fromtimestamp(hi / 1000, UTC), by=by)
+                         end=datetime.fromtimestamp(hi / 1000, UTC), by=by,
+                         scope=Scope.national())  # publication covers every city
         return [(by, r.figure) for r in kpi_report(self.wh, flt, self.routes, self.catalog)
                 if r.figure.period_start in wanted]
 

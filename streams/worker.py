@@ -15,6 +15,7 @@ import sys
 import faust
 
 from runtime.settings import load_settings
+from services.access import check_bind
 from services.api import register_views
 from services.owner import clear_api_record, write_api_record
 from streams.app import build_app
@@ -23,6 +24,7 @@ from warehouse.client import Warehouse
 
 def main() -> None:
     settings = load_settings()
+    check_bind(settings)  # `serve` checked already; a worker started otherwise must too
     # The ingest thread holds the GIL for long stretches of decoding; with the default 5 ms
     # switch interval, every wake-up of the event loop and of aiokafka's fetcher waits up to
     # 5 ms for it, and the next batch gathers slowly (a convoy). 0.2 ms keeps them responsive
