@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.metrics_core import Metric
 
 from courierwatch.scope import Scope
@@ -142,8 +142,11 @@ class ScopedRegistry:
     """The default Prometheus registry with every per-city sample removed, for callers
     below the national scope (issue 14: per-city labels only behind national or loopback)."""
 
+    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+        self.registry = registry
+
     def collect(self) -> Iterator[Metric]:
-        for metric in REGISTRY.collect():
+        for metric in self.registry.collect():
             samples = [s for s in metric.samples if "city" not in s.labels]
             if samples or not metric.samples:
                 metric.samples = samples
