@@ -40,7 +40,8 @@ from warehouse.queries import CellFilter
 
 MAX_QUERY_BYTES = 2048
 PUBLIC_PATHS = {"/": "the dashboard page: static HTML without figures, asks for a token",
-                "/favicon.ico": "an icon"}
+                "/favicon.ico": "an icon",
+                "/openapi.json": "the API's description: paths and parameters, no figures"}
 PUBLIC_PREFIXES = ("/static/",)  # the dashboard's own scripts and styles, no figures
 _SCOPE = "courierwatch.scope"
 _FILTER = "courierwatch.filter"
