@@ -4,6 +4,11 @@ Contract: `load_catalog()` reads `courierwatch/data/policies.yaml` (or a given f
 every entry and returns an immutable `Catalog`; nothing else here does I/O or reads the
 environment. A target with `measurable_by == "events"` names a KPI of `courierwatch.kpi` and
 is expressed in that KPI's scaled unit, so `judge(kpi_value)` compares like with like.
+
+Every target carries a `strength` read off its sentence (`aspirational` for 力争 "strive to"
+and 基本 "basically", `binding` otherwise) and a `companies` scope (None: every company; a
+tuple of brand codes, usually the `major_brands` list of data/companies.yaml, for sentences
+about 主要快递品牌企业 / 重点快递企业). docs/policies.md states every reading rule.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from courierwatch.companies import load_company_lists
 from courierwatch.kpi import KPI_BY_NAME
 
 COMPARATORS: dict[str, Callable[[float, float], bool]] = {
@@ -32,6 +38,9 @@ UNITS: frozenset[str] = frozenset({
 })
 SCOPES: frozenset[str] = frozenset({"city", "region"})
 MEASURABLE_BY: frozenset[str] = frozenset({"events", "reference"})
+BINDING, ASPIRATIONAL = "binding", "aspirational"
+STRENGTHS: frozenset[str] = frozenset({BINDING, ASPIRATIONAL})
+ALL_COMPANIES = "*"  # the company of the all-companies rows
 ROUTE_CLASSES: frozenset[str] = frozenset({"yrd_key_12h", "yrd_24h", "national_key_48h"})
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 # A SafeLoader that leaves dates as strings, so a bad date is reported with its entry id.
@@ -40,7 +49,9 @@ _Loader: Any = type("_Loader", (yaml.SafeLoader,), {"yaml_implicit_resolvers": {
     for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }})
 REQUIRED: tuple[str, ...] = ("id", "metric", "comparator", "threshold", "unit", "scope", "cities",
-                             "effective", "source", "section", "quote", "measurable_by")
+                             "effective", "source", "section", "quote", "measurable_by",
+                             "strength")
+OPTIONAL: frozenset[str] = frozenset({"route_class", "note", "companies"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +60,9 @@ class PolicyTarget:
 
     `cities` holds 6-digit codes or prefix patterns such as "32*" (every city whose code
     starts with 32). `route_class` is set only for on-time targets of one SLA route class.
+    `companies` None applies the target to every company; a tuple of brand codes applies it
+    only to those companies' own cells, never to an all-companies (`*`) row, which also sums
+    the others. `strength` is `binding` or `aspirational` (力争 / 基本 in the sentence).
     """
 
     id: str
@@ -65,6 +79,23 @@ class PolicyTarget:
     measurable_by: str
     route_class: str | None = None
     note: str | None = None
+    strength: str = BINDING
+    companies: tuple[str, ...] | None = None
+
+    def covers_company(self, company: str) -> bool:
+        """True when the target judges this company's cells (`*` = the all-companies row).
+
+        A target scoped to some companies is judged on each of those companies' cells only:
+        an all-companies row also counts the other companies, so it is not judged against it.
+        """
+        if self.companies is None:
+            return True
+        return company != ALL_COMPANIES and company in self.companies
+
+    @property
+    def aspirational(self) -> bool:
+        """True for a 力争 / 基本 target: a breach is shown as such and pages nobody."""
+        return self.strength == ASPIRATIONAL
 
     def covers_city(self, city: str) -> bool:
         """True when `city` equals a listed code or starts with a listed "NN*" prefix."""
@@ -80,11 +111,14 @@ class PolicyTarget:
         return COMPARATORS[self.comparator](value, self.threshold)
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict: the DESIGN export keys plus measurable_by, route_class, note."""
+        """A JSON-ready dict: the DESIGN export keys (id ... quote, with `companies` null for
+        every company) plus measurable_by, route_class and note."""
         return {
             "id": self.id, "metric": self.metric, "comparator": self.comparator,
             "threshold": self.threshold, "unit": self.unit, "scope": self.scope,
-            "cities": list(self.cities), "effective": self.effective.isoformat(),
+            "cities": list(self.cities),
+            "companies": None if self.companies is None else list(self.companies),
+            "strength": self.strength, "effective": self.effective.isoformat(),
             "source": self.source, "section": self.section, "quote": self.quote,
             "measurable_by": self.measurable_by, "route_class": self.route_class,
             "note": self.note,
@@ -98,15 +132,19 @@ class Catalog:
     targets: tuple[PolicyTarget, ...]
 
     def for_cell(self, city: str, metric: str, on: dt.date,
-                 route_class: str | None = None) -> list[PolicyTarget]:
+                 route_class: str | None = None,
+                 company: str | None = None) -> list[PolicyTarget]:
         """Event-measurable targets for this KPI cell in force on `on`.
 
         `route_class` must match exactly: None selects targets on the KPI as a whole,
         a class name selects only that class's targets (on_time_rate per route class).
+        `company` (a brand code, or `*` for the all-companies row) drops the targets whose
+        company scope does not judge that cell; None keeps every target.
         """
         return [t for t in self.targets
                 if t.measurable_by == "events" and t.metric == metric
-                and t.route_class == route_class and t.applies_to(city, on)]
+                and t.route_class == route_class and t.applies_to(city, on)
+                and (company is None or t.covers_company(company))]
 
     def by_id(self, target_id: str) -> PolicyTarget:
         """The target with this id; KeyError when there is none."""
@@ -131,13 +169,29 @@ def _date(value: object, tid: str) -> dt.date:
         raise ValueError(f"policy {tid}: effective {value!r} is not an ISO date") from None
 
 
-def _target(raw: Mapping[str, Any], index: int) -> PolicyTarget:
+def _companies(value: object, lists: Mapping[str, tuple[str, ...]],
+               tid: str) -> tuple[str, ...] | None:
+    """None (absent or null: every company), a named list, or an explicit list of codes."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value not in lists:
+            raise ValueError(f"policy {tid}: unknown company list {value!r}")
+        return lists[value]
+    if isinstance(value, list) and value and all(isinstance(c, str) and c.isupper()
+                                                 for c in value):
+        return tuple(value)
+    raise ValueError(f"policy {tid}: companies must be null, a list name or brand codes")
+
+
+def _target(raw: Mapping[str, Any], index: int,
+            lists: Mapping[str, tuple[str, ...]]) -> PolicyTarget:
     """Validate one YAML entry; ValueError names the entry id (or its index)."""
     tid = str(raw.get("id") or f"#{index}")
     missing = [k for k in REQUIRED if raw.get(k) in (None, "", [])]
     if missing:
         raise ValueError(f"policy {tid}: missing field(s) {', '.join(missing)}")
-    unknown = set(raw) - set(REQUIRED) - {"route_class", "note"}
+    unknown = set(raw) - set(REQUIRED) - OPTIONAL
     if unknown:
         raise ValueError(f"policy {tid}: unknown field(s) {', '.join(sorted(unknown))}")
     checks: list[tuple[bool, str]] = [
@@ -145,6 +199,8 @@ def _target(raw: Mapping[str, Any], index: int) -> PolicyTarget:
         (str(raw["unit"]) in UNITS, f"unknown unit {raw['unit']!r}"),
         (str(raw["scope"]) in SCOPES, f"bad scope {raw['scope']!r}"),
         (str(raw["measurable_by"]) in MEASURABLE_BY, f"bad measurable_by {raw['measurable_by']!r}"),
+        (str(raw["strength"]) in STRENGTHS, f"strength {raw['strength']!r} is not "
+                                            f"{' or '.join(sorted(STRENGTHS))}"),
         (isinstance(raw["threshold"], int | float) and not isinstance(raw["threshold"], bool),
          f"threshold {raw['threshold']!r} is not a number"),
         (isinstance(raw["cities"], list)
@@ -172,16 +228,21 @@ def _target(raw: Mapping[str, Any], index: int) -> PolicyTarget:
         cities=tuple(raw["cities"]), effective=_date(raw["effective"], tid),
         source=str(raw["source"]), section=str(raw["section"]), quote=str(raw["quote"]),
         measurable_by=str(raw["measurable_by"]), route_class=raw.get("route_class"),
-        note=None if note is None else str(note),
+        note=None if note is None else str(note), strength=str(raw["strength"]),
+        companies=_companies(raw.get("companies"), lists, tid),
     )
 
 
-def load_catalog(path: Path | None = None) -> Catalog:
+def load_catalog(path: Path | None = None,
+                 company_lists: Mapping[str, tuple[str, ...]] | None = None) -> Catalog:
     """Load and validate the catalog from `path`, or the packaged policies.yaml when None.
 
+    `company_lists` resolves `companies: <list name>` (default: data/companies.yaml).
     Raises ValueError naming the entry id for a missing field, bad comparator, unknown unit,
-    scope, route class or KPI, a malformed date or city, or a duplicate id.
+    scope, route class, strength, company list or KPI, a malformed date or city, or a
+    duplicate id.
     """
+    lists = load_company_lists() if company_lists is None else company_lists
     text = (path.read_text("utf-8") if path is not None else
             resources.files("courierwatch").joinpath("data/policies.yaml").read_text("utf-8"))
     try:
@@ -196,7 +257,7 @@ def load_catalog(path: Path | None = None) -> Catalog:
     for i, raw in enumerate(entries):
         if not isinstance(raw, dict):
             raise ValueError(f"policy #{i}: entry is not a mapping")
-        target = _target(raw, i)
+        target = _target(raw, i, lists)
         if target.id in seen:
             raise ValueError(f"policy {target.id}: duplicate id")
         seen.add(target.id)

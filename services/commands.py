@@ -164,7 +164,8 @@ def policies_list(args: argparse.Namespace) -> int:
     catalog = load_catalog()
     city = resolve_city(args.city) if args.city else None
     table = Table(title="Policy catalog (targets of the five seed plans)", show_lines=True)
-    for col in ("id", "metric", "target", "scope", "in force", "source", "quote"):
+    for col in ("id", "metric", "target", "strength", "scope", "companies", "in force",
+                "source", "quote"):
         table.add_column(col, overflow="fold")
     for t in catalog.targets:
         if not args.all and t.measurable_by != "events":
@@ -173,8 +174,10 @@ def policies_list(args: argparse.Namespace) -> int:
             continue
         scope = t.scope + ": " + ", ".join(city_label(c) if c[-1] != "*" else c
                                            for c in t.cities)
+        strength = "[yellow]aspirational[/]" if t.aspirational else "binding"
+        companies = "all" if t.companies is None else ", ".join(t.companies)
         table.add_row(t.id, t.metric + (f" [{t.route_class}]" if t.route_class else ""),
-                      f"{t.comparator} {t.threshold:g} {t.unit}", scope,
+                      f"{t.comparator} {t.threshold:g} {t.unit}", strength, scope, companies,
                       t.effective.isoformat(), f"{t.source} {t.section}", t.quote)
     Console().print(table)
     load_route_table()  # validates the route-class file alongside

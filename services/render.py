@@ -28,10 +28,17 @@ def fmt_target(comparator: str, value: float, unit: str) -> str:
 
 
 def fmt_threshold(t: dict[str, Any]) -> str:
+    """One judged target: a binding breach in bold red, an aspirational (力争 / 基本) one in
+    yellow and labelled so, never looking like a binding one."""
     v = t["threshold"]
     shown = f"{v * 100:g}%" if t["unit"] == "ratio" else f"{v:g}{UNIT_SUFFIX.get(t['unit'], '')}"
     mark = {"pass": "[green]✓[/]", "breach": "[bold red]✗ BREACH[/]", "no_data": "[dim]·[/]"}
-    return f"{t['comparator']}{shown} {mark.get(t['status'], '')} [dim]{t['policy_id']}[/]"
+    aspirational = t.get("strength") == "aspirational"
+    if aspirational and t["status"] == "breach":
+        mark["breach"] = "[yellow]△ breach (aspirational)[/]"
+    label = " [dim](aspirational)[/]" if aspirational and t["status"] != "breach" else ""
+    return (f"{t['comparator']}{shown} {mark.get(t['status'], '')}{label} "
+            f"[dim]{t['policy_id']}[/]")
 
 
 def kpi_table(rows: list[dict[str, Any]], title: str = "KPIs") -> Table:
@@ -41,7 +48,9 @@ def kpi_table(rows: list[dict[str, Any]], title: str = "KPIs") -> Table:
                          ("value", "right"), ("targets", "left")):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for r in rows:
-        style = "red" if r["status"] == "breach" else None
+        style = None
+        if r["status"] == "breach":
+            style = "yellow" if r.get("breach_strength") == "aspirational" else "red"
         table.add_row(r["period_start"][:16].replace("T", " "), r["city_name"], r["company"],
                       r["kpi"], f"{r['numerator']:,.0f}", f"{r['denominator']:,.0f}",
                       fmt_value(r["value"], r["unit"]),

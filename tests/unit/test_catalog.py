@@ -253,6 +253,7 @@ targets:
   section: "一、"
   quote: "q"
   measurable_by: events
+  strength: binding
 """
 
 
@@ -275,6 +276,10 @@ def test_loader_accepts_good_file(tmp_path: Path) -> None:
     ("scope: city", "scope: world", "bad scope"),
     ("threshold: 0.12", "threshold: twelve", "not a number"),
     ("measurable_by: events", "measurable_by: events\n  route_class: x_1h", "unknown route_class"),
+    ("strength: binding", "strength: soft", "strength 'soft' is not aspirational or binding"),
+    ("strength: binding\n", "", "missing field(s) strength"),
+    ("strength: binding", "strength: binding\n  companies: big_ones", "unknown company list"),
+    ("strength: binding", "strength: binding\n  companies: [zto]", "companies must be null"),
 ])
 def test_loader_errors_name_the_entry(tmp_path: Path, old: str, new: str, message: str) -> None:
     """A bad entry raises ValueError naming its id and the problem."""
