@@ -30,7 +30,7 @@ from courierwatch.catalog import load_catalog
 from courierwatch.routes import load_route_table
 from runtime.settings import Settings
 from services.report import ReportRow, kpi_report
-from warehouse.client import Warehouse
+from warehouse.client import Warehouse, system_read
 from warehouse.queries import CellFilter, where_clause
 
 Cell = tuple[str, str, str, str]
@@ -118,6 +118,8 @@ TRACE_COLUMNS = ("event_id", "type", "city", "company", "ts_utc", "topic", "part
                  "msg_index", "late")
 
 
+@system_read("reads the replay's scratch database, which _copy_period filled through the "
+             "scoped filter (plus the acceptances of the parcels delivered in scope)")
 def _write_events(iso: Warehouse, path: Path) -> int:
     rows = iso.query(f"""SELECT event_id, type, city, company, toString(ts), topic, partition,
             offset, msg_index, late FROM {iso.db}.events

@@ -15,6 +15,7 @@ import faust
 import pytest
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
+import services
 import warehouse
 from courierwatch.scope import Scope, parse_scope
 from runtime.settings import load_settings
@@ -27,34 +28,64 @@ from warehouse.queries import CellFilter, OutsideScope, where_clause
 
 CST = timezone(timedelta(hours=8))
 TAIZHOU = parse_scope("city:331000")
+NATIONAL = Scope.national()
 
 
 def _reading_functions() -> list[tuple[str, Any]]:
-    """Every public function of the warehouse package that takes a Warehouse: the reads."""
+    """Every function of the warehouse and services packages that takes a Warehouse and
+    runs a query on it: the reads (writers only insert or run commands)."""
     found = []
-    for mod_info in pkgutil.iter_modules(warehouse.__path__):
-        module = importlib.import_module(f"warehouse.{mod_info.name}")
-        for name, fn in inspect.getmembers(module, inspect.isfunction):
-            if name.startswith("_") or fn.__module__ != module.__name__:
-                continue
-            hints = inspect.get_annotations(fn, eval_str=True)
-            if any(h is Warehouse for h in hints.values()) and mod_info.name != "writer":
-                found.append((f"{module.__name__}.{name}", fn))
+    for package in (warehouse, services):
+        for mod_info in pkgutil.iter_modules(package.__path__):
+            module = importlib.import_module(f"{package.__name__}.{mod_info.name}")
+            for name, fn in inspect.getmembers(module, inspect.isfunction):
+                if fn.__module__ != module.__name__:
+                    continue
+                hints = inspect.get_annotations(fn, eval_str=True)
+                if any(h is Warehouse for h in hints.values()) and \
+                        ".query(" in inspect.getsource(fn):
+                    found.append((f"{module.__name__}.{name}", fn))
     return found
+
+
+def _unscoped(reads: list[tuple[str, Any]]) -> list[str]:
+    """Names of the reads that take no required CellFilter/Scope and are not system reads."""
+    bad = []
+    for name, fn in reads:
+        if getattr(fn, "__system_read__", "").strip():
+            continue
+        hints = inspect.get_annotations(fn, eval_str=True)
+        params = inspect.signature(fn).parameters
+        scoped = [p for p, h in hints.items() if h in (CellFilter, Scope) and p in params]
+        if not scoped or any(params[p].default is not inspect.Parameter.empty for p in scoped):
+            bad.append(name)
+    return bad
 
 
 def test_every_query_function_requires_a_scope() -> None:
     """Snuba's required tenant filter: each read of the warehouse takes a CellFilter (whose
-    scope is required) or a Scope, as a parameter without a default."""
+    scope is required) or a Scope, as a parameter without a default, or is marked as a
+    system read (never served to a caller) with its reason."""
     reads = _reading_functions()
     assert {"warehouse.queries.cell_counts", "warehouse.queries.restatements",
             "warehouse.queries.on_time_counts"} <= {n for n, _ in reads}
-    for name, fn in reads:
-        hints = inspect.get_annotations(fn, eval_str=True)
-        params = inspect.signature(fn).parameters
-        scoped = [p for p, h in hints.items() if h in (CellFilter, Scope) and p in params]
-        assert scoped, f"{name} reads the warehouse without a CellFilter or Scope parameter"
-        assert all(params[p].default is inspect.Parameter.empty for p in scoped), name
+    assert _unscoped(reads) == []
+
+
+def test_the_scope_check_catches_an_unscoped_read() -> None:
+    """The check itself: a read without a scope, or with a defaulted one, is reported."""
+
+    def leaky(wh: Warehouse) -> object:
+        return wh.query("SELECT * FROM cell_counts")
+
+    def defaulted(wh: Warehouse, scope: Scope = NATIONAL) -> object:
+        return wh.query("SELECT 1")
+
+    def fine(wh: Warehouse, flt: CellFilter) -> object:
+        return wh.query("SELECT 1")
+
+    reads = [("leaky", leaky), ("defaulted", defaulted), ("fine", fine)]
+    assert _unscoped(reads) == ["leaky", "defaulted"]
 
 
 def test_a_filter_cannot_be_built_without_a_scope() -> None:
