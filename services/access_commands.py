@@ -16,11 +16,10 @@ from rich.table import Table
 
 from courierwatch.scope import ScopeError, parse_scope
 from runtime.settings import Settings, load_settings
+from services.row_policies import AccessError, add_access_parser
 from services.tokens import TokenError, TokenRecord, TokenStore
 
-
-class AccessError(Exception):
-    """A token or access command that cannot be done; printed, exit status 2."""
+__all__ = ["AccessError", "add_parsers"]
 
 
 def record_token_change(settings: Settings, action: str, record: TokenRecord) -> None:
@@ -105,7 +104,5 @@ def add_parsers(sub: Any) -> None:
                         description="Delete the token NAME; the API refuses it at once.")
     r.add_argument("name", metavar="NAME")
     r.set_defaults(func=tokens_revoke)
-
-    from services.row_policies import add_access_parser
 
     add_access_parser(sub)

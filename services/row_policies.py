@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import secrets
 import sys
 import tempfile
@@ -26,13 +27,16 @@ from warehouse.row_policies import (
     CITY_TABLES_SQL,
     VIEW_ENGINES,
     access_statements,
+    password_statement,
     scope_access,
 )
 
 
-def _scopes(args: argparse.Namespace) -> list[Scope]:
-    from services.access_commands import AccessError
+class AccessError(Exception):
+    """An access command that cannot be done; printed, exit status 2."""
 
+
+def _scopes(args: argparse.Namespace) -> list[Scope]:
     try:
         given = [parse_scope(s) for s in args.scope or []]
     except ScopeError as exc:
@@ -62,6 +66,24 @@ def _schema_tables(database: str) -> list[str]:
             wh.close()
 
 
+def _grafana(args: argparse.Namespace, scopes: list[Scope], passwords: dict[str, str],
+             database: str, err: Console) -> None:
+    """Per scope: its Grafana organisation and data source, as its reader (no password
+    is printed: each goes from ClickHouse straight into Grafana's secure storage)."""
+    from services.grafana_scopes import api_factory, provision_scope_org
+
+    api_for = api_factory(args.grafana_url, args.grafana_credential or "")
+    table = Table(title="Grafana organisations per scope")
+    for col in ("scope", "organisation id", "organisation", "data source"):
+        table.add_column(col)
+    for scope in scopes:
+        user = scope_access(scope).user
+        org = provision_scope_org(api_for, scope, user, passwords[user], args.dsn, database)
+        table.add_row(org.scope, str(org.org_id), "created" if org.created else "existing",
+                      org.datasource)
+    err.print(table)
+
+
 def clickhouse_sql(args: argparse.Namespace) -> int:
     database = args.database or load_settings().database
     scopes = _scopes(args)
@@ -74,21 +96,30 @@ def clickhouse_sql(args: argparse.Namespace) -> int:
         existing = {str(r[0]) for r in client.query("SELECT name FROM system.users").result_rows}
     else:
         tables, existing = _schema_tables(database), set()
+    grafana = bool(args.grafana_url)
+    if grafana and (client is None or args.print):
+        raise AccessError("--grafana-url needs --dsn (and no --print): each reader's new "
+                          "password goes from ClickHouse straight into its data source")
     passwords: dict[str, str] = {}
     statements: list[str] = []
     for scope in scopes:
         user = scope_access(scope).user
         password = secrets.token_urlsafe(24)
-        if user not in existing:
+        digest = hashlib.sha256(password.encode()).hexdigest()
+        if user not in existing or grafana:
             passwords[user] = password
-        statements += access_statements(scope, database, tables,
-                                        hashlib.sha256(password.encode()).hexdigest())
+        statements += access_statements(scope, database, tables, digest)
+        if grafana:
+            statements.append(password_statement(scope, digest))
     if args.print or client is None:
         sys.stdout.write("".join(s + ";\n" for s in statements))
     else:
         for s in statements:
             client.command(s)
     err = Console(stderr=True)
+    if grafana:
+        _grafana(args, scopes, passwords, database, err)
+        return 0
     if passwords:
         table = Table(title="ClickHouse readers created (passwords shown once)")
         for col in ("scope", "user", "password"):
@@ -122,4 +153,8 @@ def add_access_parser(sub: Any) -> None:
                    "without it the SQL is printed for the project's own schema")
     c.add_argument("--database", help="default COURIERWATCH_DATABASE")
     c.add_argument("--print", action="store_true", help="print the SQL, do not apply it")
+    c.add_argument("--grafana-url", help="also give each scope a Grafana organisation whose "
+                   "ClickHouse data source logs in as the scope's reader (needs --dsn)")
+    c.add_argument("--grafana-credential", default=os.environ.get("GRAFANA_TOKEN"),
+                   help="Grafana server-admin token or user:password (default $GRAFANA_TOKEN)")
     c.set_defaults(func=clickhouse_sql)

@@ -101,6 +101,14 @@ def access_statements(scope: Scope, database: str, city_tables: Sequence[str],
     return out
 
 
+def password_statement(scope: Scope, password_sha256: str) -> str:
+    """Set the reader's password (when its new value goes straight into Grafana)."""
+    if not re.fullmatch(r"[0-9a-f]{64}", password_sha256):
+        raise ValueError("password_sha256 must be 64 lowercase hex digits")
+    return (f"ALTER USER {scope_access(scope).user} IDENTIFIED WITH sha256_hash BY "
+            f"'{password_sha256}'")
+
+
 CITY_TABLES_SQL = """SELECT c.table FROM system.columns AS c
     INNER JOIN system.tables AS t ON t.database = c.database AND t.name = c.table
     WHERE c.database = {db:String} AND c.name = 'city' AND t.engine NOT IN {views:Array(String)}
