@@ -29,9 +29,10 @@ test-unit: $(STAMP)  ## unit tests only (pure, no I/O)
 test-integration: $(STAMP)  ## integration tests only
 	$(BIN)/python -m pytest -q -m integration
 
-lint: $(STAMP)  ## ruff on the tree, mypy --strict on the core
+lint: $(STAMP)  ## ruff, mypy --strict on every package, the import layering (lint-imports)
 	$(BIN)/ruff check .
-	$(BIN)/mypy courierwatch
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(STAMP)  ## the benchmark (DURATION seconds, default 60)
 	$(BIN)/courierwatch bench --duration $(or $(DURATION),60) --format json

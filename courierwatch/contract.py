@@ -6,7 +6,7 @@ whole message when it cannot be split), so a single bad event never costs its ne
 The fast path decodes a whole array with msgspec in C; only a message that fails it is
 taken apart event by event.
 
-Rules beyond the field types (DESIGN.md, "Canonical scan event"):
+Rules beyond the field types (docs/DESIGN.md, "Canonical scan event"):
 - `ts` and `promised_by` are RFC 3339 *with* an offset; `ts` may not be more than
   `Limits.max_future_s` ahead of the processing clock, nor before 2000.
 - type-specific fields are required on their type and refused on any other type;

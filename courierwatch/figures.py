@@ -1,8 +1,8 @@
 """From per-cell counts to KPI figures, roll-ups and judgements. Pure.
 
-Input is what the store counted per (city, company, period_start): distinct-event counts
-named as in warehouse.schema.COUNTS, `tape_mm_sum`, and per route class the joined
-deliveries. Output is one `Figure` per cell x KPI, numerator and denominator kept, so that
+Input is what the store counted per (city, company, period_start): the distinct-event
+counts of `courierwatch.kpi.CELL_COUNT_NAMES`, and per route class the joined deliveries.
+Output is one `Figure` per cell x KPI, numerator and denominator kept, so that
 the all-companies rows (`company = "*"`) and the YRD rows (`city = "YRD"`) are sums of
 numerators and denominators, never averages of ratios.
 """
@@ -15,32 +15,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from courierwatch.cities import YRD_REGION, is_yrd
-from courierwatch.kpi import KPI_BY_NAME
+from courierwatch.kpi import COUNT_KPIS, KPI_BY_NAME, ROUTE_UNCLASSIFIED_KPI, Unit, unit_of
 from courierwatch.routes import UNCLASSIFIED
 
 Key = tuple[str, str, str]  # city, company, period_start
-
-# KPI -> (numerator count, denominator count); on-time KPIs come from the join.
-_COUNT_KPIS: dict[str, tuple[str, str]] = {
-    "volume": ("accepted", ""),
-    "locker_share": ("delivered_locker", "delivered"),
-    "delay_rate": ("exc_delay", "accepted"),
-    "damage_rate": ("exc_damage", "accepted"),
-    "loss_rate": ("exc_loss", "accepted"),
-    "valid_complaint_rate": ("complaint_valid", "accepted"),
-    "complaint_acceptance_rate": ("complaint_accepted", "complaint_filed"),
-    "complaint_satisfaction": ("complaint_satisfied", "complaint_resolved"),
-    "standard_packaging_share": ("pkg_standard", "accepted"),
-    "e_waybill_share": ("pkg_e_waybill", "accepted"),
-    "no_secondary_packaging_share": ("ecommerce_no_secondary", "accepted_ecommerce"),
-    "recycled_bag_share": ("pkg_recycled_bag", "accepted"),
-    "tape_mm_mean": ("tape_mm_sum", "accepted"),
-    "real_name_rate": ("sec_real_name", "accepted"),
-    "inspection_rate": ("sec_inspected", "accepted"),
-    "xray_rate": ("sec_xray", "accepted"),
-}
-ROUTE_UNCLASSIFIED_KPI = "route_unclassified_share"
-
 
 class JoinedCounts(Protocol):
     @property
@@ -73,6 +51,10 @@ class Figure:
         return self.kpi.split(".", 1)[1] if "." in self.kpi else None
 
     @property
+    def unit(self) -> Unit:
+        return unit_of(self.kpi)
+
+    @property
     def value(self) -> float | None:
         if self.kpi == ROUTE_UNCLASSIFIED_KPI:
             return self.numerator / self.denominator if self.denominator else None
@@ -85,9 +67,9 @@ def cell_figures(counts: Mapping[Key, Mapping[str, int]],
     (value None) when its cell has any data, so that absence is visible, not hidden."""
     figures: list[Figure] = []
     for (city, company, period), c in counts.items():
-        for kpi, (num, den) in _COUNT_KPIS.items():
-            figures.append(Figure(city, company, period, kpi, c.get(num, 0),
-                                  c.get(den, 0) if den else 0))
+        for k in COUNT_KPIS:
+            figures.append(Figure(city, company, period, k.name, c.get(k.numerator, 0),
+                                  c.get(k.denominator, 0) if k.denominator else 0))
     for (city, company, period), per_class in joined.items():
         on_num = on_den = prom_num = prom_den = unclassified = total = 0
         for j in per_class:
@@ -111,7 +93,7 @@ def cell_figures(counts: Mapping[Key, Mapping[str, int]],
 def roll_up(figures: Iterable[Figure]) -> list[Figure]:
     """Add all-companies rows (company '*') and YRD rows (city 'YRD', each company and '*').
 
-    Sums numerators and denominators of the member cells (DESIGN.md: a region sums its
+    Sums numerators and denominators of the member cells (docs/DESIGN.md: a region sums its
     cities). The input rows are returned first, unchanged.
     """
     base = list(figures)

@@ -1,8 +1,17 @@
-"""KPI definitions of DESIGN.md: each a ratio of counts of distinct events in one cell.
+"""The KPI table of docs/DESIGN.md: the one place a KPI, its counts and its unit are defined.
 
-A cell is city x company x period (an hour or a day of China Standard Time, UTC+8, of the
-event's `ts`). Numerator and denominator are stored; the value is derived here so that a
-region or an all-companies row can sum numerators and denominators first.
+Every KPI is a ratio of counts of distinct events (by `event_id`) in one cell: city x
+company x period (an hour or a day of China Standard Time of the event's `ts`).
+Numerator and denominator are stored; the value is derived here so that a region or an
+all-companies row can sum numerators and denominators first.
+
+Derived from this module, never written elsewhere:
+- the `uniqExact` state columns of ClickHouse's `cell_counts` and their conditions
+  (`warehouse.schema`), from `COUNTS`;
+- the figures per cell (`courierwatch.figures`), from `KPIS`;
+- units and scales of every row (`courierwatch.judgement`, the API, the renderers).
+
+A KPI naming a count that is not defined raises `ValueError` when this module is imported.
 """
 
 from __future__ import annotations
@@ -11,23 +20,68 @@ from dataclasses import dataclass
 from typing import Literal
 
 Unit = Literal["count", "ratio", "per_1000", "per_100000", "per_1000000", "mm_per_parcel"]
-
-_SCALE: dict[str, float] = {
+SCALES: dict[Unit, float] = {
     "count": 1.0, "ratio": 1.0, "per_1000": 1e3, "per_100000": 1e5, "per_1000000": 1e6,
     "mm_per_parcel": 1.0,
 }
+Source = Literal["counts", "join"]
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    """Distinct events of a cell matching `condition`, a ClickHouse boolean expression over
+    the columns of the archive (`warehouse.schema.EVENT_COLUMNS`)."""
+
+    name: str
+    condition: str
+
+
+_ACC = "type = 'ACCEPTED'"
+COUNTS: tuple[Count, ...] = (
+    Count("accepted", _ACC),
+    Count("accepted_ecommerce", f"{_ACC} AND ecommerce = 1"),
+    Count("ecommerce_no_secondary", f"{_ACC} AND ecommerce = 1 AND pkg_secondary = 0"),
+    Count("pkg_standard", f"{_ACC} AND pkg_standard = 1"),
+    Count("pkg_e_waybill", f"{_ACC} AND pkg_e_waybill = 1"),
+    Count("pkg_recycled_bag", f"{_ACC} AND pkg_recycled_bag = 1"),
+    Count("sec_real_name", f"{_ACC} AND sec_real_name = 1"),
+    Count("sec_inspected", f"{_ACC} AND sec_inspected = 1"),
+    Count("sec_xray", f"{_ACC} AND sec_xray = 1"),
+    Count("delivered", "type = 'DELIVERED'"),
+    Count("delivered_locker", "type = 'DELIVERED' AND mode = 'LOCKER'"),
+    Count("exc_delay", "type = 'EXCEPTION' AND kind = 'DELAY'"),
+    Count("exc_damage", "type = 'EXCEPTION' AND kind = 'DAMAGE'"),
+    Count("exc_loss", "type = 'EXCEPTION' AND kind = 'LOSS'"),
+    Count("complaint_filed", "type = 'COMPLAINT' AND stage = 'FILED'"),
+    Count("complaint_accepted", "type = 'COMPLAINT' AND stage = 'ACCEPTED'"),
+    Count("complaint_resolved", "type = 'COMPLAINT' AND stage = 'RESOLVED'"),
+    Count("complaint_valid", "type = 'COMPLAINT' AND stage = 'RESOLVED' AND valid = 1"),
+    Count("complaint_satisfied", "type = 'COMPLAINT' AND stage = 'RESOLVED' AND satisfied = 1"),
+)
+COUNT_NAMES: tuple[str, ...] = tuple(c.name for c in COUNTS)
+TAPE_MM_SUM = "tape_mm_sum"
+"""Sum of packaging.tape_mm over the distinct ACCEPTED of a cell (table `tape_cells`)."""
+CELL_COUNT_NAMES: tuple[str, ...] = (*COUNT_NAMES, TAPE_MM_SUM)
+JOIN_COUNT_NAMES: tuple[str, ...] = ("joined", "on_time", "promised", "kept")
+"""What the DELIVERED x ACCEPTED join counts per cell and route class
+(`warehouse.queries.OnTimeCounts`): joined deliveries, those within the route class's
+hours, those whose parcel has a `promised_by`, and those no later than it."""
 
 
 @dataclass(frozen=True, slots=True)
 class KpiDefinition:
+    """One KPI: `numerator` / `denominator` (count names of `source`), scaled to `unit`."""
+
     name: str
     numerator: str
-    denominator: str
+    denominator: str  # "" for a plain count (volume)
     unit: Unit
+    meaning: str
+    source: Source = "counts"
 
     @property
     def scale(self) -> float:
-        return _SCALE[self.unit]
+        return SCALES[self.unit]
 
     def value(self, numerator: float, denominator: float) -> float | None:
         """The scaled value; None when the denominator is empty (no data is not 0 %)."""
@@ -39,29 +93,73 @@ class KpiDefinition:
 
 
 KPIS: tuple[KpiDefinition, ...] = (
-    KpiDefinition("volume", "ACCEPTED", "", "count"),
-    KpiDefinition("on_time_rate", "DELIVERED within the route class's hours of ACCEPTED",
-                  "DELIVERED with a known ACCEPTED and a route class", "ratio"),
-    KpiDefinition("promise_kept_rate", "DELIVERED no later than promised_by",
-                  "DELIVERED whose parcel has a promised_by", "ratio"),
-    KpiDefinition("locker_share", "DELIVERED mode LOCKER", "DELIVERED", "ratio"),
-    KpiDefinition("delay_rate", "EXCEPTION DELAY", "ACCEPTED", "per_1000"),
-    KpiDefinition("damage_rate", "EXCEPTION DAMAGE", "ACCEPTED", "per_100000"),
-    KpiDefinition("loss_rate", "EXCEPTION LOSS", "ACCEPTED", "per_100000"),
-    KpiDefinition("valid_complaint_rate", "COMPLAINT RESOLVED valid", "ACCEPTED", "per_1000000"),
-    KpiDefinition("complaint_acceptance_rate", "COMPLAINT ACCEPTED", "COMPLAINT FILED", "ratio"),
-    KpiDefinition("complaint_satisfaction", "COMPLAINT RESOLVED satisfied", "COMPLAINT RESOLVED",
-                  "ratio"),
-    KpiDefinition("standard_packaging_share", "ACCEPTED packaging.standard", "ACCEPTED", "ratio"),
-    KpiDefinition("e_waybill_share", "ACCEPTED packaging.e_waybill", "ACCEPTED", "ratio"),
-    KpiDefinition("no_secondary_packaging_share", "ACCEPTED ecommerce without secondary_packaging",
-                  "ACCEPTED ecommerce", "ratio"),
-    KpiDefinition("recycled_bag_share", "ACCEPTED packaging.recycled_bag", "ACCEPTED", "ratio"),
-    KpiDefinition("tape_mm_mean", "sum of packaging.tape_mm", "ACCEPTED", "mm_per_parcel"),
-    KpiDefinition("real_name_rate", "ACCEPTED security.real_name", "ACCEPTED", "ratio"),
-    KpiDefinition("inspection_rate", "ACCEPTED security.inspected", "ACCEPTED", "ratio"),
-    KpiDefinition("xray_rate", "ACCEPTED security.xray", "ACCEPTED", "ratio"),
+    KpiDefinition("volume", "accepted", "", "count", "ACCEPTED"),
+    KpiDefinition("on_time_rate", "on_time", "joined", "ratio",
+                  "DELIVERED within the route class's hours of its ACCEPTED / DELIVERED with "
+                  "a known ACCEPTED and a route class", "join"),
+    KpiDefinition("promise_kept_rate", "kept", "promised", "ratio",
+                  "DELIVERED no later than promised_by / DELIVERED whose parcel has a "
+                  "promised_by", "join"),
+    KpiDefinition("locker_share", "delivered_locker", "delivered", "ratio",
+                  "DELIVERED mode LOCKER / DELIVERED"),
+    KpiDefinition("delay_rate", "exc_delay", "accepted", "per_1000",
+                  "EXCEPTION DELAY / ACCEPTED"),
+    KpiDefinition("damage_rate", "exc_damage", "accepted", "per_100000",
+                  "EXCEPTION DAMAGE / ACCEPTED"),
+    KpiDefinition("loss_rate", "exc_loss", "accepted", "per_100000", "EXCEPTION LOSS / ACCEPTED"),
+    KpiDefinition("valid_complaint_rate", "complaint_valid", "accepted", "per_1000000",
+                  "COMPLAINT RESOLVED valid / ACCEPTED"),
+    KpiDefinition("complaint_acceptance_rate", "complaint_accepted", "complaint_filed", "ratio",
+                  "COMPLAINT ACCEPTED / COMPLAINT FILED"),
+    KpiDefinition("complaint_satisfaction", "complaint_satisfied", "complaint_resolved", "ratio",
+                  "COMPLAINT RESOLVED satisfied / COMPLAINT RESOLVED"),
+    KpiDefinition("standard_packaging_share", "pkg_standard", "accepted", "ratio",
+                  "ACCEPTED packaging.standard / ACCEPTED"),
+    KpiDefinition("e_waybill_share", "pkg_e_waybill", "accepted", "ratio",
+                  "ACCEPTED packaging.e_waybill / ACCEPTED"),
+    KpiDefinition("no_secondary_packaging_share", "ecommerce_no_secondary", "accepted_ecommerce",
+                  "ratio", "ACCEPTED ecommerce without secondary_packaging / ACCEPTED ecommerce"),
+    KpiDefinition("recycled_bag_share", "pkg_recycled_bag", "accepted", "ratio",
+                  "ACCEPTED packaging.recycled_bag / ACCEPTED"),
+    KpiDefinition("tape_mm_mean", TAPE_MM_SUM, "accepted", "mm_per_parcel",
+                  "sum of packaging.tape_mm / ACCEPTED"),
+    KpiDefinition("real_name_rate", "sec_real_name", "accepted", "ratio",
+                  "ACCEPTED security.real_name / ACCEPTED"),
+    KpiDefinition("inspection_rate", "sec_inspected", "accepted", "ratio",
+                  "ACCEPTED security.inspected / ACCEPTED"),
+    KpiDefinition("xray_rate", "sec_xray", "accepted", "ratio",
+                  "ACCEPTED security.xray / ACCEPTED"),
 )
+
+ROUTE_UNCLASSIFIED_KPI = "route_unclassified_share"
+"""Not a target KPI: the share of joined deliveries on routes with no SLA class (a ratio)."""
+
+
+def check_table(kpis: tuple[KpiDefinition, ...], counts: tuple[str, ...],
+                join_counts: tuple[str, ...]) -> None:
+    """Raise ValueError naming the first KPI whose numerator or denominator is not a count of
+    its source, or a name defined twice."""
+    names = [k.name for k in kpis]
+    if len(set(names)) != len(names) or len(set(counts)) != len(counts):
+        raise ValueError("a KPI or count name is defined twice")
+    for k in kpis:
+        known = counts if k.source == "counts" else join_counts
+        for part in (k.numerator, k.denominator):
+            if part and part not in known:
+                raise ValueError(f"KPI {k.name!r} names unknown {k.source} count {part!r}")
+        if not k.denominator and k.unit != "count":
+            raise ValueError(f"KPI {k.name!r} has no denominator but is not a count")
+
+
+check_table(KPIS, CELL_COUNT_NAMES, JOIN_COUNT_NAMES)
 
 KPI_BY_NAME: dict[str, KpiDefinition] = {k.name: k for k in KPIS}
 KPI_NAMES: tuple[str, ...] = tuple(KPI_BY_NAME)
+COUNT_KPIS: tuple[KpiDefinition, ...] = tuple(k for k in KPIS if k.source == "counts")
+
+
+def unit_of(kpi: str) -> Unit:
+    """The unit of a figure's KPI name (`on_time_rate.<class>` has its base KPI's unit)."""
+    if kpi == ROUTE_UNCLASSIFIED_KPI:
+        return "ratio"
+    return KPI_BY_NAME[kpi.split(".", 1)[0]].unit

@@ -4,7 +4,7 @@ Throughput mode (the default), in one run, on the embedded defaults (its own tan
 its own chDB directory `<data dir>/bench`, wiped at start):
 
 1. generate a pool of traffic (load_tests.bench_traffic), untimed;
-2. start the real worker (`python -m streams.worker`: faust + chDB + HTTP API), warm up
+2. start the real worker (`python -m services.worker`: faust + chDB + HTTP API), warm up
    with a few messages until the group has joined and committed;
 3. *ramp* (a tenth of `duration_s`, 3-15 s, unmeasured) and *sustained phase*
    (`duration_s`): offer `rate` events/s (default 52,500: the 50,000 target plus 5 %, so
@@ -24,118 +24,39 @@ Other modes are in load_tests.bench_modes: `memory` (5 M parcels in flight) and 
 
 from __future__ import annotations
 
-import contextlib
-import shutil
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from load_tests import bench_modes
 from load_tests.baseline import run_baseline
+from load_tests.bench_phases import drive
+from load_tests.bench_setup import (
+    DEFAULT_OFFERED_RATE,
+    TARGET_P99_S,
+    TARGET_RATE,
+    TARGET_RSS_MB,
+    TARGET_SPEEDUP,
+    bench_settings,
+    bench_workers,
+    fresh_dir,
+    progress,
+    target,
+)
 from load_tests.bench_traffic import BenchProducer, TrafficPool
 from load_tests.bench_watch import cpu_seconds, machine_info, tree_hwm_mb
-from runtime.broker import ensure_topics, kafka_bootstrap
+from runtime.broker import kafka_bootstrap
 from runtime.settings import Settings
 from services.owner import get_json
-from services.pipeline import Worker, make_producer, start_worker
-
-TARGET_RATE = 50_000
-DEFAULT_OFFERED_RATE = TARGET_RATE * 1.05
-TARGET_SPEEDUP = 10.0
-TARGET_P99_S = 5.0
-TARGET_RSS_MB = 2048.0
-TARGET_REPLAY = 100_000
-
-
-def bench_settings(settings: Settings, bench_dir: Path) -> Settings:
-    """The bench's own data directory, database and topics, so it touches nothing else."""
-    ch = settings.clickhouse
-    if ch.startswith("chdb://"):
-        ch = f"chdb://{bench_dir / 'clickhouse'}"
-    return settings.with_(data_dir=bench_dir, clickhouse=ch,
-                          database=f"{settings.database}_bench",
-                          topic_prefix=f"{settings.topic_prefix}bench{int(time.time())}.")
-
-
-def fresh_dir(settings: Settings) -> Path:
-    bench_dir = settings.data_dir / "bench"
-    shutil.rmtree(bench_dir, ignore_errors=True)
-    bench_dir.mkdir(parents=True)
-    return bench_dir
-
-
-def progress(console: Console) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                    console=console, transient=True)
-
-
-def timed(bar: Progress, label: str, seconds: float,
-          status: Callable[[], str] = lambda: "") -> None:
-    task = bar.add_task(label, total=seconds)
-    t0 = time.monotonic()
-    while (left := seconds - (time.monotonic() - t0)) > 0:
-        time.sleep(min(left, 0.5))
-        bar.update(task, completed=time.monotonic() - t0,
-                   description=f"{label} {status()}")
-    bar.remove_task(task)
-
-
-def wait_for(cond: Callable[[], bool], timeout_s: float, what: str,
-             worker: Worker | None = None) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        if worker is not None and not worker.alive():
-            raise RuntimeError(f"worker exited during {what}:\n{worker.log_tail()}")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        time.sleep(0.2)
-
-
-@contextlib.contextmanager
-def bench_workers(bs: Settings, bootstrap: str, n: int = 1) -> Iterator[list[Worker]]:
-    """`n` real workers in one consumer group. With n > 1 each owns a chDB directory of its
-    own (chDB allows one process per directory): a stand-in for N workers in front of one
-    ClickHouse server, for measuring scale-out only (figures are split across the stores)."""
-    ensure_topics(bootstrap, bs)
-    workers: list[Worker] = []
-    try:
-        for i in range(n):
-            ws = bs if n == 1 else bs.with_(
-                data_dir=bs.data_dir / f"worker{i}",
-                clickhouse=f"chdb://{bs.data_dir / f'worker{i}' / 'clickhouse'}")
-            workers.append(start_worker(ws, bootstrap, reset_database=True))
-        for w in workers:
-            base = f"http://127.0.0.1:{w.web_port}"
-
-            def up(base: str = base) -> bool:
-                with contextlib.suppress(OSError, ValueError):
-                    get_json(base, "/api/status", timeout_s=2)
-                    return True
-                return False
-
-            wait_for(up, 120, "the worker's API", w)
-        yield workers
-    finally:
-        for w in workers:
-            w.stop()
-
-
-@contextlib.contextmanager
-def bench_worker(bs: Settings, bootstrap: str) -> Iterator[Worker]:
-    with bench_workers(bs, bootstrap, 1) as workers:
-        yield workers[0]
+from services.pipeline import make_producer
 
 
 def throughput(settings: Settings, duration_s: float, rate: float | None,
                console: Console, workers: int = 1,
                partitions: int | None = None) -> dict[str, Any]:
-    from load_tests.bench_phases import drive
-
     rate = DEFAULT_OFFERED_RATE if rate is None else rate
     bench_dir = fresh_dir(settings)
     bs = bench_settings(settings, bench_dir)
@@ -187,10 +108,6 @@ def throughput(settings: Settings, duration_s: float, rate: float | None,
     return out
 
 
-def target(name: str, want: str, value: Any, met: bool | None) -> dict[str, Any]:
-    return {"name": name, "target": want, "value": value, "met": bool(met)}
-
-
 def throughput_targets(r: dict[str, Any]) -> list[dict[str, Any]]:
     p99 = r["p99_latency_s"]
     return [
@@ -224,8 +141,6 @@ def run_bench(settings: Settings, duration_s: float, fmt: str = "table",
         if mode == "throughput":
             result = throughput(settings, duration_s, rate, console, workers, partitions)
         else:
-            from load_tests import bench_modes
-
             runner = {"memory": bench_modes.memory, "replay": bench_modes.replay}[mode]
             result = runner(settings, duration_s, console)
     finally:

@@ -22,8 +22,10 @@ from typing import Any
 
 import orjson
 from rich.console import Console
+from rich.progress import Progress
 
-from load_tests.bench import (
+from courierwatch.periods import CST
+from load_tests.bench_setup import (
     TARGET_REPLAY,
     TARGET_RSS_MB,
     bench_settings,
@@ -33,12 +35,12 @@ from load_tests.bench import (
     target,
     wait_for,
 )
-from load_tests.bench_traffic import CST, BenchProducer, TrafficPool
+from load_tests.bench_traffic import BenchProducer, TrafficPool
 from load_tests.bench_watch import Sampler, machine_info, tree_hwm_mb
 from runtime.broker import kafka_bootstrap
 from runtime.settings import Settings
 from services.owner import get_json
-from services.pipeline import make_producer
+from services.pipeline import Worker, make_producer
 
 PARCELS = 5_000_000
 REPLAY_EVENTS = 10_000_000
@@ -74,7 +76,6 @@ def memory(settings: Settings, duration_s: float, console: Console,
         task = bar.add_task("generating acceptances", total=pool_size)
         pool = TrafficPool(pool_size, accepted_only=True, progress=lambda k: bar.advance(task, k))
         bar.remove_task(task)
-        messages = -(-parcels // 500)
         with kafka_bootstrap(bs) as bootstrap, bench_worker(bs, bootstrap) as worker:
             producer = BenchProducer(bootstrap, bs.scan_topic, bs.partitions, pool,
                                      make_producer)
@@ -82,49 +83,19 @@ def memory(settings: Settings, duration_s: float, console: Console,
                               producer, [worker.proc.pid])
             producer.start()
             sampler.start()
-            t0 = time.monotonic()
-            producer.set_rate(0, limit_messages=messages,
-                              max_backlog=3 * bs.batch_messages * 500)
-            task = bar.add_task("parcels accepted and committed", total=parcels)
-
-            def done() -> bool:
-                s = sampler.samples[-1] if sampler.samples else None
-                if s:
-                    bar.update(task, completed=s.committed,
-                               description=f"parcels committed, worker RSS {s.rss_mb:,.0f} MB")
-                return bool(s and producer.messages_sent >= messages and s.lag == 0
-                            and s.produced == producer.sent_events)
-
-            wait_for(done, 3600, "5 million acceptances to be committed", worker)
-            ingest_s = time.monotonic() - t0
-            bar.remove_task(task)
+            ingest_s = _accept_parcels(bs, worker, producer, sampler, bar, parcels)
             in_flight = producer.sent_events
-            # Deliver a few and query the day's KPIs: the join reads all acceptances.
-            extra = _deliveries(pool, DELIVERIES)
-            prod = make_producer(bootstrap)
-            for i, m in enumerate(extra):
-                prod.send(bs.scan_topic, m, partition=i % bs.partitions)
-            prod.flush()
-            prod.close()
-            base = f"http://127.0.0.1:{worker.web_port}"
-            wait_for(lambda: get_json(base, "/api/status")["archived"] >= in_flight
-                     + len(extra) * 500, 120, "the deliveries", worker)
-            day = datetime.now(CST).replace(hour=0, minute=0, second=0, microsecond=0)
-            q0 = time.monotonic()
-            rows = get_json(base, "/api/kpi", {"from": day.isoformat(), "by": "day",
-                                               "to": (day + timedelta(days=1)).isoformat()})
-            kpi_s = time.monotonic() - q0
+            extra, rows, kpi_s = _deliver_and_query(bs, bootstrap, worker, pool, in_flight)
             time.sleep(1.5)
-            sampler.stop_event.set()
-            sampler.join(5)
-            producer.stop_event.set()
-            producer.join(10)
+            for th in (sampler, producer):
+                th.stop_event.set()
+                th.join(10)
             peak = max(sampler.peak_rss_mb, tree_hwm_mb(worker.proc.pid))
     joined = sum(r["denominator"] for r in rows["rows"]
                  if r["kpi"] == "locker_share" and r["company"] == "*" and len(r["city"]) == 6)
     out |= {"parcels_in_flight": in_flight, "ingest_s": round(ingest_s, 1),
             "ingest_events_per_s": round(in_flight / ingest_s, 1),
-            "deliveries": len(extra) * 500, "delivered_in_kpis": joined,
+            "deliveries": extra, "delivered_in_kpis": joined,
             "kpi_query_s": round(kpi_s, 2), "peak_rss_mb": round(peak, 1),
             "rss_mb_over_time": [s.rss_mb for s in sampler.samples]}
     out["targets"] = [target("worker_peak_rss_mb_5m_parcels", f"< {TARGET_RSS_MB:,.0f} MB "
@@ -133,12 +104,53 @@ def memory(settings: Settings, duration_s: float, console: Console,
     return out
 
 
+def _accept_parcels(bs: Settings, worker: Worker, producer: BenchProducer, sampler: Sampler,
+                    bar: Progress, parcels: int) -> float:
+    """Stream `parcels` acceptances as fast as the pipeline commits them; seconds taken."""
+    messages = -(-parcels // 500)
+    t0 = time.monotonic()
+    producer.set_rate(0, limit_messages=messages, max_backlog=3 * bs.batch_messages * 500)
+    task = bar.add_task("parcels accepted and committed", total=parcels)
+
+    def done() -> bool:
+        s = sampler.samples[-1] if sampler.samples else None
+        if s:
+            bar.update(task, completed=s.committed,
+                       description=f"parcels committed, worker RSS {s.rss_mb:,.0f} MB")
+        return bool(s and producer.messages_sent >= messages and s.lag == 0
+                    and s.produced == producer.sent_events)
+
+    wait_for(done, 3600, "5 million acceptances to be committed", worker)
+    bar.remove_task(task)
+    return time.monotonic() - t0
+
+
+def _deliver_and_query(bs: Settings, bootstrap: str, worker: Worker, pool: TrafficPool,
+                       in_flight: int) -> tuple[int, dict[str, Any], float]:
+    """Deliver a few parcels and query the day's KPIs (the join reads all acceptances):
+    (deliveries, the API's answer, seconds the query took)."""
+    extra = _deliveries(pool, DELIVERIES)
+    prod = make_producer(bootstrap)
+    for i, m in enumerate(extra):
+        prod.send(bs.scan_topic, m, partition=i % bs.partitions)
+    prod.flush()
+    prod.close()
+    base = f"http://127.0.0.1:{worker.web_port}"
+    wait_for(lambda: get_json(base, "/api/status")["archived"] >= in_flight
+             + len(extra) * 500, 120, "the deliveries", worker)
+    day = datetime.now(CST).replace(hour=0, minute=0, second=0, microsecond=0)
+    q0 = time.monotonic()
+    rows = get_json(base, "/api/kpi", {"from": day.isoformat(), "by": "day",
+                                       "to": (day + timedelta(days=1)).isoformat()})
+    return len(extra) * 500, rows, time.monotonic() - q0
+
+
 def _fill_archive(settings: Settings, events: int, console: Console) -> tuple[int, int, int]:
     """Ingest a generated pool with the worker's own code, then copy it with fresh ids."""
-    from streams.batch import Arrival, process_batch
+    from streams.decode import Arrival, process_batch
     from warehouse.client import Warehouse
-    from warehouse.schema import EVENT_COLUMN_NAMES
-    from warehouse.writer import write_events
+    from warehouse.schema import EVENT_COLUMN_NAMES, STAGING_COLUMN_NAMES
+    from warehouse.sink import EVENTS_TABLE, ClickHouseSink
 
     pool_size = min(events, 500_000)
     rounds = -(-events // pool_size)
@@ -147,13 +159,15 @@ def _fill_archive(settings: Settings, events: int, console: Console) -> tuple[in
         pool = TrafficPool(pool_size, progress=lambda k: bar.advance(task, k))
         bar.remove_task(task)
         wh = Warehouse(settings.clickhouse, settings.database, reset=True)
+        sink = ClickHouseSink(wh)
         try:
             task = bar.add_task(f"archiving {events:,} events", total=rounds)
             now = datetime.now(UTC)
             for i in range(0, len(pool), 100):
                 arrivals = [Arrival(settings.scan_topic, k % 4, k // 4, pool.messages[k])
                             for k in range(i, min(i + 100, len(pool)))]
-                write_events(wh, process_batch(arrivals, now, 0, 10**12).rows.columns)
+                sink.write(EVENTS_TABLE, process_batch(arrivals, now, 0, 10**12).rows.columns,
+                           STAGING_COLUMN_NAMES)
             bar.advance(task)
             cols = ", ".join(EVENT_COLUMN_NAMES)
             exprs = cols.replace("event_id, parcel_id", "concat('r{r}', event_id), "

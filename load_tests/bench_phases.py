@@ -12,10 +12,12 @@ import json
 import os
 import time
 import urllib.request
+from dataclasses import dataclass
 from typing import Any
 
 from rich.progress import Progress
 
+from load_tests.bench_setup import timed, wait_for
 from load_tests.bench_traffic import BenchProducer
 from load_tests.bench_watch import ProbePoller, Sample, Sampler, cpu_seconds, percentile, thread_cpu
 from runtime.settings import Settings
@@ -97,107 +99,151 @@ def ramp_seconds(duration_s: float) -> float:
     return round(min(max(duration_s / 10, 3.0), 15.0), 1)
 
 
+@dataclass
+class Run:
+    """What the phases of one throughput run share."""
+
+    bs: Settings
+    bootstrap: str
+    workers: list[Worker]
+    producer: BenchProducer
+    bar: Progress
+    sampler: Sampler
+    probe: ProbePoller
+
+    @property
+    def bases(self) -> list[str]:
+        return [f"http://127.0.0.1:{w.web_port}" for w in self.workers]
+
+    @property
+    def pids(self) -> list[int]:
+        return [w.proc.pid for w in self.workers]
+
+    def status(self) -> str:
+        """Progress-bar text; raises if a worker died."""
+        for w in self.workers:
+            if not w.alive():
+                raise RuntimeError(f"a worker exited:\n{w.log_tail()}")
+        s = self.sampler.samples[-1] if self.sampler.samples else None
+        return f"lag {s.lag:,} events, rss {s.rss_mb:,.0f} MB" if s else ""
+
+
 def drive(bs: Settings, bootstrap: str, workers: list[Worker], producer: BenchProducer,
           bar: Progress, duration_s: float, rate: float, capacity_s: float) -> dict[str, Any]:
     """Warm-up, sustained and capacity phases, drain; the figures of the run."""
-    from load_tests.bench import timed, wait_for
+    run = Run(bs, bootstrap, workers, producer, bar,
+              Sampler(bootstrap, bs.consumer_group, bs.scan_topic, bs.partitions, producer,
+                      [w.proc.pid for w in workers]),
+              ProbePoller([f"http://127.0.0.1:{w.web_port}" for w in workers], producer))
+    _warm_up(run)
+    sustained = _sustained(run, duration_s, rate)
+    capacity, markers = sustained.pop("_capacity"), sustained.pop("_markers")
+    cap_from = None
+    if capacity_s and not sustained["lag_growing"]:
+        cap_from = _capacity(run, capacity_s)
+    drained = _drain(run, capacity or sustained["events_per_s"])
+    if cap_from is not None and drained:
+        # The workers are saturated from the start of the capacity phase until the backlog
+        # it built is drained: events committed over that span / its length.
+        capacity = rate_between(run.sampler.samples[cap_from], run.sampler.samples[-1])
+    for th in (run.sampler, run.probe):
+        th.stop_event.set()
+        th.join(5)
+    if producer.error:
+        raise RuntimeError(f"producer failed: {producer.error!r}")
+    return sustained | _latency(run, markers) | {
+        "drained": drained, "events_total": producer.sent_events,
+        "capacity_events_per_s": None if capacity is None else round(capacity, 1),
+        "probe_errors": run.probe.errors,
+        "timeline": [[s.t, s.produced, s.committed, s.lag, s.rss_mb]
+                     for s in run.sampler.samples],
+        "_sampled_peak": run.sampler.peak_rss_mb,
+    }
 
-    bases = [f"http://127.0.0.1:{w.web_port}" for w in workers]
-    pids = [w.proc.pid for w in workers]
-    sampler = Sampler(bootstrap, bs.consumer_group, bs.scan_topic, bs.partitions, producer, pids)
-    probe = ProbePoller(bases, producer)
-    alive = workers[0]
 
-    def check() -> None:
-        for w in workers:
-            if not w.alive():
-                raise RuntimeError(f"a worker exited:\n{w.log_tail()}")
-
-    # Warm-up: a few messages through the whole pipeline (the group has joined, committed).
+def _warm_up(run: Run) -> None:
+    """A few messages through the whole pipeline: the group has joined and committed."""
     from kafka import KafkaAdminClient
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="bench-warmup")
+    bs, producer = run.bs, run.producer
+    admin = KafkaAdminClient(bootstrap_servers=run.bootstrap, client_id="bench-warmup")
     try:
         producer.set_rate(0, limit_messages=4 * bs.partitions)
         wait_for(lambda: producer.messages_sent >= 4 * bs.partitions and
-                 sampler.committed_events(admin) >= producer.sent_events, 120,
-                 "the warm-up batch to be committed", alive)
+                 run.sampler.committed_events(admin) >= producer.sent_events, 120,
+                 "the warm-up batch to be committed", run.workers[0])
     finally:
         admin.close()
-    sampler.start()
-    probe.start()
-    producer.markers_on = True
-    producer.set_rate(rate)
 
-    def status() -> str:
-        check()
-        s = sampler.samples[-1] if sampler.samples else None
-        return f"lag {s.lag:,} events, rss {s.rss_mb:,.0f} MB" if s else ""
 
+def _sustained(run: Run, duration_s: float, rate: float) -> dict[str, Any]:
+    """Ramp, then the measured window at `rate` (0: as fast as the producer can)."""
+    run.sampler.start()
+    run.probe.start()
+    run.producer.markers_on = True
+    run.producer.set_rate(rate)
     # Ramp: at the same rate, until the pipeline holds its steady in-flight inventory
     # (the batch being gathered and up to three being decoded and inserted, ~1-2 s of
     # traffic). Counted in that window, the fill would read as lag and as a rate below the
     # offered one even when the pipeline keeps up.
     ramp_s = ramp_seconds(duration_s)
-    timed(bar, f"ramp at {rate:,.0f}/s" if rate else "ramp", ramp_s, status)
-    broker = broker_pid(bs)
-    start, load0 = len(sampler.samples), _snapshot(bases, pids, broker)
-    markers_from = len(producer.markers)
-
+    timed(run.bar, f"ramp at {rate:,.0f}/s" if rate else "ramp", ramp_s, run.status)
+    broker = broker_pid(run.bs)
+    start, load0 = len(run.sampler.samples), _snapshot(run.bases, run.pids, broker)
+    markers_from = len(run.producer.markers)
     label = f"sustained at {rate:,.0f}/s" if rate else "sustained, as fast as possible"
-    timed(bar, label, duration_s, status)
-    load = _load_between(load0, _snapshot(bases, pids, broker), len(workers))
-    sustained = sampler.samples[start:]
-    markers_sustained = len(producer.markers)
-    growth = lag_growth(sustained)
-    offered = rate_between(sustained[0], sustained[-1], "produced")
-    ingested = rate_between(sustained[0], sustained[-1])
+    timed(run.bar, label, duration_s, run.status)
+    load = _load_between(load0, _snapshot(run.bases, run.pids, broker), len(run.workers))
+    window = run.sampler.samples[start:]
+    growth = lag_growth(window)
+    offered = rate_between(window[0], window[-1], "produced")
+    ingested = rate_between(window[0], window[-1])
     growing = growth > max(offered, 1.0) * 1.0  # more than a second of traffic piled up
-    capacity = ingested if growing or not rate else None
-    cap_from = None
-    if capacity_s and not growing:
-        # As fast as the pipeline commits: the producer stays at most ~3 batches ahead.
-        producer.set_rate(0, max_backlog=3 * bs.batch_messages * 500 * len(workers))
-        cap_from = len(sampler.samples) - 1
-        timed(bar, "capacity (as fast as the pipeline takes)", capacity_s, status)
-    producer.pause()
-    task = bar.add_task("draining", total=None)
-    drained = True
-    backlog = sampler.samples[-1].lag if sampler.samples else 0
-    drain_s = 60 + 1.5 * backlog / max(capacity or ingested, 1000.0)
+    return {
+        "events_per_s": round(ingested, 1), "offered_events_per_s": round(offered, 1),
+        "ramp_s": ramp_s, "lag_events": [s.lag for s in window],
+        "lag_growth_events": round(growth),
+        "consumer_lag_events": [max(s.on_broker - s.committed, 0) for s in window],
+        "lag_growing": growing, "cpu": load,
+        "_capacity": ingested if growing or not rate else None,
+        "_markers": (markers_from, len(run.producer.markers)),
+    }
+
+
+def _capacity(run: Run, capacity_s: float) -> int:
+    """As fast as the pipeline commits: the producer stays at most ~3 batches ahead.
+    Returns the index of the sample the phase starts at."""
+    run.producer.set_rate(0, max_backlog=3 * run.bs.batch_messages * 500 * len(run.workers))
+    cap_from = len(run.sampler.samples) - 1
+    timed(run.bar, "capacity (as fast as the pipeline takes)", capacity_s, run.status)
+    return cap_from
+
+
+def _drain(run: Run, rate: float) -> bool:
+    """Stop producing and wait until everything produced is committed and every latency
+    marker seen; False when that did not happen in time."""
+    run.producer.pause()
+    task = run.bar.add_task("draining", total=None)
+    backlog = run.sampler.samples[-1].lag if run.sampler.samples else 0
+    drain_s = 60 + 1.5 * backlog / max(rate, 1000.0)
+    sampler, producer = run.sampler, run.producer
     try:
         wait_for(lambda: bool(sampler.samples) and sampler.samples[-1].lag == 0
                  and sampler.samples[-1].produced == producer.sent_events, drain_s,
-                 "the drain", alive)
-        wait_for(lambda: probe.unseen() == 0, 20, "the last markers", alive)
+                 "the drain", run.workers[0])
+        wait_for(lambda: run.probe.unseen() == 0, 20, "the last markers", run.workers[0])
+        return True
     except TimeoutError:
-        drained = False
-    bar.remove_task(task)
-    if cap_from is not None and drained:
-        # The workers are saturated from the start of the capacity phase until the backlog
-        # it built is drained: events committed over that span / its length.
-        capacity = rate_between(sampler.samples[cap_from], sampler.samples[-1])
-    for th in (sampler, probe):
-        th.stop_event.set()
-        th.join(5)
-    if producer.error:
-        raise RuntimeError(f"producer failed: {producer.error!r}")
-    sent = dict(producer.markers)
-    lat = sorted(probe.seen[i] - sent[i] if i in probe.seen else float("inf")
-                 for i in range(markers_from, markers_sustained))
-    return {
-        "events_per_s": round(ingested, 1), "offered_events_per_s": round(offered, 1),
-        "ramp_s": ramp_s,
-        "p50_latency_s": _r(percentile(lat, 0.50)), "p99_latency_s": _r(percentile(lat, 0.99)),
-        "max_latency_s": _r(lat[-1] if lat else None), "markers": len(lat),
-        "markers_unseen": sum(1 for v in lat if v == float("inf")),
-        "lag_events": [s.lag for s in sustained], "lag_growth_events": round(growth),
-        "consumer_lag_events": [max(s.on_broker - s.committed, 0) for s in sustained],
-        "lag_growing": growing, "drained": drained,
-        "capacity_events_per_s": None if capacity is None else round(capacity, 1),
-        "events_total": producer.sent_events, "probe_errors": probe.errors,
-        "cpu": load,
-        "timeline": [[s.t, s.produced, s.committed, s.lag, s.rss_mb]
-                     for s in sampler.samples],
-        "_sampled_peak": sampler.peak_rss_mb,
-    }
+        return False
+    finally:
+        run.bar.remove_task(task)
+
+
+def _latency(run: Run, markers: tuple[int, int]) -> dict[str, Any]:
+    """Scan-to-queryable latency of the sustained window's markers."""
+    sent = dict(run.producer.markers)
+    lat = sorted(run.probe.seen[i] - sent[i] if i in run.probe.seen else float("inf")
+                 for i in range(*markers))
+    return {"p50_latency_s": _r(percentile(lat, 0.50)), "p99_latency_s": _r(percentile(lat, 0.99)),
+            "max_latency_s": _r(lat[-1] if lat else None), "markers": len(lat),
+            "markers_unseen": sum(1 for v in lat if v == float("inf"))}

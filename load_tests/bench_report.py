@@ -60,7 +60,7 @@ def bench_table(r: dict[str, Any]) -> Group:
     for key, label, fmt in FIGURES:
         if key in r:
             figures.add_row(label, _fmt(fmt, r[key]))
-    targets = Table(title="Targets (DESIGN.md, issue 4)", title_justify="left")
+    targets = Table(title="Targets (docs/DESIGN.md, issue 4)", title_justify="left")
     for col in ("", "target", "wanted", "measured"):
         targets.add_column(col)
     for t in r.get("targets", []):

@@ -22,14 +22,14 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 
 import msgspec
 import orjson
 
+from courierwatch.periods import CST
 from load_tests.generator import GeneratorConfig, generate_batches
 
-CST = timezone(timedelta(hours=8))
 EVENTS_PER_MESSAGE = 500
 PROBE_PREFIX = "PROBE"
 PROBE_CITY = "331000"  # 台州 Taizhou

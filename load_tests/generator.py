@@ -35,7 +35,7 @@ import sys
 from bisect import insort
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from functools import lru_cache
 from itertools import islice
 from operator import itemgetter
@@ -43,15 +43,15 @@ from operator import itemgetter
 import orjson
 
 from courierwatch.cities import SEED_CITIES
+from courierwatch.periods import CST, CST_OFFSET_MS, HOUR_MS
 from courierwatch.routes import RouteTable, load_route_table
 from load_tests.incidents import Incident, IncidentBook, parse_incident
-from load_tests.lifecycle import HOUR_MS, ParcelModel
+from load_tests.lifecycle import ParcelModel
 from load_tests.rows import Event, Row, to_event
 
 __all__ = ["DEFAULT_CITIES", "DEFAULT_COMPANIES", "GeneratorConfig", "Incident", "generate",
            "generate_batches", "parse_incident", "write_jsonl"]
 
-CST = timezone(timedelta(hours=8), "CST")
 # The four seed cities, then the YRD main cities (Shanghai, Nanjing, Hangzhou, Suzhou, Ningbo).
 DEFAULT_CITIES = (*SEED_CITIES, "310000", "320100", "330100", "320500", "330200")
 DEFAULT_COMPANIES = ("SF", "ZTO", "YTO", "STO", "YUNDA", "JT", "JD", "EMS")
@@ -62,7 +62,6 @@ HOURLY_PROFILE = (0.30, 0.20, 0.15, 0.15, 0.15, 0.20, 0.40, 0.70, 1.00, 1.30, 1.
 _PROFILE = tuple(w * 24 / sum(HOURLY_PROFILE) for w in HOURLY_PROFILE)
 _CALIBRATION_PARCELS = 2000  # parcels sampled to calibrate the acceptance rate
 _MINUTE_MS = 60_000
-_CST_MS = 8 * HOUR_MS
 _RESEND = "RESEND"  # the type of a pending re-send row (its extra is the event dict)
 _key = itemgetter(0)
 _COMPANY = re.compile(r"[A-Z][A-Z0-9_]{0,15}")  # as scan.v1 requires
@@ -186,7 +185,7 @@ def generate(config: GeneratorConfig) -> Iterator[Event]:
                     buckets[row[0] // _MINUTE_MS] = [row]
                 else:
                     pending.append(row)
-            hour = (next_accept + _CST_MS) // HOUR_MS % 24
+            hour = (next_accept + CST_OFFSET_MS) // HOUR_MS % 24
             next_accept += int(expovariate(rate * _PROFILE[hour]))
         due = buckets.pop(minute, None)
         if due is not None:

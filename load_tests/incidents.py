@@ -19,12 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from courierwatch.cities import resolve_city
+from courierwatch.periods import CST
 
 KINDS = ("delay", "damage", "loss", "complaint", "no_xray", "locker_outage")
-CST = timezone(timedelta(hours=8), "CST")
 ANY = "*"
 
 

@@ -35,11 +35,11 @@ from itertools import accumulate
 
 from courierwatch.cities import CITIES, is_yrd
 from courierwatch.contract import SCHEMA
+from courierwatch.periods import HOUR_MS
 from courierwatch.routes import RouteTable
 from load_tests.incidents import IncidentBook
 from load_tests.rows import ACCEPTED, COMPLAINT, DELIVERED, EXCEPTION, Row, format_ts
 
-HOUR_MS = 3_600_000
 UNCLASSIFIED_HOURS = 72
 
 # Relative parcel volumes of origin cities (express volume, rough); unknown cities weigh 2.

@@ -18,13 +18,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from courierwatch.contract import SCHEMA
+from courierwatch.periods import CST_OFFSET_MS
 
 Event = dict[str, Any]
 Row = tuple[int, int, str, str, str, str, str | None, Any]
 
 ACCEPTED, DELIVERED, EXCEPTION, COMPLAINT = "ACCEPTED", "DELIVERED", "EXCEPTION", "COMPLAINT"
 _MINUTE_MS = 60_000
-_CST_MS = 8 * 3_600_000
 _minute_prefix: dict[int, str] = {}
 _sec_ms: list[str] = []
 
@@ -42,7 +42,7 @@ def format_ts(ms: int) -> str:
             _sec_ms.extend(f"{s:02d}.{m:03d}+08:00" for s in range(60) for m in range(1000))
         if len(_minute_prefix) > 200_000:
             _minute_prefix.clear()
-        local = datetime.fromtimestamp((minute * _MINUTE_MS + _CST_MS) / 1000, UTC)
+        local = datetime.fromtimestamp((minute * _MINUTE_MS + CST_OFFSET_MS) / 1000, UTC)
         prefix = _minute_prefix[minute] = local.strftime("%Y-%m-%dT%H:%M:")
     return prefix + _sec_ms[rem]
 

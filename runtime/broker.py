@@ -21,13 +21,8 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from runtime.ports import free_port
 from runtime.settings import Settings
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _reachable(bootstrap: str, timeout_s: float = 0.5) -> bool:
@@ -56,7 +51,7 @@ def embedded_broker(data_dir: Path) -> Iterator[str]:
                 yield known
                 return
     data_dir.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = free_port()
     bootstrap = f"127.0.0.1:{port}"
     log = open(data_dir / "tansu.log", "ab")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(

@@ -1,71 +1,234 @@
-"""One settings object, built once from the environment and passed in.
+"""The settings table: the one place a tunable is named, typed, defaulted and explained.
 
-| variable | default | meaning |
-| --- | --- | --- |
-| COURIERWATCH_DATA_DIR | ./.courierwatch | all on-disk state of the embedded mode |
-| COURIERWATCH_KAFKA | embedded | `embedded` (start tansu on loopback) or a bootstrap list |
-| COURIERWATCH_CLICKHOUSE | chdb:///<data dir>/clickhouse | or http(s)://user:pass@host:8123 |
-| COURIERWATCH_DATABASE | courierwatch | ClickHouse database |
-| COURIERWATCH_TOPIC_PREFIX | (empty) | prefix for every topic and consumer group |
-| COURIERWATCH_PARTITIONS | 4 | partitions of the scan topic |
-| COURIERWATCH_ALLOWED_LATENESS_S | 604800 (7 days) | see docs/semantics.md |
-| COURIERWATCH_BATCH_MESSAGES | 200 | Kafka messages per batch (one insert) at most |
-| COURIERWATCH_BATCH_WITHIN_S | 0.5 | flush a partial batch after this long |
-| COURIERWATCH_INSERT_CHUNK_BYTES | 67108864 | a batch larger than this is inserted in |
-|   |   | several inserts (bounds one insert's memory); one insert per batch is cheapest: |
-|   |   | 8 MiB chunks cost the worker 1.29 cores at 52.5k events/s, one insert 0.99 |
-| COURIERWATCH_DLQ_MAX_SHARE | 0.5 | halt when more of the last 10k events are rejected |
-| COURIERWATCH_PUBLISH_GRACE_S | 3600 | publish a period this long after the watermark passed it |
-| COURIERWATCH_PUBLISH_INTERVAL_S | 5 | how often to publish closed periods and check restatements |
-| COURIERWATCH_API_PORT | 8765 | HTTP API and dashboard of the worker that owns ClickHouse |
-| COURIERWATCH_API_HOST | 127.0.0.1 | address the API listens on; any non-loopback address |
-|   |   | requires tokens (`courierwatch tokens add`), see docs/access.md |
-| COURIERWATCH_API_RATE | 20 | requests per second per token (or client address), on average |
-| COURIERWATCH_API_BURST | 60 | requests a caller may send at once before the rate applies |
-| COURIERWATCH_TOKEN | (empty) | client side: the Bearer token the CLI sends to the API |
-| COURIERWATCH_API_URL | (empty) | client side: read figures from this API (e.g. a remote |
-|   |   | https://host) instead of the worker recorded in the data directory |
-| COURIERWATCH_SWITCH_INTERVAL_S | 0.0002 | the worker's GIL switch interval (see streams.worker) |
-| COURIERWATCH_CRASH_AFTER_BATCHES | 0 (off) | fault injection for recovery tests: the |
-|   |   | worker dies right after its Nth ClickHouse insert, before the commit |
+`SETTINGS` lists every environment variable courierwatch reads. From it, and from nothing
+else, come: parsing (`load_settings`, once per process; a bad value is one line naming the
+variable, `SettingsError`), the environment that rebuilds the same settings in a worker
+process (`settings_env`), the printable form with secrets masked (`Settings.masked`) and
+the README's settings table (`markdown_table`; `python -m runtime.settings` prints it and
+`tests/unit/test_settings.py` fails when the README is stale). No module reads
+`os.environ` for a setting of its own.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
+
+from courierwatch.contract import DEFAULT_LIMITS, Limits
+from courierwatch.judgement import DEFAULT_MIN_SAMPLE
+
+
+class SettingsError(ValueError):
+    """A setting's value cannot be used; the message is one line naming the variable."""
+
+
+def _int(low: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError("not an integer") from None
+        if value < low:
+            raise ValueError(f"must be >= {low}")
+        return value
+    return parse
+
+
+def _float(low: float, high: float = float("inf")) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError("not a number") from None
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low:g} and {high:g}")
+        return value
+    return parse
+
+
+def _bool(text: str) -> bool:
+    low = text.strip().lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("", "0", "false", "no", "off"):
+        return False
+    raise ValueError("not a boolean (1/0, true/false, yes/no)")
+
+
+def _text(text: str) -> str:
+    return text
+
+
+def _url(text: str) -> str:
+    return text.strip().rstrip("/")
+
+
+def _path(text: str) -> Path:
+    return Path(text).resolve()
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One row of the table: Settings field, variable, parser, default text and meaning."""
+
+    field: str
+    env: str
+    parse: Callable[[str], Any]
+    default: str
+    meaning: str
+    secret: bool = False  # masked whole when printed (DSN passwords are masked always)
+
+
+MiB = 1024 * 1024
+SETTINGS: tuple[Setting, ...] = (
+    Setting("data_dir", "COURIERWATCH_DATA_DIR", _path, ".courierwatch",
+            "all on-disk state of the embedded mode"),
+    Setting("kafka", "COURIERWATCH_KAFKA", _text, "embedded",
+            "`embedded` (start tansu on loopback) or a bootstrap list `host:9092,...`"),
+    Setting("clickhouse", "COURIERWATCH_CLICKHOUSE", _text, "",
+            "`chdb://<data dir>/clickhouse` when empty, or `http(s)://user:pass@host:8123`"),
+    Setting("database", "COURIERWATCH_DATABASE", _text, "courierwatch",
+            "ClickHouse database (the demo uses `courierwatch_demo`)"),
+    Setting("topic_prefix", "COURIERWATCH_TOPIC_PREFIX", _text, "",
+            "prefix of every topic and consumer group"),
+    Setting("partitions", "COURIERWATCH_PARTITIONS", _int(1), "4", "partitions of the scan topic"),
+    Setting("api_port", "COURIERWATCH_API_PORT", _int(0), "8765",
+            "HTTP API and dashboard of the worker that owns ClickHouse"),
+    Setting("api_host", "COURIERWATCH_API_HOST", _text, "127.0.0.1",
+            "address the API listens on; any non-loopback address requires API tokens "
+            "(docs/access.md)"),
+    Setting("api_rate_per_s", "COURIERWATCH_API_RATE", _float(0.001), "20",
+            "API requests per second per token (or client address), on average"),
+    Setting("api_burst", "COURIERWATCH_API_BURST", _int(1), "60",
+            "API requests a caller may send at once before the rate applies"),
+    Setting("api_token", "COURIERWATCH_TOKEN", _text, "",
+            "client: the Bearer token the CLI sends to the API (`courierwatch tokens add`)",
+            secret=True),
+    Setting("api_url", "COURIERWATCH_API_URL", _url, "",
+            "client: read figures from this API (e.g. a remote `https://host`) instead of "
+            "the worker recorded in the data directory"),
+    Setting("min_sample", "COURIERWATCH_MIN_SAMPLE", _int(0), str(DEFAULT_MIN_SAMPLE),
+            "a rate on a smaller denominator is shown as `too_few`, not judged"),
+    Setting("allowed_lateness_s", "COURIERWATCH_ALLOWED_LATENESS_S", _float(0), "604800",
+            "events older than the watermark minus this are archived, not counted "
+            "(docs/semantics.md)"),
+    Setting("publish_grace_s", "COURIERWATCH_PUBLISH_GRACE_S", _float(0), "3600",
+            "a period is published this long after the watermark passed its end"),
+    Setting("publish_interval_s", "COURIERWATCH_PUBLISH_INTERVAL_S", _float(0.01), "5",
+            "how often closed periods are published and restatements recorded"),
+    Setting("batch_messages", "COURIERWATCH_BATCH_MESSAGES", _int(1), "200",
+            "Kafka messages per batch (one insert) at most"),
+    Setting("batch_within_s", "COURIERWATCH_BATCH_WITHIN_S", _float(0.001), "0.5",
+            "a partial batch is flushed after this long"),
+    Setting("max_batches_in_flight", "COURIERWATCH_MAX_BATCHES_IN_FLIGHT", _int(1), "3",
+            "batches gathered, decoded or inserting at once (bounds the worker's memory)"),
+    Setting("insert_chunk_bytes", "COURIERWATCH_INSERT_CHUNK_BYTES", _int(1), str(64 * MiB),
+            "a larger batch is inserted in several inserts (one insert per batch is cheapest)"),
+    Setting("dlq_max_share", "COURIERWATCH_DLQ_MAX_SHARE", _float(0, 1), "0.5",
+            "the worker halts when a larger share of recent events is rejected"),
+    Setting("dlq_window_events", "COURIERWATCH_DLQ_WINDOW_EVENTS", _int(1), "10000",
+            "how many recent events the dead-letter share is taken over"),
+    Setting("dlq_min_events", "COURIERWATCH_DLQ_MIN_EVENTS", _int(0), "1000",
+            "no halt before this many events were seen in the window"),
+    Setting("max_message_bytes", "COURIERWATCH_MAX_MESSAGE_BYTES", _int(1),
+            str(DEFAULT_LIMITS.max_message_bytes),
+            "a larger Kafka message is dead-lettered whole (`oversized`)"),
+    Setting("max_event_bytes", "COURIERWATCH_MAX_EVENT_BYTES", _int(1),
+            str(DEFAULT_LIMITS.max_event_bytes),
+            "a larger event is dead-lettered (`oversized`)"),
+    Setting("max_future_s", "COURIERWATCH_MAX_FUTURE_S", _float(0),
+            f"{DEFAULT_LIMITS.max_future_s:g}",
+            "an event time further ahead of the clock is dead-lettered (`future_ts`)"),
+    Setting("retry_initial_s", "COURIERWATCH_RETRY_INITIAL_S", _float(0.001), "0.2",
+            "first back-off after a transient ClickHouse error (doubles, with jitter)"),
+    Setting("retry_max_s", "COURIERWATCH_RETRY_MAX_S", _float(0.001), "30",
+            "longest back-off between retries"),
+    Setting("switch_interval_s", "COURIERWATCH_SWITCH_INTERVAL_S", _float(1e-6), "0.0002",
+            "the worker's GIL switch interval (services.worker)"),
+    Setting("faust_commit_interval_s", "COURIERWATCH_FAUST_COMMIT_INTERVAL_S", _float(0.01),
+            "0.5", "faust: how often committable offsets are committed"),
+    Setting("faust_max_poll_records", "COURIERWATCH_FAUST_MAX_POLL_RECORDS", _int(1), "1000",
+            "faust: records per fetch"),
+    Setting("faust_max_fetch_bytes", "COURIERWATCH_FAUST_MAX_FETCH_BYTES", _int(1),
+            str(16 * MiB), "faust: bytes per fetch (and per produced request)"),
+    Setting("faust_stream_buffer", "COURIERWATCH_FAUST_STREAM_BUFFER", _int(1), "4096",
+            "faust: messages buffered per stream"),
+    Setting("faust_rebalance_timeout_s", "COURIERWATCH_FAUST_REBALANCE_TIMEOUT_S", _float(0.1),
+            "4", "faust: group rebalance timeout (tansu completes a join only after it)"),
+    Setting("faust_session_timeout_s", "COURIERWATCH_FAUST_SESSION_TIMEOUT_S", _float(0.1),
+            "6", "faust: group session timeout"),
+    Setting("faust_heartbeat_s", "COURIERWATCH_FAUST_HEARTBEAT_S", _float(0.01), "1",
+            "faust: heartbeat interval"),
+    Setting("reset_database", "COURIERWATCH_RESET_DATABASE", _bool, "0",
+            "worker: drop the database at start (the demo's fresh start)"),
+    Setting("crash_after_batches", "COURIERWATCH_CRASH_AFTER_BATCHES", _int(0), "0",
+            "fault injection for recovery tests: the worker dies right after its Nth insert, "
+            "before the commit (0 = off)"),
+    Setting("fault_file", "COURIERWATCH_FAULT_FILE", _text, "",
+            "fault injection: while this file exists every store write fails, as a store "
+            "that is down, or deterministically if its first word is `permanent` (empty = off)"),
+)
+_BY_FIELD = {s.field: s for s in SETTINGS}
+_DSN_PASSWORD = re.compile(r"(//[^:/@]+:)[^@]+@")
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
+    """Every tunable of one process (see SETTINGS for meanings and defaults)."""
+
     data_dir: Path
     kafka: str
     clickhouse: str
-    database: str = "courierwatch"
-    topic_prefix: str = ""
-    partitions: int = 4
-    allowed_lateness_s: float = 7 * 24 * 3600.0
-    batch_messages: int = 200
-    batch_within_s: float = 0.5
-    insert_chunk_bytes: int = 64 * 1024 * 1024
-    dlq_max_share: float = 0.5
-    api_port: int = 8765
-    api_host: str = "127.0.0.1"
-    api_rate_per_s: float = 20.0
-    api_burst: int = 60
-    api_token: str = ""
-    api_url: str = ""
-    publish_grace_s: float = 3600.0
-    publish_interval_s: float = 5.0
-    crash_after_batches: int = 0
-    switch_interval_s: float = 0.0002
+    database: str
+    topic_prefix: str
+    partitions: int
+    api_port: int
+    api_host: str
+    api_rate_per_s: float
+    api_burst: int
+    api_token: str
+    api_url: str
+    min_sample: int
+    allowed_lateness_s: float
+    publish_grace_s: float
+    publish_interval_s: float
+    batch_messages: int
+    batch_within_s: float
+    max_batches_in_flight: int
+    insert_chunk_bytes: int
+    dlq_max_share: float
+    dlq_window_events: int
+    dlq_min_events: int
+    max_message_bytes: int
+    max_event_bytes: int
+    max_future_s: float
+    retry_initial_s: float
+    retry_max_s: float
+    switch_interval_s: float
+    faust_commit_interval_s: float
+    faust_max_poll_records: int
+    faust_max_fetch_bytes: int
+    faust_stream_buffer: int
+    faust_rebalance_timeout_s: float
+    faust_session_timeout_s: float
+    faust_heartbeat_s: float
+    reset_database: bool
+    crash_after_batches: int
+    fault_file: str
 
     @property
     def embedded_kafka(self) -> bool:
         return self.kafka == "embedded"
+
+    @property
+    def embedded_clickhouse(self) -> bool:
+        """chDB: one process at a time may open the store (docs/DESIGN.md)."""
+        return self.clickhouse.startswith("chdb://")
 
     @property
     def scan_topic(self) -> str:
@@ -84,65 +247,72 @@ class Settings:
         """Where a running embedded broker records its address for other commands."""
         return self.data_dir / "broker.json"
 
-    def with_(self, **changes: object) -> Settings:
-        return replace(self, **changes)  # type: ignore[arg-type]
+    @property
+    def limits(self) -> Limits:
+        """The contract's bounds on input (courierwatch.contract.Limits)."""
+        return Limits(self.max_message_bytes, self.max_event_bytes, self.max_future_s)
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
 
     def masked(self) -> dict[str, str]:
-        """Printable settings with passwords in DSNs and the API token replaced by ***."""
-        mask = re.compile(r"(//[^:/@]+:)[^@]+@")
-        out = {k: mask.sub(r"\1***@", str(getattr(self, k))) for k in self.__slots__}
-        if self.api_token:
-            out["api_token"] = "***"
-        return out
+        """Printable settings by variable: passwords in DSNs and secret values as ***."""
+        return {s.env: "***" if s.secret and getattr(self, s.field) else
+                mask_secrets(_format(getattr(self, s.field))) for s in SETTINGS}
+
+
+def mask_secrets(text: str) -> str:
+    """`http://user:pass@host` -> `http://user:***@host` (for every log and printout)."""
+    return _DSN_PASSWORD.sub(r"\1***@", text)
+
+
+def _format(value: object) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Build the settings from `env` (default: os.environ). Called once per command."""
+    """Build the settings from `env` (default: os.environ). Called once per process.
+
+    Raises SettingsError (one line: variable, value, what is wrong) on a bad value.
+    """
     e = os.environ if env is None else env
-    data_dir = Path(e.get("COURIERWATCH_DATA_DIR", ".courierwatch")).resolve()
-    return Settings(
-        data_dir=data_dir,
-        kafka=e.get("COURIERWATCH_KAFKA", "embedded"),
-        clickhouse=e.get("COURIERWATCH_CLICKHOUSE", f"chdb://{data_dir / 'clickhouse'}"),
-        database=e.get("COURIERWATCH_DATABASE", "courierwatch"),
-        topic_prefix=e.get("COURIERWATCH_TOPIC_PREFIX", ""),
-        partitions=int(e.get("COURIERWATCH_PARTITIONS", "4")),
-        allowed_lateness_s=float(e.get("COURIERWATCH_ALLOWED_LATENESS_S", 7 * 24 * 3600)),
-        batch_messages=int(e.get("COURIERWATCH_BATCH_MESSAGES", "200")),
-        batch_within_s=float(e.get("COURIERWATCH_BATCH_WITHIN_S", "0.5")),
-        insert_chunk_bytes=int(e.get("COURIERWATCH_INSERT_CHUNK_BYTES", str(64 * 1024 * 1024))),
-        dlq_max_share=float(e.get("COURIERWATCH_DLQ_MAX_SHARE", "0.5")),
-        api_port=int(e.get("COURIERWATCH_API_PORT", "8765")),
-        api_host=e.get("COURIERWATCH_API_HOST", "127.0.0.1"),
-        api_rate_per_s=float(e.get("COURIERWATCH_API_RATE", "20")),
-        api_burst=int(e.get("COURIERWATCH_API_BURST", "60")),
-        api_token=e.get("COURIERWATCH_TOKEN", ""),
-        api_url=e.get("COURIERWATCH_API_URL", "").rstrip("/"),
-        publish_grace_s=float(e.get("COURIERWATCH_PUBLISH_GRACE_S", "3600")),
-        publish_interval_s=float(e.get("COURIERWATCH_PUBLISH_INTERVAL_S", "5")),
-        crash_after_batches=int(e.get("COURIERWATCH_CRASH_AFTER_BATCHES", "0")),
-        switch_interval_s=float(e.get("COURIERWATCH_SWITCH_INTERVAL_S", "0.0002")),
-    )
+    values: dict[str, Any] = {}
+    for s in SETTINGS:
+        text = e.get(s.env, s.default)
+        try:
+            values[s.field] = s.parse(text)
+        except ValueError as exc:
+            shown = "***" if s.secret else mask_secrets(text)
+            raise SettingsError(f"{s.env}={shown!r}: {exc}") from None
+    if not values["clickhouse"]:
+        values["clickhouse"] = f"chdb://{values['data_dir'] / 'clickhouse'}"
+    return Settings(**values)
 
 
 def settings_env(s: Settings) -> dict[str, str]:
     """The environment that rebuilds `s` in a child process (a worker)."""
-    return {
-        "COURIERWATCH_DATA_DIR": str(s.data_dir), "COURIERWATCH_KAFKA": s.kafka,
-        "COURIERWATCH_CLICKHOUSE": s.clickhouse, "COURIERWATCH_DATABASE": s.database,
-        "COURIERWATCH_TOPIC_PREFIX": s.topic_prefix,
-        "COURIERWATCH_PARTITIONS": str(s.partitions),
-        "COURIERWATCH_ALLOWED_LATENESS_S": str(s.allowed_lateness_s),
-        "COURIERWATCH_BATCH_MESSAGES": str(s.batch_messages),
-        "COURIERWATCH_BATCH_WITHIN_S": str(s.batch_within_s),
-        "COURIERWATCH_INSERT_CHUNK_BYTES": str(s.insert_chunk_bytes),
-        "COURIERWATCH_DLQ_MAX_SHARE": str(s.dlq_max_share),
-        "COURIERWATCH_API_PORT": str(s.api_port),
-        "COURIERWATCH_API_HOST": s.api_host,
-        "COURIERWATCH_API_RATE": str(s.api_rate_per_s),
-        "COURIERWATCH_API_BURST": str(s.api_burst),
-        "COURIERWATCH_CRASH_AFTER_BATCHES": str(s.crash_after_batches),
-        "COURIERWATCH_SWITCH_INTERVAL_S": str(s.switch_interval_s),
-        "COURIERWATCH_PUBLISH_GRACE_S": str(s.publish_grace_s),
-        "COURIERWATCH_PUBLISH_INTERVAL_S": str(s.publish_interval_s),
-    }
+    return {row.env: _format(getattr(s, row.field)) for row in SETTINGS}
+
+
+def markdown_table() -> str:
+    """The README's settings table, generated from SETTINGS."""
+    lines = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for s in SETTINGS:
+        default = f"`{s.default}`" if s.default else "(empty)"
+        lines.append(f"| `{s.env}` | {default} | {s.meaning} |")
+    return "\n".join(lines) + "\n"
+
+
+def _check_table() -> None:
+    """Every Settings field has exactly one row and every row a field (import-time)."""
+    names = [f.name for f in fields(Settings)]
+    if sorted(names) != sorted(_BY_FIELD) or len(_BY_FIELD) != len(SETTINGS):
+        raise RuntimeError("runtime.settings: SETTINGS and Settings fields differ")
+
+
+_check_table()
+
+if __name__ == "__main__":
+    sys.stdout.write(markdown_table())

@@ -1,7 +1,9 @@
 """HTTP API of the process that owns ClickHouse, served by the faust worker's web server.
 
 - GET /                                                  -> the live dashboard (HTML)
-- GET /api/kpi?city=&company=&from=&to=&by=hour|day  -> {"rows": [...]} as `courierwatch kpi`
+- GET /api/kpi?city=&company=&from=&to=&by=hour|day  -> {"rows": [...], "min_sample": n}: the
+  rows of `courierwatch kpi`; a rate on fewer than `min_sample` is `too_few` (the
+  dashboard reads the number from here)
 - GET /api/restatements?city=&company=&from=&to=          -> changes to published figures
 - GET /api/status                                     -> ingest counters and watermark
 - GET /api/probe?city=&prefix=                        -> {"cells": {company: accepted}} of the
@@ -31,9 +33,9 @@ from courierwatch.catalog import load_catalog
 from courierwatch.routes import load_route_table
 from runtime.settings import Settings
 from services.access import ScopedRegistry, access_middleware, request_filter, request_scope
-from services.report import kpi_report
 from warehouse.client import Warehouse
 from warehouse.queries import probe_cells, restatements
+from warehouse.report import kpi_report
 
 # Every /api route reads through the caller's scope, or is listed here with the reason it
 # needs none (it still needs a token once tokens exist).
@@ -58,8 +60,9 @@ def register_views(app: faust.App, settings: Settings, wh: Warehouse) -> None:
     async def kpi(web: Any, request: Any) -> Any:
         flt = request_filter(request)
         rows = await asyncio.get_running_loop().run_in_executor(
-            None, lambda: [r.to_json() for r in kpi_report(wh, flt, routes, catalog)])
-        return web.json({"rows": rows})
+            None, lambda: [r.to_json() for r in kpi_report(wh, flt, routes, catalog,
+                                                           settings.min_sample)])
+        return web.json({"rows": rows, "min_sample": settings.min_sample})
 
     @app.page("/api/restatements")
     async def restated(web: Any, request: Any) -> Any:

@@ -16,10 +16,10 @@ from courierwatch.routes import load_route_table
 from courierwatch.scope import Scope
 from runtime.settings import Settings
 from services.owner import ApiRefused, get_json, running_api
-from services.report import kpi_report
 from services.tokens import TokenStore
 from warehouse.client import Warehouse
 from warehouse.queries import CellFilter, restatements
+from warehouse.report import kpi_report
 
 
 def api_base(settings: Settings) -> str | None:
@@ -53,7 +53,8 @@ def fetch_kpi_rows(settings: Settings, city: str | None, company: str | None,
     flt = CellFilter(city, company, start, end, by, scope=local_scope(settings))
     wh = Warehouse(settings.clickhouse, settings.database)
     try:
-        return [r.to_json() for r in kpi_report(wh, flt, load_route_table(), load_catalog())]
+        return [r.to_json() for r in kpi_report(wh, flt, load_route_table(), load_catalog(),
+                                                settings.min_sample)]
     finally:
         wh.close()
 

@@ -1,8 +1,10 @@
-"""Who owns ClickHouse right now: a running worker (reach it over HTTP) or nobody (open it).
+"""Who owns the embedded ClickHouse right now: a running worker (reach it over HTTP) or nobody.
 
 chDB allows one process per data directory. A worker records its API address in
 `<data dir>/api.json`; a command that needs figures asks that worker while it is alive,
-and opens the store itself otherwise.
+and opens the store itself otherwise. A command that must open the store itself (a new
+worker, `replay`) calls `ensure_unowned` first: the one check, the one error (`StoreBusy`,
+exit status 2 at the command line).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from runtime.broker import pid_alive
+from runtime.settings import Settings
+from warehouse.client import StoreBusy
 
 
 def api_record(data_dir: Path) -> Path:
@@ -42,6 +46,17 @@ def running_api(data_dir: Path) -> str | None:
         if pid_alive(int(rec["pid"])):
             return f"http://127.0.0.1:{int(rec['port'])}"
     return None
+
+
+def ensure_unowned(settings: Settings) -> None:
+    """Raise StoreBusy when a live worker owns the embedded store of this data directory.
+
+    A ClickHouse server (http DSN) is shared by any number of processes: never busy here.
+    """
+    owner = running_api(settings.data_dir)
+    if owner and settings.embedded_clickhouse:
+        raise StoreBusy(f"a courierwatch worker ({owner}) owns {settings.data_dir}; stop it "
+                        "or use another COURIERWATCH_DATA_DIR")
 
 
 class ApiRefused(RuntimeError):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,16 +21,11 @@ from pathlib import Path
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
+from runtime.ports import free_port
 from runtime.settings import Settings, settings_env
-from services.owner import running_api
+from services.owner import ensure_unowned
 
 LINES_PER_MESSAGE = 500
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -69,22 +63,20 @@ class Worker:
 
 def start_worker(settings: Settings, bootstrap: str, web_port: int | None = None,
                  reset_database: bool = False) -> Worker:
-    """Start `python -m streams.worker`; `reset_database` empties its database first.
+    """Start `python -m services.worker`; `reset_database` empties its database first.
 
-    Refuses when a live worker already owns the data directory (chDB: one process each).
+    The child gets its settings through the environment (runtime.settings.settings_env):
+    the broker as the resolved bootstrap list, its API port, and the reset flag. Raises
+    StoreBusy when a live worker already owns the data directory (chDB: one process each).
     """
-    owner = running_api(settings.data_dir)
-    if owner and settings.clickhouse.startswith("chdb://"):
-        raise RuntimeError(f"a courierwatch worker ({owner}) already owns "
-                           f"{settings.data_dir}; stop it or set COURIERWATCH_DATA_DIR")
+    ensure_unowned(settings)
     port = web_port or free_port()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     log_path = settings.data_dir / "worker.log"
-    env = os.environ | settings_env(settings) | {
-        "COURIERWATCH_BOOTSTRAP": bootstrap, "COURIERWATCH_WORKER_WEB_PORT": str(port),
-        "COURIERWATCH_RESET_DATABASE": "1" if reset_database else ""}
+    child = settings.with_(kafka=bootstrap, api_port=port, reset_database=reset_database)
+    env = os.environ | settings_env(child)
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "streams.worker", "worker"], env=env,
+        proc = subprocess.Popen([sys.executable, "-m", "services.worker", "worker"], env=env,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     return Worker(proc, port, log_path)
 

@@ -10,18 +10,18 @@ from rich.console import Console
 
 from runtime.broker import ensure_topics, kafka_bootstrap
 from runtime.settings import Settings
-from services.owner import running_api
+from services.owner import ensure_unowned
 from services.pipeline import end_offsets, publish_file, running_worker, wait_until_consumed
+from services.progress import progress_bar
 from warehouse.client import Warehouse
+from warehouse.scoping import system_read
 
 
+@system_read("the operator's summary after `process`, which needs the data directory "
+             "itself (every city, by file access)")
 def run_process(settings: Settings, path: Path, console: Console) -> dict[str, Any]:
     """Process the file to completion and return a summary of what the store now holds."""
-    if running_api(settings.data_dir):
-        raise RuntimeError("a courierwatch worker (demo or serve) owns this data directory; "
-                           "stop it or use another COURIERWATCH_DATA_DIR")
-    from services.commands import progress_bar
-
+    ensure_unowned(settings)
     started = time.monotonic()
     with kafka_bootstrap(settings) as bootstrap:
         ensure_topics(bootstrap, settings)

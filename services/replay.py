@@ -27,11 +27,13 @@ import orjson
 
 from courierwatch import __version__
 from courierwatch.catalog import load_catalog
+from courierwatch.judgement import ReportRow
 from courierwatch.routes import load_route_table
 from runtime.settings import Settings
-from services.report import ReportRow, kpi_report
-from warehouse.client import Warehouse, system_read
+from warehouse.client import Warehouse
 from warehouse.queries import CellFilter, where_clause
+from warehouse.report import kpi_report
+from warehouse.scoping import system_read
 
 Cell = tuple[str, str, str, str]
 
@@ -83,9 +85,9 @@ def run_replay(settings: Settings, flt: CellFilter, out_dir: Path) -> dict[str, 
     try:
         iso = wh.for_database(scratch)
         copied = _copy_period(wh, scratch, flt)
-        replayed = kpi_report(iso, flt, routes, catalog)
+        replayed = kpi_report(iso, flt, routes, catalog, settings.min_sample)
         seconds = time.perf_counter() - started
-        live = _cells(kpi_report(wh, flt, routes, catalog))
+        live = _cells(kpi_report(wh, flt, routes, catalog, settings.min_sample))
         mine = _cells(replayed)
         published = _published(wh, flt)
         out_dir.mkdir(parents=True, exist_ok=True)

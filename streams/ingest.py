@@ -1,80 +1,91 @@
-"""The ingest step of the worker: batch -> ClickHouse, then (by the caller) ack and commit.
+"""The ingest pipeline of the worker: decode, store through the sink, account, then (by the
+caller) commit. Each step is its own module; this one composes them.
 
-Blocking; the faust agent runs it in a single worker thread so the event loop keeps
-heartbeating and fetching while a batch is decoded and inserted.
+    arrivals ─ decode (streams.decode) ─▶ rows + dead letters      [caller's thread]
+             ─ store rows (warehouse.sink, streams.retry)          [insert thread]
+             ─ store dead letters, flush                           [insert thread]
+             ─ watermark, publisher, metrics (streams.metrics),
+               flood guard (streams.flood), after-stored hooks      [insert thread]
+             ─▶ future: the dead letters, for the DLQ topic and the commit (streams.app)
+
+Blocking. The faust agent calls `submit` on its ingest thread, so the event loop keeps
+heartbeating and fetching while a batch is decoded; stores, bookkeeping and publication
+all run on the single insert thread, in submission order, so a batch is complete in the
+store before anything reads it as stored. chDB parses and aggregates without the GIL, so
+decoding batch k+1 and inserting batch k use both cores. No per-event Python work beyond
+the decoder's.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
-from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from courierwatch.contract import DEFAULT_LIMITS, Limits
+from courierwatch.periods import HOUR_MS
 from runtime.settings import Settings
 from streams import metrics
-from streams.batch import Arrival, DeadLetter, process_batch
-from streams.publisher import HOUR_MS, MAX_HOURS_PER_CALL, Publisher
-from warehouse.client import Warehouse
-from warehouse.writer import with_retry, write_dead_letters, write_events
+from streams.decode import Arrival, DeadLetter, chunks, process_batch
+from streams.flood import FloodGuard
+from streams.publisher import MAX_HOURS_PER_CALL, Publisher
+from streams.retry import BatchRefused, RetryPolicy
+from warehouse.schema import STAGING_COLUMN_NAMES
+from warehouse.sink import DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE, EVENTS_TABLE, Sink
 
 log = logging.getLogger(__name__)
-
 T = TypeVar("T")
 
-FLOOD_WINDOW_EVENTS = 10_000
-FLOOD_MIN_EVENTS = 1_000
+
+@dataclass(slots=True)
+class Decoded:
+    """One batch after decoding: row chunks to insert, dead letters, and what they hold."""
+
+    messages: int
+    inserts: list[Future[None]] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+    events: int = 0
+    late: int = 0
+    hours: Counter[int] = field(default_factory=Counter)  # event hour (epoch ms) -> events
+    watermark_ms: int = 0
+    started_s: float = 0.0
 
 
-class DeadLetterFlood(RuntimeError):
-    """Too large a share of recent input was rejected: halt instead of dead-lettering it all."""
-
-
-def stored_watermark_ms(wh: Warehouse) -> int:
-    """The latest in-figure event time in the archive (0 when empty): survives restarts."""
-    rows = wh.query(f"SELECT toUnixTimestamp64Milli(max(ts)), count() FROM {wh.db}.events "
-                    "WHERE late = 0")
-    return int(rows[0][0]) if rows and rows[0][1] else 0
-
-
-def _chunks(arrivals: list[Arrival], max_bytes: int) -> Iterator[list[Arrival]]:
-    """Consecutive runs of messages of about `max_bytes` each (at least one message)."""
-    chunk: list[Arrival] = []
-    size = 0
-    for a in arrivals:
-        chunk.append(a)
-        size += len(a.value)
-        if size >= max_bytes:
-            yield chunk
-            chunk, size = [], 0
-    if chunk:
-        yield chunk
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(initial_s=settings.retry_initial_s, max_s=settings.retry_max_s)
 
 
 class Ingestor:
-    def __init__(self, settings: Settings, wh: Warehouse,
+    """Composes the ingest steps for one worker; see the module docstring.
+
+    `watermark_ms` is the latest in-figure event time already stored (read from the store
+    by the caller: warehouse.queries.stored_watermark_ms). `after_stored` hooks run on the
+    insert thread after each batch is stored and accounted (fault injection uses one).
+    """
+
+    def __init__(self, settings: Settings, sink: Sink, watermark_ms: int,
+                 retry: RetryPolicy | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 limits: Limits = DEFAULT_LIMITS, publisher: Publisher | None = None) -> None:
+                 publisher: Publisher | None = None,
+                 after_stored: Sequence[Callable[[], None]] = ()) -> None:
         self.settings = settings
-        self.wh = wh
+        self.sink = sink
+        self.retry = retry or retry_policy(settings)
         self.clock = clock
-        self.limits = limits
-        self.watermark_ms = stored_watermark_ms(wh)  # of the batches stored
-        self.decoded_watermark_ms = self.watermark_ms  # of the batches decoded
-        self.stopping = False
+        self.limits = settings.limits
         self.publisher = publisher
-        self.archived = 0
-        self.dead = 0
-        self.late = 0
-        self.batches = 0
-        self._recent: deque[tuple[int, int]] = deque()
-        self._recent_total = 0
-        self._recent_dead = 0
+        self.after_stored = tuple(after_stored)
+        self.flood = FloodGuard(settings.dlq_max_share, settings.dlq_window_events,
+                                settings.dlq_min_events)
+        self.watermark_ms = watermark_ms  # of the batches stored
+        self.decoded_watermark_ms = watermark_ms  # of the batches decoded
+        self.stopping = False
+        self.refused: BatchRefused | None = None
+        self.archived = self.dead = self.late = self.batches = 0
         self._inserter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="insert")
 
     def handle(self, arrivals: list[Arrival]) -> list[DeadLetter]:
@@ -82,78 +93,68 @@ class Ingestor:
         return self.submit(arrivals).result()
 
     def submit(self, arrivals: list[Arrival]) -> Future[list[DeadLetter]]:
-        """Decode one batch on the calling thread and queue its storage; the future gives the
-        dead letters (for the DLQ topic) once ClickHouse has the whole batch.
+        """Decode one batch on the calling thread and queue its storage.
 
-        The batch is inserted in one insert (in chunks of about `insert_chunk_bytes` when it
-        is larger), on the insert thread, while the caller goes on with the next batch:
-        chDB parses and aggregates without the GIL, so both cores work. Inserts, the
-        batch's bookkeeping and publication all run on that one thread, in submission
-        order, so a batch is complete in ClickHouse before anything reads it as stored.
-        The future raises DeadLetterFlood when the share of rejected input over the last
-        ~10k events exceeds `dlq_max_share`, SinkUnavailable when ClickHouse stayed down
-        until shutdown.
+        The future gives the batch's dead letters once the store has all of it, and
+        raises DeadLetterFlood (too large a share rejected), BatchRefused (the store
+        refused a write deterministically; every later batch is refused too) or
+        SinkUnavailable (the store stayed down until shutdown). The batch is inserted in
+        one insert, in chunks of about `insert_chunk_bytes` when larger.
         """
-        started = time.perf_counter()
-        stop = lambda: self.stopping  # noqa: E731
-        retry = metrics.INSERT_RETRIES.inc
+        d = self._decode(arrivals)
+        return self._inserter.submit(self._finish, d)
+
+    def _decode(self, arrivals: list[Arrival]) -> Decoded:
+        d = Decoded(len(arrivals), started_s=time.perf_counter())
         lateness_ms = int(self.settings.allowed_lateness_s * 1000)
         now = self.clock()
-        inserts: list[Future[None]] = []
-        dead: list[DeadLetter] = []
-        n = late = 0
-        hours: Counter[int] = Counter()
-        for chunk in _chunks(arrivals, self.settings.insert_chunk_bytes):
+        for chunk in chunks(arrivals, self.settings.insert_chunk_bytes):
             res = process_batch(chunk, now, self.decoded_watermark_ms, lateness_ms, self.limits)
             self.decoded_watermark_ms = res.watermark_ms
-            dead += res.dead_letters
+            d.dead += res.dead_letters
             if len(res.rows):
-                columns = res.rows.columns
-                inserts.append(self._inserter.submit(
-                    with_retry, lambda c=columns: write_events(self.wh, c), stop, retry))
-                hours.update(t // HOUR_MS * HOUR_MS for t in res.rows.ts)
-                n += len(res.rows)
-                late += res.late
-        watermark_ms = self.decoded_watermark_ms
+                d.inserts.append(self._inserter.submit(
+                    self._write, EVENTS_TABLE, res.rows.columns, STAGING_COLUMN_NAMES))
+                d.hours.update(t // HOUR_MS * HOUR_MS for t in res.rows.ts)
+                d.events += len(res.rows)
+                d.late += res.late
+        d.watermark_ms = self.decoded_watermark_ms
+        return d
 
-        def stored() -> list[DeadLetter]:
-            for done in inserts:  # already run: this thread runs them in order
-                done.result()
-            if dead:
-                rows = [(d.received_ms, d.stage, d.reason, d.detail,
-                         d.raw.decode("utf-8", "backslashreplace"), d.topic, d.partition,
-                         d.offset, d.msg_index) for d in dead]
-                with_retry(lambda: write_dead_letters(self.wh, rows), stop, retry)
-            self.watermark_ms = watermark_ms
-            if self.publisher is not None and hours:
-                self.publisher.note_events(hours)
-            self._count(len(arrivals), n, late, dead, time.perf_counter() - started)
-            return dead
+    def _write(self, table: str, columns: Sequence[Sequence[Any]],
+               names: Sequence[str]) -> None:
+        """One sink write under the retry policy (insert thread)."""
+        if self.refused is not None:
+            raise BatchRefused(f"not stored: an earlier batch was refused ({self.refused})")
+        try:
+            self.retry.run(lambda: self.sink.write(table, columns, names),
+                           lambda: self.stopping, metrics.INSERT_RETRIES.inc,
+                           f"insert into {table}")
+        except BatchRefused as exc:
+            self.refused = exc
+            raise
 
-        return self._inserter.submit(stored)
-
-    def _count(self, messages: int, n: int, late: int, dead: list[DeadLetter],
-               batch_s: float) -> None:
-        n_dead = len(dead)
-        self.archived += n - late
-        self.late += late
-        self.dead += n_dead
-        metrics.MESSAGES.inc(messages)
-        metrics.EVENTS.labels("archived").inc(n - late)
-        metrics.EVENTS.labels("late").inc(late)
-        metrics.EVENTS.labels("dead_lettered").inc(n_dead)
-        for d in dead:
-            metrics.DEAD_LETTERS.labels(d.reason).inc()
-        metrics.BATCHES.inc()
-        metrics.BATCH_EVENTS.observe(n)
-        metrics.BATCH_SECONDS.observe(batch_s)
-        metrics.WATERMARK.set(self.watermark_ms / 1000)
-        self._check_flood(n, n_dead)
+    def _finish(self, d: Decoded) -> list[DeadLetter]:
+        """Once the rows are stored: dead letters, flush, bookkeeping (insert thread)."""
+        for done in d.inserts:  # already run: this thread runs them in order
+            done.result()
+        if d.dead:
+            self._write(DEAD_LETTERS_TABLE, dead_letter_columns(d.dead), DEAD_LETTER_COLUMNS)
+        self.sink.flush()
+        self.watermark_ms = d.watermark_ms
+        if self.publisher is not None and d.hours:
+            self.publisher.note_events(d.hours)
+        stored = d.events - d.late
+        self.archived += stored
+        self.late += d.late
+        self.dead += len(d.dead)
         self.batches += 1
-        if self.settings.crash_after_batches and self.batches >= self.settings.crash_after_batches:
-            log.critical("fault injection: dying after insert of batch %d, before commit",
-                         self.batches)
-            os._exit(137)
+        metrics.record_batch(d.messages, stored, d.late, [x.reason for x in d.dead],
+                             time.perf_counter() - d.started_s, self.watermark_ms)
+        self.flood.observe(d.events, len(d.dead))
+        for hook in self.after_stored:
+            hook()
+        return d.dead
 
     def run_serialised(self, action: Callable[[], T]) -> Future[T]:
         """Run `action` on the insert thread, after every batch submitted so far is stored."""
@@ -167,17 +168,10 @@ class Ingestor:
         return self.publisher.publish(self.watermark_ms, self.clock(),
                                       max_hours=None if catch_up else MAX_HOURS_PER_CALL)
 
-    def _check_flood(self, n: int, n_dead: int) -> None:
-        self._recent.append((n, n_dead))
-        self._recent_total += n + n_dead
-        self._recent_dead += n_dead
-        while self._recent and self._recent_total - sum(self._recent[0]) >= FLOOD_WINDOW_EVENTS:
-            a, b = self._recent.popleft()
-            self._recent_total -= a + b
-            self._recent_dead -= b
-        share = self._recent_dead / self._recent_total if self._recent_total else 0.0
-        if self._recent_total >= FLOOD_MIN_EVENTS and share > self.settings.dlq_max_share:
-            raise DeadLetterFlood(
-                f"{self._recent_dead} of the last {self._recent_total} events were rejected "
-                f"({share:.0%} > {self.settings.dlq_max_share:.0%}); halting so that a bad "
-                "producer deploy is fixed instead of dead-lettering everything")
+
+def dead_letter_columns(dead: list[DeadLetter]) -> list[list[object]]:
+    """The `dead_letters` rows of a batch, column by column (DEAD_LETTER_COLUMNS order)."""
+    rows = [(d.received_ms, d.stage, d.reason, d.detail,
+             d.raw.decode("utf-8", "backslashreplace"), d.topic, d.partition, d.offset,
+             d.msg_index) for d in dead]
+    return [list(c) for c in zip(*rows, strict=True)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter as Tally
+
 from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS = Counter("courierwatch_events_total",
@@ -20,3 +22,19 @@ BATCH_EVENTS = Histogram("courierwatch_batch_events", "Events per inserted batch
                          buckets=(10, 100, 1_000, 5_000, 20_000, 50_000, 100_000))
 WATERMARK = Gauge("courierwatch_event_time_watermark_seconds",
                   "Latest event time seen (Unix seconds).")
+
+
+def record_batch(messages: int, stored: int, late: int, dead_reasons: list[str],
+                 seconds: float, watermark_ms: int) -> None:
+    """Account one stored batch: `stored` events in figures, `late` archived only,
+    dead letters by reason, the batch's time (decode to stored) and the new watermark."""
+    MESSAGES.inc(messages)
+    EVENTS.labels("archived").inc(stored)
+    EVENTS.labels("late").inc(late)
+    EVENTS.labels("dead_lettered").inc(len(dead_reasons))
+    for reason, n in Tally(dead_reasons).items():
+        DEAD_LETTERS.labels(reason).inc(n)
+    BATCHES.inc()
+    BATCH_EVENTS.observe(stored + late)
+    BATCH_SECONDS.observe(seconds)
+    WATERMARK.set(watermark_ms / 1000)

@@ -38,7 +38,7 @@ class Cli:
         self.env.pop("COURIERWATCH_CLICKHOUSE", None)
 
     def run(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([sys.executable, "-m", "services.cli", *args], env=self.env,
+        proc = subprocess.run([sys.executable, "-m", "cli", *args], env=self.env,
                               capture_output=True, text=True, timeout=timeout, cwd=REPO)
         if proc.returncode != 0:
             raise AssertionError(f"courierwatch {' '.join(args)} exited {proc.returncode}:\n"

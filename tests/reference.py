@@ -1,4 +1,4 @@
-"""An independent batch computation of DESIGN.md's KPI formulas, for the tests only.
+"""An independent batch computation of docs/DESIGN.md's KPI formulas, for the tests only.
 
 Written straight from the formulas over raw event dicts, sharing no code with the pipeline
 (no courierwatch.figures, no SQL): the route classes are read from the YAML data here.

@@ -8,9 +8,9 @@ serialises every call through a lock.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
@@ -31,24 +31,6 @@ def connect(dsn: str) -> Client:
         raise StoreBusy(f"cannot open the embedded ClickHouse at {path}: another process "
                         "probably owns it (a running demo, serve or process?). Stop it, or "
                         f"use another COURIERWATCH_DATA_DIR. ({exc})") from exc
-
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def system_read(reason: str) -> Callable[[F], F]:
-    """Mark a read that takes no caller's scope because no caller ever sees its rows
-    directly (the alert evaluator's input, ingest bookkeeping). `reason` says why; the test
-    of required scopes (tests/unit/test_access.py) accepts only reads that take a
-    CellFilter or Scope, or carry this mark with a reason."""
-    if not reason.strip():
-        raise ValueError("a system read needs a reason")
-
-    def mark(fn: F) -> F:
-        fn.__system_read__ = reason  # type: ignore[attr-defined]
-        return fn
-
-    return mark
 
 
 class StoreBusy(RuntimeError):

@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from courierwatch.cities import YRD_PROVINCE_PREFIXES, YRD_REGION
+from courierwatch.kpi import COUNT_NAMES, TAPE_MM_SUM
+from courierwatch.periods import CST_ZONE
 from courierwatch.routes import UNCLASSIFIED, RouteTable
 from courierwatch.scope import Scope
 from warehouse.client import Warehouse
-from warehouse.schema import COUNT_NAMES, COUNTS, CST
+from warehouse.scoping import system_read
 
 Key = tuple[str, str, str]  # city, company, period_start 'YYYY-MM-DD HH:MM:SS' (CST)
 
@@ -57,7 +59,7 @@ def _period(col: str, by: str) -> str:
     if by not in ("hour", "day"):
         raise ValueError(f"period must be hour or day, not {by!r}")
     fn = "toStartOfHour" if by == "hour" else "toStartOfDay"
-    return f"toString({fn}({col}, '{CST}'))"
+    return f"toString({fn}({col}, '{CST_ZONE}'))"
 
 
 def where_clause(f: CellFilter, time_col: str, params: dict[str, object],
@@ -86,19 +88,27 @@ def where_clause(f: CellFilter, time_col: str, params: dict[str, object],
     return " AND ".join(conds)
 
 
+@system_read("the ingest watermark (one timestamp) the worker resumes from")
+def stored_watermark_ms(wh: Warehouse) -> int:
+    """The latest in-figure event time in the archive (0 when empty): survives restarts."""
+    rows = wh.query(f"SELECT toUnixTimestamp64Milli(max(ts)), count() FROM {wh.db}.events "
+                    "WHERE late = 0")
+    return int(rows[0][0]) if rows and rows[0][1] else 0
+
+
 COUNTS_PER_QUERY = 4
 
 
 def cell_counts(wh: Warehouse, f: CellFilter) -> dict[Key, dict[str, int]]:
-    """Distinct-event counts per cell for every count in schema.COUNTS, plus `tape_mm_sum`."""
+    """Distinct-event counts per cell: every name of `courierwatch.kpi.CELL_COUNT_NAMES`."""
     params: dict[str, object] = {}
     where = where_clause(f, "hour", params)
     out: dict[Key, dict[str, int]] = {}
     # A few counts per query: merging a state means holding its set of event ids, and nine
     # counts are subsets of the ACCEPTED ids, so merging all nineteen at once held nine
     # copies of the largest set (with 5 M parcels in an hour the query alone took ~1 GB).
-    for i in range(0, len(COUNTS), COUNTS_PER_QUERY):
-        names = [n for n, _ in COUNTS[i:i + COUNTS_PER_QUERY]]
+    for i in range(0, len(COUNT_NAMES), COUNTS_PER_QUERY):
+        names = COUNT_NAMES[i:i + COUNTS_PER_QUERY]
         merges = ", ".join(f"uniqExactMerge(`{n}`)" for n in names)
         rows = wh.query(f"""SELECT city, company, {_period('hour', f.by)} AS p, {merges}
             FROM {wh.db}.cell_counts WHERE {where} GROUP BY city, company, p""", params)
@@ -112,9 +122,9 @@ def cell_counts(wh: Warehouse, f: CellFilter) -> dict[Key, dict[str, int]]:
         GROUP BY city, company, p""", params)
     for city, company, p, total in tape:
         counts = out.setdefault((city, company, p), dict.fromkeys(COUNT_NAMES, 0))
-        counts["tape_mm_sum"] = int(total)
+        counts[TAPE_MM_SUM] = int(total)
     for counts in out.values():
-        counts.setdefault("tape_mm_sum", 0)
+        counts.setdefault(TAPE_MM_SUM, 0)
     return out
 
 

@@ -10,7 +10,8 @@ Tables (database per deployment, `courierwatch` by default):
   a batch re-inserted after a crash collapses while a courier's re-send (new offset) stays
   on record.
 - `cell_counts`: per city x company x CST hour, one `uniqExact` state of the 64-bit event-id
-  hash per count a KPI needs. Fed by a materialized view on `events`; merging states is a set
+  hash per count of `courierwatch.kpi.COUNTS` (name and condition come from there). Fed
+  by a materialized view on `events`; merging states is a set
   union, so duplicates, re-deliveries and any arrival order give the same counts.
 - `tape_cells`: the same per tape length, so the tape sum counts each event once.
 - `accepts`: one row per parcel, the earliest ACCEPTED wins (ReplacingMergeTree with a
@@ -31,32 +32,9 @@ from dataclasses import dataclass
 
 from clickhouse_connect.driver.client import Client
 
-CST = "Asia/Shanghai"
-
-# (name, count condition over events): each becomes a uniqExact state column.
-COUNTS: tuple[tuple[str, str], ...] = (
-    ("accepted", "type = 'ACCEPTED'"),
-    ("accepted_ecommerce", "type = 'ACCEPTED' AND ecommerce = 1"),
-    ("ecommerce_no_secondary", "type = 'ACCEPTED' AND ecommerce = 1 AND pkg_secondary = 0"),
-    ("pkg_standard", "type = 'ACCEPTED' AND pkg_standard = 1"),
-    ("pkg_e_waybill", "type = 'ACCEPTED' AND pkg_e_waybill = 1"),
-    ("pkg_recycled_bag", "type = 'ACCEPTED' AND pkg_recycled_bag = 1"),
-    ("sec_real_name", "type = 'ACCEPTED' AND sec_real_name = 1"),
-    ("sec_inspected", "type = 'ACCEPTED' AND sec_inspected = 1"),
-    ("sec_xray", "type = 'ACCEPTED' AND sec_xray = 1"),
-    ("delivered", "type = 'DELIVERED'"),
-    ("delivered_locker", "type = 'DELIVERED' AND mode = 'LOCKER'"),
-    ("exc_delay", "type = 'EXCEPTION' AND kind = 'DELAY'"),
-    ("exc_damage", "type = 'EXCEPTION' AND kind = 'DAMAGE'"),
-    ("exc_loss", "type = 'EXCEPTION' AND kind = 'LOSS'"),
-    ("complaint_filed", "type = 'COMPLAINT' AND stage = 'FILED'"),
-    ("complaint_accepted", "type = 'COMPLAINT' AND stage = 'ACCEPTED'"),
-    ("complaint_resolved", "type = 'COMPLAINT' AND stage = 'RESOLVED'"),
-    ("complaint_valid", "type = 'COMPLAINT' AND stage = 'RESOLVED' AND valid = 1"),
-    ("complaint_satisfied", "type = 'COMPLAINT' AND stage = 'RESOLVED' AND satisfied = 1"),
-)
-
-COUNT_NAMES: tuple[str, ...] = tuple(n for n, _ in COUNTS)
+from courierwatch.kpi import COUNTS
+from courierwatch.periods import CST_ZONE as CST
+from warehouse.scoping import system_read
 
 EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("event_id", "String"),
@@ -151,9 +129,9 @@ FROM {db}.events_in""",
 
 
 def _cell_counts_ddl(db: str) -> list[str]:
-    states = ",\n  ".join(f"`{n}` AggregateFunction(uniqExact, UInt64)" for n, _ in COUNTS)
-    select = ",\n  ".join(f"uniqExactIfState(sipHash64(event_id), {cond}) AS `{n}`"
-                          for n, cond in COUNTS)
+    states = ",\n  ".join(f"`{c.name}` AggregateFunction(uniqExact, UInt64)" for c in COUNTS)
+    select = ",\n  ".join(f"uniqExactIfState(sipHash64(event_id), {c.condition}) AS `{c.name}`"
+                          for c in COUNTS)
     return [
         f"""CREATE TABLE IF NOT EXISTS {db}.cell_counts (
   city LowCardinality(String), company LowCardinality(String), hour DateTime('{CST}'),
@@ -246,6 +224,7 @@ def migrations(db: str) -> tuple[Migration, ...]:
     )
 
 
+@system_read("schema migrations: which migrations ran, no figures")
 def migrate(client: Client, db: str) -> list[str]:
     """Create the database and apply pending migrations; return the ids applied now."""
     client.command(f"CREATE DATABASE IF NOT EXISTS {db}")

@@ -113,7 +113,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     port = free_port()
     log = tmp / "serve.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--port",
+        proc = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--port",
                                  str(port)], env=cli.env, cwd=REPO, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     api = Api(f"http://127.0.0.1:{port}")
@@ -247,15 +247,15 @@ def test_the_cli_reads_through_the_api_with_its_token(deployment: Deployment) ->
     only, and a refusal (non-zero exit, 403 named) for Wuhan; without a token, 401."""
     cli = deployment.cli
     env = cli.env | {"COURIERWATCH_TOKEN": deployment.tokens["taizhou"]}
-    out = subprocess.run([sys.executable, "-m", "services.cli", "kpi", "--format", "json"],
+    out = subprocess.run([sys.executable, "-m", "cli", "kpi", "--format", "json"],
                          env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert _relevant(pipeline_cells(orjson.loads(out.stdout))) == _want(deployment.events,
                                                                         "city:331000")
-    refused = subprocess.run([sys.executable, "-m", "services.cli", "kpi", "--city", "武汉"],
+    refused = subprocess.run([sys.executable, "-m", "cli", "kpi", "--city", "武汉"],
                              env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert refused.returncode != 0 and "403" in refused.stderr
-    anonymous = subprocess.run([sys.executable, "-m", "services.cli", "restatements"],
+    anonymous = subprocess.run([sys.executable, "-m", "cli", "restatements"],
                                env=cli.env, cwd=REPO, capture_output=True, text=True,
                                timeout=300)
     assert anonymous.returncode != 0 and "401" in anonymous.stderr
@@ -279,7 +279,7 @@ def test_serve_refuses_a_public_address_without_tokens(tmp_path: Path) -> None:
     """`serve --host 0.0.0.0` with no token in the data directory exits with a message
     naming `tokens add`, before starting anything."""
     cli = Cli(tmp_path / "fresh")
-    out = subprocess.run([sys.executable, "-m", "services.cli", "serve", "--host", "0.0.0.0",
+    out = subprocess.run([sys.executable, "-m", "cli", "serve", "--host", "0.0.0.0",
                           "--port", str(free_port())], env=cli.env, cwd=REPO,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and "tokens add" in out.stderr

@@ -20,4 +20,4 @@ def test_demo_with_duration_stops_by_itself_and_reports_the_seed_cities(cli: Cli
     policies = {t["policy_id"] for r in rows for t in r["thresholds"]}
     assert any(p.startswith("taizhou-") for p in policies)
     assert any(p.startswith("yrd-") for p in policies)
-    assert all(r["status"] in ("pass", "breach", "no_data", "no_target") for r in rows)
+    assert all(r["status"] in ("pass", "breach", "no_data", "no_target", "too_few") for r in rows)

@@ -21,12 +21,13 @@ from courierwatch.routes import load_route_table
 from courierwatch.scope import Scope
 from load_tests.generator import GeneratorConfig, generate
 from runtime.settings import load_settings
-from services.report import kpi_report
-from streams.batch import Arrival
+from streams.decode import Arrival
 from streams.ingest import Ingestor
 from tests.integration.compare import assert_matches_reference
 from warehouse.client import Warehouse
 from warehouse.queries import CellFilter
+from warehouse.report import kpi_report
+from warehouse.sink import ClickHouseSink
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +44,7 @@ def chdb_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
 def _ingest(dsn: str, arrivals: list[list[Arrival]], lateness_s: float = 7 * 86400) -> Warehouse:
     wh = Warehouse(dsn, f"prop_{next(_databases)}")
     s = load_settings({"COURIERWATCH_ALLOWED_LATENESS_S": str(lateness_s)})
-    ingestor = Ingestor(s, wh, clock=lambda: NOW)
+    ingestor = Ingestor(s, ClickHouseSink(wh), 0, clock=lambda: NOW)
     for batch in arrivals:
         ingestor.handle(batch)
     return wh

@@ -40,7 +40,7 @@ def messy_events() -> list[dict[str, object]]:
 
 def test_process_matches_hand_computation_cell_by_cell(
         cli: Cli, tmp_path: Path, messy_events: list[dict[str, object]]) -> None:
-    """`process` then `kpi` gives DESIGN.md's formulas on the deduplicated events, per cell
+    """`process` then `kpi` gives docs/DESIGN.md's formulas on the deduplicated events, per cell
     (city x company x day and hour, and the all-companies rows); bad lines are dead-lettered
     with their reasons and cost no valid event."""
     path = write_jsonl(tmp_path / "in.jsonl", messy_events, BAD_LINES)

@@ -31,19 +31,29 @@ TAIZHOU = parse_scope("city:331000")
 NATIONAL = Scope.national()
 
 
+def _source(fn: Any) -> str:
+    try:
+        return inspect.getsource(fn)
+    except OSError:  # generated (dataclass __init__ and the like): no query in it
+        return ""
+
+
 def _reading_functions() -> list[tuple[str, Any]]:
-    """Every function of the warehouse and services packages that takes a Warehouse and
-    runs a query on it: the reads (writers only insert or run commands)."""
+    """Every function and method of the warehouse and services packages that runs a query
+    (`.query(` in its source): the reads. warehouse.client is the query primitive itself."""
     found = []
     for package in (warehouse, services):
         for mod_info in pkgutil.iter_modules(package.__path__):
             module = importlib.import_module(f"{package.__name__}.{mod_info.name}")
-            for name, fn in inspect.getmembers(module, inspect.isfunction):
-                if fn.__module__ != module.__name__:
-                    continue
-                hints = inspect.get_annotations(fn, eval_str=True)
-                if any(h is Warehouse for h in hints.values()) and \
-                        ".query(" in inspect.getsource(fn):
+            if module.__name__ == "warehouse.client":
+                continue
+            members = [(n, f) for n, f in inspect.getmembers(module, inspect.isfunction)]
+            for cname, cls in inspect.getmembers(module, inspect.isclass):
+                if cls.__module__ == module.__name__:
+                    members += [(f"{cname}.{n}", f) for n, f in vars(cls).items()
+                                if inspect.isfunction(f)]
+            for name, fn in members:
+                if fn.__module__ == module.__name__ and ".query(" in _source(fn):
                     found.append((f"{module.__name__}.{name}", fn))
     return found
 

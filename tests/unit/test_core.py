@@ -15,7 +15,7 @@ from courierwatch.figures import ROUTE_UNCLASSIFIED_KPI, Figure, cell_figures, r
 from courierwatch.kpi import KPI_BY_NAME
 from courierwatch.routes import UNCLASSIFIED, load_route_table
 from runtime.settings import load_settings
-from streams.batch import Arrival, process_batch
+from streams.decode import Arrival, process_batch
 from warehouse.queries import OnTimeCounts
 from warehouse.schema import STAGING_COLUMN_NAMES
 

@@ -12,7 +12,7 @@ import contextlib
 import sys
 import threading
 import time
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -21,13 +21,16 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from cli.render import fmt_target, fmt_value
 from courierwatch.cities import SEED_CITIES, YRD_REGION, city_label
+from courierwatch.judgement import BREACH
+from courierwatch.periods import CST
 from load_tests.generator import GeneratorConfig, Incident, generate_batches
 from runtime.broker import ensure_topics, kafka_bootstrap
+from runtime.ports import free_port, port_free
 from runtime.settings import Settings
 from services.owner import get_json
-from services.pipeline import free_port, make_producer, start_worker
-from services.render import fmt_target, fmt_value
+from services.pipeline import make_producer, start_worker
 
 SHOWN_KPIS = {"volume": "volume", "on_time_rate": "on time", "promise_kept_rate": "promise kept",
               "delay_rate": "delays", "locker_share": "locker share",
@@ -36,7 +39,6 @@ SHOWN_KPIS = {"volume": "volume", "on_time_rate": "on time", "promise_kept_rate"
               "standard_packaging_share": "std packaging",
               "no_secondary_packaging_share": "no re-packing", "xray_rate": "x-ray"}
 SHOWN_CITIES = (*SEED_CITIES, "310000", YRD_REGION)
-CST = timezone(timedelta(hours=8))
 
 
 class Producer(threading.Thread):
@@ -100,7 +102,7 @@ def kpi_matrix(rows: list[dict[str, Any]], day: str, title: str) -> Table:
                 line.append("[dim]–[/]")
                 continue
             text = fmt_value(r["value"], r["unit"], digits=1)
-            style = {"breach": "bold red", "pass": "green"}.get(r["status"], "")
+            style = {"breach": "bold red", "pass": "green", "too_few": "dim"}.get(r["status"], "")
             line.append(f"[{style}]{text}{' ✗' if r['status'] == 'breach' else ''}[/]"
                         if style else text)
         table.add_row(*line)
@@ -108,11 +110,11 @@ def kpi_matrix(rows: list[dict[str, Any]], day: str, title: str) -> Table:
 
 
 def breaches(rows: list[dict[str, Any]], day: str, limit: int = 8) -> Text:
-    """The largest company-level breaches of the day, seed cities first."""
+    """The largest company-level breaches of the day, seed cities first (a rate on too few
+    parcels is `too_few`, not `breach`: the one minimum-sample rule, COURIERWATCH_MIN_SAMPLE)."""
     out = Text()
-    br = [r for r in rows if r["status"] == "breach" and r["company"] != "*"
-          and r["city"] != YRD_REGION and r["denominator"] >= 100
-          and r["period_start"].startswith(day)]
+    br = [r for r in rows if r["status"] == BREACH and r["company"] != "*"
+          and r["city"] != YRD_REGION and r["period_start"].startswith(day)]
     br.sort(key=lambda r: (r["city"] not in SEED_CITIES, -r["denominator"]))
     for r in br[:limit]:
         t = next(t for t in r["thresholds"] if t["status"] == "breach")
@@ -130,7 +132,7 @@ def run_demo(settings: Settings, duration: float | None, fmt: str, rate: int) ->
     now = datetime.now(UTC)
     today = now.astimezone(CST).date().isoformat()
     count = int(rate * duration) if duration else 50_000_000
-    port = settings.api_port if _port_free(settings.api_port) else free_port()
+    port = settings.api_port if port_free(settings.api_port) else free_port()
     token = settings.api_token  # needed (national) once the data directory has tokens
     with kafka_bootstrap(settings) as bootstrap:
         ensure_topics(bootstrap, settings)
@@ -204,14 +206,3 @@ def _drain(bootstrap: str, settings: Settings, base: str, sent: int, token: str,
         if s["archived"] + s["late"] + s["dead_lettered"] >= sent * 0.999:
             return
         time.sleep(0.5)
-
-
-def _port_free(port: int) -> bool:
-    import socket
-
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True

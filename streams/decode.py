@@ -1,4 +1,4 @@
-"""One batch of Kafka messages -> rows for ClickHouse and dead letters. Pure: no I/O.
+"""The decode step: one batch of Kafka messages -> rows for ClickHouse and dead letters. Pure.
 
 The faust agent and the tests call the same function. Lateness is judged against the
 event-time watermark: the latest `ts` seen in earlier batches (persisted implicitly as the
@@ -9,7 +9,7 @@ archived (late = 1) and counted in `late_events`, but it no longer moves publish
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -102,3 +102,18 @@ def _dead(r: Rejection, a: Arrival, now_ms: int) -> DeadLetter:
     stage = "decode" if r.reason in ("not_json", "oversized") else "validate"
     return DeadLetter(stage, r.reason, r.detail, r.raw, a.topic, a.partition, a.offset,
                       r.index, now_ms)
+
+
+def chunks(arrivals: list[Arrival], max_bytes: int) -> Iterator[list[Arrival]]:
+    """Consecutive runs of messages of about `max_bytes` each (at least one message): a
+    batch larger than that is inserted in several inserts (bounds one insert's memory)."""
+    chunk: list[Arrival] = []
+    size = 0
+    for a in arrivals:
+        chunk.append(a)
+        size += len(a.value)
+        if size >= max_bytes:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 from rich.table import Table
@@ -32,7 +34,8 @@ def fmt_threshold(t: dict[str, Any]) -> str:
     yellow and labelled so, never looking like a binding one."""
     v = t["threshold"]
     shown = f"{v * 100:g}%" if t["unit"] == "ratio" else f"{v:g}{UNIT_SUFFIX.get(t['unit'], '')}"
-    mark = {"pass": "[green]✓[/]", "breach": "[bold red]✗ BREACH[/]", "no_data": "[dim]·[/]"}
+    mark = {"pass": "[green]✓[/]", "breach": "[bold red]✗ BREACH[/]", "no_data": "[dim]·[/]",
+            "too_few": "[dim]too few to judge[/]"}
     aspirational = t.get("strength") == "aspirational"
     if aspirational and t["status"] == "breach":
         mark["breach"] = "[yellow]△ breach (aspirational)[/]"
@@ -57,3 +60,20 @@ def kpi_table(rows: list[dict[str, Any]], title: str = "KPIs") -> Table:
                       "\n".join(fmt_threshold(t) for t in r["thresholds"]) or "[dim]–[/]",
                       style=style)
     return table
+
+
+CSV_FIELDS = ("city", "city_name", "company", "period_start", "kpi", "numerator", "denominator",
+              "value", "unit", "status", "thresholds", "breach_strength")
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    """KPI rows as CSV; the thresholds of a row in one cell, `; `-separated."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, extrasaction="ignore")
+    w.writeheader()
+    for r in rows:
+        w.writerow(r | {"thresholds": "; ".join(
+            f"{t['policy_id']} {t['comparator']} {t['threshold']} {t['status']}"
+            + (" (aspirational)" if t.get("strength") == "aspirational" else "")
+            for t in r["thresholds"])})
+    return buf.getvalue()

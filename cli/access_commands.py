@@ -14,12 +14,14 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
+from cli.row_policies import AccessError, add_access_parser
 from courierwatch.scope import ScopeError, parse_scope
 from runtime.settings import Settings, load_settings
-from services.row_policies import AccessError, add_access_parser
 from services.tokens import TokenError, TokenRecord, TokenStore
 
-__all__ = ["AccessError", "add_parsers"]
+__all__ = ["AccessError", "access_parser", "tokens_parser"]
+
+access_parser = add_access_parser
 
 
 def record_token_change(settings: Settings, action: str, record: TokenRecord) -> None:
@@ -80,8 +82,8 @@ def tokens_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parsers(sub: Any) -> None:
-    """The `tokens` and `access` commands, added to the main parser's subcommands."""
+def tokens_parser(sub: Any) -> None:
+    """The `tokens` command (add, list, revoke)."""
     p = sub.add_parser("tokens", help="API tokens bound to a scope (who may see what)",
                        description="Tokens for the HTTP API, each bound to a scope: national, "
                        "province:NN (2-digit prefix: 32 Jiangsu, 33 Zhejiang) or city:NNNNNN"
@@ -104,5 +106,3 @@ def add_parsers(sub: Any) -> None:
                         description="Delete the token NAME; the API refuses it at once.")
     r.add_argument("name", metavar="NAME")
     r.set_defaults(func=tokens_revoke)
-
-    add_access_parser(sub)

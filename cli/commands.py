@@ -1,24 +1,23 @@
-"""Command implementations: parse arguments into settings and values, call the services."""
+"""Command handlers: turn parsed arguments into settings and values, call the services."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from courierwatch.catalog import load_catalog
 from courierwatch.cities import city_label, resolve_city
+from courierwatch.periods import as_cst
 from courierwatch.routes import load_route_table
 from runtime.settings import load_settings
-
-CST = timezone(timedelta(hours=8))
+from services.progress import progress_bar
 
 
 class UserError(Exception):
@@ -33,12 +32,7 @@ def parse_time(text: str | None) -> datetime | None:
         t = datetime.fromisoformat(text)
     except ValueError as exc:
         raise UserError(f"not an ISO 8601 date or time: {text!r}") from exc
-    return t if t.tzinfo else t.replace(tzinfo=CST)
-
-
-def progress_bar(console: Console) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console, transient=False)
+    return as_cst(t)
 
 
 def generate(args: argparse.Namespace) -> int:
@@ -91,9 +85,8 @@ def _print_json(rows: object) -> None:
 
 
 def kpi(args: argparse.Namespace) -> int:
+    from cli.render import kpi_table, to_csv
     from services.figures_source import fetch_kpi_rows
-    from services.render import kpi_table
-    from services.report import to_csv
 
     city, company, start, end = _filters(args)
     rows = fetch_kpi_rows(load_settings(), city, company, start, end, args.by)
@@ -112,13 +105,12 @@ def kpi(args: argparse.Namespace) -> int:
 
 def replay(args: argparse.Namespace) -> int:
     from services.figures_source import local_scope
-    from services.owner import running_api
+    from services.owner import ensure_unowned
     from services.replay import run_replay
     from warehouse.queries import CellFilter
 
     settings = load_settings()
-    if running_api(settings.data_dir) and settings.clickhouse.startswith("chdb://"):
-        raise UserError("a worker (demo or serve) owns this data directory; stop it first")
+    ensure_unowned(settings)
     city, company, start, end = _filters(args)
     if start is None or end is None:
         raise UserError("replay needs --from and --to")
@@ -211,7 +203,7 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def demo(args: argparse.Namespace) -> int:
-    from services.demo import run_demo
+    from cli.demo import run_demo
 
     return run_demo(load_settings(), args.duration, args.format, args.rate)
 
@@ -232,4 +224,20 @@ def bench(args: argparse.Namespace) -> int:
         sys.stdout.write(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         Console().print(bench_table(result))
+    return 0
+
+
+def show_settings(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    values = load_settings().masked()
+    if args.format == "json":
+        _print_json(values)
+        return 0
+    table = Table(title="Effective settings (secrets masked)")
+    table.add_column("variable")
+    table.add_column("value", overflow="fold")
+    for name, value in values.items():
+        table.add_row(name, value)
+    Console().print(table)
     return 0

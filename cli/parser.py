@@ -1,17 +1,18 @@
-"""`courierwatch`: the command line. Each command builds settings and calls a service."""
+"""The `courierwatch` argument parser: one small function per command.
+
+Each function adds its command, its `--help` text and its arguments, and binds the
+handler of `cli.commands`. To add a command: write its handler there and its function
+here, and list the function in `COMMANDS`.
+"""
 
 from __future__ import annotations
 
 import argparse
-import signal
-import sys
-from collections.abc import Sequence
+from typing import Any
 
-from courierwatch.scope import ScopeError
-from services import access_commands, commands
-from services.access import BindRefused
-from warehouse.client import StoreBusy
-from warehouse.queries import OutsideScope
+from cli import access_commands, commands
+
+Subparsers = Any  # argparse's _SubParsersAction, private in typeshed
 
 
 def _add_filters(p: argparse.ArgumentParser) -> None:
@@ -24,13 +25,7 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--to", dest="end", metavar="T", help="end of event time, exclusive")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="courierwatch",
-        description="Express-delivery service monitoring for postal regulators (邮政管理局): "
-        "scan events -> KPIs against the targets of the municipal and regional plans.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _demo(sub: Subparsers) -> None:
     p = sub.add_parser("demo", help="run everything on the embedded defaults with live KPIs",
                        description="Start the embedded broker, ClickHouse (chDB), the stream "
                        "workers and a generator for the seed cities; show live KPIs against "
@@ -41,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=int, default=5000, help="generated events per second")
     p.set_defaults(func=commands.demo)
 
+
+def _serve(sub: Subparsers) -> None:
     p = sub.add_parser("serve", help="run the worker with the HTTP API, dashboard and /metrics",
                        description="Start the broker (embedded unless COURIERWATCH_KAFKA names "
                        "one) and a stream worker that owns ClickHouse and serves the live "
@@ -51,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "127.0.0.1); any other address needs API tokens (courierwatch tokens add)")
     p.set_defaults(func=commands.serve)
 
+
+def _generate(sub: Subparsers) -> None:
     p = sub.add_parser("generate", help="write synthetic scan.v1 events (JSON lines)",
                        description="Deterministic synthetic scan.v1 events for the seed "
                        "cities and the YRD's main cities: same --seed, same bytes.")
@@ -71,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "delay:331000:ZTO:2026-11-02T08:00+08:00:6:20 (repeatable)")
     p.set_defaults(func=commands.generate)
 
+
+def _process(sub: Subparsers) -> None:
     p = sub.add_parser("process", help="run a scan.v1 file through the real pipeline",
                        description="Publish the file through the broker, ingest it with the "
                        "stream workers into ClickHouse, exit once all of it is processed. "
@@ -80,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="format of the summary")
     p.set_defaults(func=commands.process)
 
+
+def _kpi(sub: Subparsers) -> None:
     p = sub.add_parser("kpi", help="KPIs per city x company x period with targets",
                        description="One row per city x company x period x KPI: numerator, "
                        "denominator, value, and every applicable target with pass/breach. "
@@ -90,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--breaches", action="store_true", help="only rows that breach a target")
     p.set_defaults(func=commands.kpi)
 
+
+def _replay(sub: Subparsers) -> None:
     p = sub.add_parser("replay", help="recompute a period from the event archive, for audit",
                        description="Copy the period's archived events into an isolated "
                        "database, recompute every figure with the same code, compare with the "
@@ -102,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(func=commands.replay)
 
+
+def _restatements(sub: Subparsers) -> None:
     p = sub.add_parser("restatements", help="changes to already-published figures",
                        description="A period is published once event time has passed its "
                        "end plus the grace period; late events that change a published figure "
@@ -110,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(func=commands.restatements)
 
+
+def _policies(sub: Subparsers) -> None:
     p = sub.add_parser("policies", help="the policy catalog of the five seed documents",
                        description="Every quantitative target of the seed plans, with its "
                        "source file, section and the original sentence.")
@@ -123,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "reference data, not events")
     pl.set_defaults(func=commands.policies_list)
 
+
+def _bench(sub: Subparsers) -> None:
     p = sub.add_parser("bench", help="benchmark the whole pipeline and a naive baseline",
                        description="Drive the whole pipeline on the embedded defaults (its own "
                        "broker and ClickHouse under <data dir>/bench, wiped at start) with "
@@ -146,30 +157,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--partitions", type=int,
                    help="throughput mode: partitions of the bench topic (default 4)")
     p.set_defaults(func=commands.bench)
-    access_commands.add_parsers(sub)
+
+
+def _settings(sub: Subparsers) -> None:
+    p = sub.add_parser("settings", help="the effective settings, secrets masked",
+                       description="Every COURIERWATCH_* variable with the value this "
+                       "process would use (defaults filled in, passwords masked). The table "
+                       "of meanings is in the README (generated from runtime.settings).")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(func=commands.show_settings)
+
+
+COMMANDS = (_demo, _serve, _generate, _process, _kpi, _replay, _restatements, _policies, _bench,
+            _settings, access_commands.tokens_parser, access_commands.access_parser)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="courierwatch",
+        description="Express-delivery service monitoring for postal regulators (邮政管理局): "
+        "scan events -> KPIs against the targets of the municipal and regional plans.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in COMMANDS:
+        add(sub)
     return parser
-
-
-def _stop_gracefully(signum: int, frame: object) -> None:
-    """SIGTERM behaves like Ctrl-C: commands stop their workers and broker on the way out."""
-    raise KeyboardInterrupt
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    signal.signal(signal.SIGTERM, _stop_gracefully)
-    try:
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        return 130
-    except (commands.UserError, access_commands.AccessError, StoreBusy, BindRefused,
-            ScopeError, OutsideScope) as exc:
-        print(f"courierwatch: {exc}", file=sys.stderr)
-        return 2
-    except RuntimeError as exc:
-        print(f"courierwatch: {exc}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
