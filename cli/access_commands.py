@@ -1,7 +1,6 @@
 """`courierwatch tokens add|list|revoke` and `courierwatch access clickhouse-sql`.
 
-Token changes are written to the audit log through `record_token_change`, the single hook
-between this module and services.audit_log (issue 13).
+Token changes are written to the audit log (services.audit_log) by `record_token_change`.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from rich.table import Table
 from cli.row_policies import AccessError, add_access_parser
 from courierwatch.scope import ScopeError, parse_scope
 from runtime.settings import Settings, load_settings
+from services import audit_log
 from services.tokens import TokenError, TokenRecord, TokenStore
 
 __all__ = ["AccessError", "access_parser", "tokens_parser"]
@@ -25,15 +25,13 @@ access_parser = add_access_parser
 
 
 def record_token_change(settings: Settings, action: str, record: TokenRecord) -> None:
-    """The audit hook for token changes: name, scope and action, never the token or hash.
-
-    Appends to the hash-chained audit log when services.audit_log exists (issue 13)."""
-    try:
-        from services import audit_log  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return
-    audit_log.append(settings, "token." + action,  # pragma: no cover - wired at merge
-                     {"name": record.name, "scope": record.scope})
+    """Append the token change to the hash-chained audit log (services.audit_log): action
+    `tokens.add` or `tokens.revoke`, the name and scope, and the token's SHA-256 (which
+    ties the record to the stored entry); never the token itself."""
+    audit_log.append(audit_log.current_actor(), f"tokens.{action}",
+                     {"name": record.name, "scope": record.scope},
+                     {"token_sha256": record.sha256, "created_at": record.created_at},
+                     settings=settings)
 
 
 def tokens_add(args: argparse.Namespace) -> int:

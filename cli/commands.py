@@ -14,6 +14,7 @@ from rich.console import Console
 
 from courierwatch.catalog import load_catalog
 from courierwatch.cities import city_label, resolve_city
+from courierwatch.companies import load_company_lists
 from courierwatch.periods import as_cst
 from courierwatch.routes import load_route_table
 from runtime.settings import load_settings
@@ -115,7 +116,7 @@ def replay(args: argparse.Namespace) -> int:
     if start is None or end is None:
         raise UserError("replay needs --from and --to")
     flt = CellFilter(city, company, start, end, args.by, scope=local_scope(settings))
-    summary = run_replay(settings, flt, Path(args.out))
+    summary = run_replay(settings, flt, Path(args.out), console=Console(stderr=True))
     if args.format == "json":
         _print_json(summary)
     else:
@@ -144,16 +145,41 @@ def restatements(args: argparse.Namespace) -> int:
     return 0
 
 
+def conflicts(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from services.figures_source import fetch_conflicts
+
+    rows = fetch_conflicts(load_settings())
+    if args.format == "json":
+        _print_json(rows)
+        return 0
+    table = Table(title=f"Conflicting re-sends: {len({r['event_id'] for r in rows})} event ids")
+    for col in ("event id", "counts", "ts", "city", "company", "type", "partition", "offset"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(str(r["event_id"]), "yes" if r["counts"] else "no", str(r["ts"]),
+                      city_label(str(r["city"])), str(r["company"]), str(r["type"]),
+                      str(r["partition"]), str(r["offset"]))
+    Console().print(table)
+    return 0
+
+
 def policies_export(args: argparse.Namespace) -> int:
     data = load_catalog().export()
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
     return 0
 
 
+def policies_counts(args: argparse.Namespace) -> int:
+    sys.stdout.write(load_catalog().counts_sentence() + "\n")
+    return 0
+
+
 def policies_list(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    catalog = load_catalog()
+    catalog, company_lists = load_catalog(), load_company_lists()
     city = resolve_city(args.city) if args.city else None
     table = Table(title="Policy catalog (targets of the five seed plans)", show_lines=True)
     for col in ("id", "metric", "target", "strength", "scope", "companies", "in force",
@@ -167,7 +193,9 @@ def policies_list(args: argparse.Namespace) -> int:
         scope = t.scope + ": " + ", ".join(city_label(c) if c[-1] != "*" else c
                                            for c in t.cities)
         strength = "[yellow]aspirational[/]" if t.aspirational else "binding"
-        companies = "all" if t.companies is None else ", ".join(t.companies)
+        named = [n for n, codes in company_lists.items() if codes == t.companies]
+        companies = ("all" if t.companies is None else
+                     f"{named[0]}: " * bool(named) + ", ".join(t.companies))
         table.add_row(t.id, t.metric + (f" [{t.route_class}]" if t.route_class else ""),
                       f"{t.comparator} {t.threshold:g} {t.unit}", strength, scope, companies,
                       t.effective.isoformat(), f"{t.source} {t.section}", t.quote)

@@ -21,10 +21,10 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from cli.render import fmt_target, fmt_value
 from courierwatch.cities import SEED_CITIES, YRD_REGION, city_label
 from courierwatch.judgement import BREACH
 from courierwatch.periods import CST
+from courierwatch.units import fmt_target, fmt_value
 from load_tests.generator import GeneratorConfig, Incident, generate_batches
 from runtime.broker import ensure_topics, kafka_bootstrap
 from runtime.ports import free_port, port_free
@@ -34,8 +34,8 @@ from services.pipeline import make_producer, start_worker
 
 SHOWN_KPIS = {"volume": "volume", "on_time_rate": "on time", "promise_kept_rate": "promise kept",
               "delay_rate": "delays", "locker_share": "locker share",
-              "valid_complaint_rate": "valid complaints",
-              "complaint_satisfaction": "complaint satisf.",
+              "valid_complaint_rate": "valid appeals",
+              "complaint_satisfaction": "appeal satisf.",
               "standard_packaging_share": "std packaging",
               "no_secondary_packaging_share": "no re-packing", "xray_rate": "x-ray"}
 SHOWN_CITIES = (*SEED_CITIES, "310000", YRD_REGION)
@@ -85,7 +85,8 @@ def _short(city: str) -> str:
 
 
 def kpi_matrix(rows: list[dict[str, Any]], day: str, title: str) -> Table:
-    """KPIs x cities for all companies on `day` (CST); breaches red with ✗, passes green."""
+    """KPIs x cities for all companies on `day` (CST); breaches red with ✗ (yellow with △ when
+    only aspirational 力争/基本 targets are breached), passes green."""
     cells = {(r["city"], r["kpi"]): r for r in rows
              if r["company"] == "*" and r["period_start"].startswith(day)}
     table = Table(title=title, header_style="bold", title_justify="left")
@@ -102,9 +103,11 @@ def kpi_matrix(rows: list[dict[str, Any]], day: str, title: str) -> Table:
                 line.append("[dim]–[/]")
                 continue
             text = fmt_value(r["value"], r["unit"], digits=1)
-            style = {"breach": "bold red", "pass": "green", "too_few": "dim"}.get(r["status"], "")
-            line.append(f"[{style}]{text}{' ✗' if r['status'] == 'breach' else ''}[/]"
-                        if style else text)
+            soft = r.get("breach_strength") == "aspirational"
+            style = {"breach": "yellow" if soft else "bold red", "pass": "green",
+                     "too_few": "dim"}.get(r["status"], "")
+            mark = (" △" if soft else " ✗") if r["status"] == "breach" else ""
+            line.append(f"[{style}]{text}{mark}[/]" if style else text)
         table.add_row(*line)
     return table
 
@@ -118,11 +121,12 @@ def breaches(rows: list[dict[str, Any]], day: str, limit: int = 8) -> Text:
     br.sort(key=lambda r: (r["city"] not in SEED_CITIES, -r["denominator"]))
     for r in br[:limit]:
         t = next(t for t in r["thresholds"] if t["status"] == "breach")
-        out.append(f"✗ {_short(r['city'])} {r['company']} {r['kpi']} "
+        soft = r.get("breach_strength") == "aspirational"
+        out.append(f"{'△' if soft else '✗'} {_short(r['city'])} {r['company']} {r['kpi']} "
                    f"{fmt_value(r['value'], r['unit'])} vs "
                    f"{fmt_target(t['comparator'], t['threshold'], t['unit'])} "
-                   f"({t['policy_id']})\n",
-                   style="red")
+                   f"({t['policy_id']}{', aspirational' if soft else ''})\n",
+                   style="yellow" if soft else "red")
     return out
 
 

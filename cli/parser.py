@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cli import access_commands, commands
+from cli import access_commands, audit_commands, commands, import_command
 
 Subparsers = Any  # argparse's _SubParsersAction, private in typeshed
 
@@ -96,11 +96,15 @@ def _kpi(sub: Subparsers) -> None:
 
 def _replay(sub: Subparsers) -> None:
     p = sub.add_parser("replay", help="recompute a period from the event archive, for audit",
-                       description="Copy the period's archived events into an isolated "
-                       "database, recompute every figure with the same code, compare with the "
-                       "live and the published figures, and write DIR/report.json and "
-                       "DIR/events.csv (the events behind the figures, with partition and "
-                       "offset).")
+                       description="Pin the archive at its latest ingest, copy the "
+                       "period's events into an isolated database, recompute every figure with "
+                       "the same code, compare with the live and the published figures, and "
+                       "write to DIR: kpis.json (rows as `kpi --format json`, canonical: two "
+                       "replays give identical bytes), manifest.json (range, counts, archive "
+                       "offsets, input/output SHA-256, code and catalog versions), "
+                       "differences.json (each difference with its cause), report.html "
+                       "(self-contained, printable) and events.csv (the events behind the "
+                       "figures). Appends a record to the audit log.")
     _add_filters(p)
     p.add_argument("--by", choices=("hour", "day"), default="day")
     p.add_argument("--out", default="replay", metavar="DIR", help="output folder")
@@ -118,6 +122,17 @@ def _restatements(sub: Subparsers) -> None:
     p.set_defaults(func=commands.restatements)
 
 
+
+def _conflicts(sub: Subparsers) -> None:
+    p = sub.add_parser("conflicts", help="event ids re-sent with different contents",
+                       description="Every version of every event id that arrived with more "
+                       "than one content, the one that counts marked (the earliest ts, then "
+                       "city, company, type, content hash; docs/reliability.md), with the "
+                       "partition and offset it was first read from.")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(func=commands.conflicts)
+
+
 def _policies(sub: Subparsers) -> None:
     p = sub.add_parser("policies", help="the policy catalog of the five seed documents",
                        description="Every quantitative target of the seed plans, with its "
@@ -126,11 +141,20 @@ def _policies(sub: Subparsers) -> None:
     pe = psub.add_parser("export", help="the catalog as JSON")
     pe.add_argument("--format", choices=("json",), default="json")
     pe.set_defaults(func=commands.policies_export)
-    pl = psub.add_parser("list", help="a readable table of the catalog")
+    pl = psub.add_parser("list", help="a readable table of the catalog",
+                         description="One row per target with its threshold, strength "
+                         "(binding, or aspirational for 力争/基本 sentences), city scope, "
+                         "company scope (all, or the major brands), effective date, source "
+                         "and quote.")
     pl.add_argument("--city", help="only targets that apply to this city")
     pl.add_argument("--all", action="store_true", help="include targets measured by "
                     "reference data, not events")
     pl.set_defaults(func=commands.policies_list)
+    pc = psub.add_parser("counts", help="the README's sentence of catalog counts",
+                         description="How many targets the catalog holds, how many are "
+                         "measurable from events, aspirational, or for the major brands only; "
+                         "the README's block between the catalog-counts markers is this text.")
+    pc.set_defaults(func=commands.policies_counts)
 
 
 def _bench(sub: Subparsers) -> None:
@@ -168,8 +192,51 @@ def _settings(sub: Subparsers) -> None:
     p.set_defaults(func=commands.show_settings)
 
 
-COMMANDS = (_demo, _serve, _generate, _process, _kpi, _replay, _restatements, _policies, _bench,
-            _settings, access_commands.tokens_parser, access_commands.access_parser)
+def _audit(sub: Subparsers) -> None:
+    p = sub.add_parser("audit", help="the hash-chained audit log: list, verify, export",
+                       description="Every replay, import, policy catalog change, provisioning "
+                       "run and token change is appended to a hash-chained log (kept in "
+                       "ClickHouse table audit_log and in <data dir>/audit/audit.jsonl).")
+    asub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = asub.add_parser("list", help="the records in seq order",
+                        description="Every record: seq, time, actor, action, inputs, outputs.")
+    a.add_argument("--format", choices=("table", "json"), default="table")
+    a.set_defaults(func=audit_commands.audit_list)
+    a = asub.add_parser("verify", help="check the chain; name the first broken link",
+                        description="Check seq continuity, each record's hashes and its link "
+                        "to the one before, in ClickHouse and in the journal, and that both "
+                        "agree. Exit status 1 names the first broken seq.")
+    a.add_argument("--format", choices=("table", "json"), default="table")
+    a.set_defaults(func=audit_commands.audit_verify)
+    a = asub.add_parser("export", help="the records as JSON lines (canonical, re-verifiable)",
+                        description="Write every record as one canonical JSON line.")
+    a.add_argument("--out", metavar="FILE", help="output file (default: standard output)")
+    a.set_defaults(func=audit_commands.audit_export)
+
+
+def _import(sub: Subparsers) -> None:
+    p = sub.add_parser("import", help="turn a company's CSV/xlsx export into scan.v1 events "
+                       "and process them",
+                       description="Validate MAPPING.yaml (errors name its line), map each "
+                       "row of FILE (CSV, or Excel .xlsx) to scan.v1 events (deterministic ids: "
+                       "importing the same file again changes no figure), write rows that "
+                       "cannot be mapped to a reject file with the reason, then run the events "
+                       "through the real pipeline as `process` does. See examples/olist/.")
+    p.add_argument("file", metavar="FILE", help="the export: .csv or .xlsx")
+    p.add_argument("--mapping", required=True, metavar="MAPPING.yaml",
+                   help="the declarative column mapping")
+    p.add_argument("--rejects", metavar="FILE.csv", help="where rejected rows go (default "
+                   "<data dir>/imports/<source>-<file hash>.rejects.csv)")
+    p.add_argument("--check", action="store_true",
+                   help="validate and map only: write events and rejects, process nothing")
+    p.add_argument("--format", choices=("table", "json"), default="table",
+                   help="format of the summary")
+    p.set_defaults(func=import_command.import_file)
+
+
+COMMANDS = (_demo, _serve, _generate, _process, _kpi, _replay, _restatements, _conflicts,
+            _policies, _bench, _settings, _audit, _import, access_commands.tokens_parser,
+            access_commands.access_parser)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -34,7 +34,7 @@ UNITS: frozenset[str] = frozenset({
     "count", "ratio", "per_1000", "per_100000", "per_1000000", "mm_per_parcel",
     # reference-data units
     "parcels_per_year", "cny_per_year", "persons", "times_per_week", "score",
-    "parcels_per_capita_per_year", "count_per_county",
+    "parcels_per_capita_per_year", "count_per_county", "square_metres",
 })
 SCOPES: frozenset[str] = frozenset({"city", "region"})
 MEASURABLE_BY: frozenset[str] = frozenset({"events", "reference"})
@@ -156,6 +156,18 @@ class Catalog:
     def export(self) -> list[dict[str, Any]]:
         """The catalog as `courierwatch policies export` prints it."""
         return [t.to_json() for t in self.targets]
+
+    def counts_sentence(self) -> str:
+        """The README's sentence of catalog counts (`courierwatch policies counts` prints it;
+        a unit test checks that the README holds exactly this sentence)."""
+        total = len(self.targets)
+        events = sum(t.measurable_by == "events" for t in self.targets)
+        soft = sum(t.aspirational for t in self.targets)
+        scoped = sum(t.companies is not None for t in self.targets)
+        return (f"`courierwatch/data/policies.yaml` holds {total} targets from the five seed "
+                f"documents: {events} measurable from scan events and {total - events} from "
+                f"reference data (volumes, revenue, coverage, facilities); {soft} of them are "
+                f"aspirational (力争 / 基本) and {scoped} apply to the major brands only.")
 
 
 def _date(value: object, tid: str) -> dt.date:

@@ -10,6 +10,8 @@ Rules beyond the field types (docs/DESIGN.md, "Canonical scan event"):
 - `ts` and `promised_by` are RFC 3339 *with* an offset; `ts` may not be more than
   `Limits.max_future_s` ahead of the processing clock, nor before 2000.
 - type-specific fields are required on their type and refused on any other type;
+- no key repeated within one JSON object (`duplicate_key`): parsers disagree on which value
+  counts, and the stored text is the canonical encoding of what was validated anyway;
 - no personal data: a phone number, an ID-card number, an e-mail address or a key that
   names one (`phone`, `address`, `name`, ...) anywhere in the event rejects it.
 """
@@ -17,7 +19,9 @@ Rules beyond the field types (docs/DESIGN.md, "Canonical scan event"):
 from __future__ import annotations
 
 import functools
+import json
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -35,6 +39,9 @@ EventType = Literal[
 DeliveryMode = Literal["DOOR", "LOCKER", "STATION", "SELF_PICKUP"]
 ExceptionKind = Literal["DELAY", "DAMAGE", "LOSS", "RETURN"]
 ComplaintStage = Literal["FILED", "ACCEPTED", "RESOLVED"]
+# 申诉 (an appeal to the postal administration, the "12305" platform; the default when the
+# field is absent) or 投诉 (a complaint to the courier company). DESIGN.md, `channel`.
+ComplaintChannel = Literal["APPEAL", "COMPANY"]
 
 # Lengths are checked by msgspec in C; the character patterns below are checked by
 # `_pattern_violation` (one event) and `_events_pass_screens` (a whole message at once),
@@ -88,6 +95,7 @@ class ScanEvent(msgspec.Struct, frozen=True, omit_defaults=True, forbid_unknown_
     kind: ExceptionKind | None = None
     complaint_id: Id | None = None
     stage: ComplaintStage | None = None
+    channel: ComplaintChannel | None = None
     valid: bool | None = None
     satisfied: bool | None = None
 
@@ -99,11 +107,12 @@ _TYPE_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
                  frozenset({"promised_by"})),
     "DELIVERED": (frozenset({"mode"}), frozenset()),
     "EXCEPTION": (frozenset({"kind"}), frozenset()),
-    "COMPLAINT": (frozenset({"complaint_id", "stage"}), frozenset({"valid", "satisfied"})),
+    "COMPLAINT": (frozenset({"complaint_id", "stage"}),
+                  frozenset({"valid", "satisfied", "channel"})),
 }
 _SPECIFIC = frozenset({
     "dest_city", "ecommerce", "promised_by", "packaging", "security", "mode", "kind",
-    "complaint_id", "stage", "valid", "satisfied",
+    "complaint_id", "stage", "valid", "satisfied", "channel",
 })
 
 
@@ -120,7 +129,8 @@ class Limits:
 class Rejection:
     """Why one event (or one whole message, index -1) was refused, with its raw bytes."""
 
-    reason: str  # stable code: not_json, schema, type_fields, future_ts, pii, oversized, ...
+    reason: str  # stable code: not_json, schema, type_fields, future_ts, pii, oversized,
+    #              duplicate_key, ...
     detail: str
     raw: bytes
     index: int = -1
@@ -152,6 +162,8 @@ def text_has_personal_data(text: str) -> bool:
     """True when `text` holds a mainland phone number (also +86 or with separators), a
     resident ID-card number or an e-mail address. A digit run glued to a letter (a waybill
     such as SF13812345678) is not a phone number."""
+    if not text.isascii():
+        text = ascii_digits(text)
     if "@" in text and _EMAIL.search(text):
         return True
     if "+86" in text or "0086" in text:  # the only texts _COUNTRY_CODE can match
@@ -163,8 +175,21 @@ def text_has_personal_data(text: str) -> bool:
     return False
 
 
+def ascii_digits(text: str) -> str:
+    """`text` with compatibility forms folded (NFKC: fullwidth ５ -> 5, ＠ -> @) and every
+    other Unicode decimal digit (Arabic-Indic, Devanagari, ...) turned into its ASCII digit,
+    so that lookalike digits cannot carry a phone number past the screen."""
+    folded = unicodedata.normalize("NFKC", text)
+    if folded.isascii():
+        return folded
+    return "".join(str(unicodedata.decimal(c)) if not c.isascii() and c.isdecimal() else c
+                   for c in folded)
+
+
 def key_names_personal_data(key: str) -> bool:
-    """True for a field name such as receiver_phone, Receiver-Name or 电话."""
+    """True for a field name such as receiver_phone, Receiver-Name, ｐｈｏｎｅ or 电话."""
+    if not key.isascii():
+        key = ascii_digits(key)
     return key not in _NESTED_FIELDS and key != "real_name" and bool(_PII_KEY.search(key))
 
 
@@ -247,7 +272,39 @@ def _events_pass_screens(events: list[ScanEvent]) -> bool:
 _decoder = msgspec.json.Decoder(ScanEvent)
 _raw_list = msgspec.json.Decoder(list[msgspec.Raw])
 _raw_one = msgspec.json.Decoder(msgspec.Raw)
-_DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError)
+_DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)  # deep nesting
+_encode = msgspec.json.Encoder().encode
+# A key token is a string followed by ':'. In an event that passes the fast path no string
+# value holds a '"' (ids match their patterns, the rest are enums and times), so these two
+# count exactly the key tokens of such a message.
+_KEY_END = b'":'
+_SPACED_KEY_END = re.compile(rb'"\s+:')
+
+
+class DuplicateKey(ValueError):
+    """A JSON object names one key twice: parsers disagree on which value counts."""
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        keys = [k for k, _ in pairs]
+        dup = next(k for i, k in enumerate(keys) if k in keys[:i])
+        raise DuplicateKey(f"key {dup!r} appears more than once in one JSON object")
+    return out
+
+
+def duplicate_key(raw: bytes) -> str | None:
+    """The detail naming a key that one of `raw`'s JSON objects repeats, or None (also for
+    text that is not JSON: other checks reject that). The contract keeps the last value of a
+    repeated key and ClickHouse's parser the first, so such an event is refused outright."""
+    try:
+        json.loads(raw, object_pairs_hook=_no_duplicate_keys)
+    except DuplicateKey as exc:
+        return str(exc)
+    except (ValueError, RecursionError):
+        return None
+    return None
 
 
 def _forbidden(event_type: str) -> tuple[str, ...]:
@@ -320,7 +377,9 @@ def _split(payload: bytes) -> list[bytes] | None:
     """Per-event JSON texts of a message; None when it is neither JSON nor JSON lines.
 
     A JSON array gives its elements; a single object (pretty-printed or not) gives itself;
-    anything else with newlines is JSON lines (one text per non-blank line).
+    anything else with newlines is JSON lines (one text per non-blank line), even when its
+    first line starts with '[' (one bad line, or a line holding an array, is then one
+    rejection and never costs the lines around it). None: one line that is not JSON at all.
     """
     text = payload.strip()
     if not text:
@@ -333,7 +392,7 @@ def _split(payload: bytes) -> list[bytes] | None:
         _raw_one.decode(text)
         return [text]  # one pretty-printed object
     except _DECODE_ERRORS:
-        if text.startswith(b"["):
+        if b"\n" not in text:
             return None
     return [line.strip() for line in text.split(b"\n") if line.strip()]
 
@@ -365,6 +424,9 @@ def _decode_one(raw: bytes, index: int, max_ts: datetime, limits: Limits) -> Sca
     if len(raw) > limits.max_event_bytes:
         return Rejection("oversized", f"event of {len(raw)} bytes > {limits.max_event_bytes}",
                          raw, index)
+    dup = duplicate_key(raw)
+    if dup is not None:
+        return Rejection("duplicate_key", dup, raw, index)
     try:
         out: ScanEvent | Rejection = _decoder.decode(raw)
     except msgspec.ValidationError as exc:
@@ -392,9 +454,13 @@ def _decode_one(raw: bytes, index: int, max_ts: datetime, limits: Limits) -> Sca
 
 
 class Decoded(NamedTuple):
-    """One message's valid events, each with its own JSON text (`raws[i]` is the text of
-    `events[i]`, as received) and event time (`ts_ms[i]`, epoch milliseconds), and its
-    rejections."""
+    """One message's valid events, each with its JSON text and event time (`ts_ms[i]`, epoch
+    milliseconds), and its rejections.
+
+    `raws[i]` is the canonical encoding of the validated `events[i]` (msgspec's encoding of
+    the record: contract fields only, each once, no nulls), not the bytes as received: the
+    text that ClickHouse parses into the archive is, by construction, the validated event.
+    """
 
     events: list[ScanEvent]
     raws: list[bytes]
@@ -422,8 +488,7 @@ def decode_events(payload: bytes, now: datetime, limits: Limits = DEFAULT_LIMITS
     if len(payload) > limits.max_message_bytes:
         return Decoded([], [], [], [Rejection("oversized",
                                           f"message of {len(payload)} bytes > "
-                                          f"{limits.max_message_bytes} (raw keeps the first 4 KiB)",
-                                          payload[:4096])])
+                                          f"{limits.max_message_bytes}", payload)])
     parts = _split(payload)
     if parts is None:
         return Decoded([], [], [], [Rejection(
@@ -439,7 +504,12 @@ def decode_events(payload: bytes, now: datetime, limits: Limits = DEFAULT_LIMITS
             times = list(map(_ts_of, events))
             if (min(times) >= _MIN_TS and max(times) <= max_ts
                     and _events_pass_screens(events) and all(map(_passes_type_rules, events))):
-                return Decoded(events, parts, list(map(epoch_ms, times)), [])
+                canonical = list(map(_encode, events))
+                # As many key tokens as the validated records have fields: no key repeated
+                # and no explicit null (either sends the message down the exact path).
+                if (payload.count(_KEY_END) == b"".join(canonical).count(_KEY_END)
+                        and _SPACED_KEY_END.search(payload) is None):
+                    return Decoded(events, canonical, list(map(epoch_ms, times)), [])
     except (msgspec.ValidationError, *_DECODE_ERRORS):
         pass
     out = Decoded([], [], [], [])
@@ -449,6 +519,6 @@ def decode_events(payload: bytes, now: datetime, limits: Limits = DEFAULT_LIMITS
             out.rejections.append(one)
         else:
             out.events.append(one)
-            out.raws.append(raw)
+            out.raws.append(_encode(one))
             out.ts_ms.append(epoch_ms(one.ts))
     return out

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from courierwatch.cities import YRD_REGION, is_yrd
 from courierwatch.kpi import COUNT_KPIS, KPI_BY_NAME, ROUTE_UNCLASSIFIED_KPI, Unit, unit_of
-from courierwatch.routes import UNCLASSIFIED
+from courierwatch.routes import NOT_JUDGED, UNCLASSIFIED
 
 Key = tuple[str, str, str]  # city, company, period_start
 
@@ -79,10 +79,11 @@ def cell_figures(counts: Mapping[Key, Mapping[str, int]],
             if j.route_class == UNCLASSIFIED:
                 unclassified += j.joined
                 continue
-            on_num += j.on_time
-            on_den += j.joined
             figures.append(Figure(city, company, period, f"on_time_rate.{j.route_class}",
                                   j.on_time, j.joined))
+            if j.route_class not in NOT_JUDGED:  # intra_city: reported, not in the total
+                on_num += j.on_time
+                on_den += j.joined
         figures.append(Figure(city, company, period, "on_time_rate", on_num, on_den))
         figures.append(Figure(city, company, period, "promise_kept_rate", prom_num, prom_den))
         figures.append(Figure(city, company, period, ROUTE_UNCLASSIFIED_KPI, unclassified,

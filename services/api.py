@@ -5,6 +5,7 @@
   rows of `courierwatch kpi`; a rate on fewer than `min_sample` is `too_few` (the
   dashboard reads the number from here)
 - GET /api/restatements?city=&company=&from=&to=          -> changes to published figures
+- GET /api/conflicts                                  -> versions of re-sent event ids
 - GET /api/status                                     -> ingest counters and watermark
 - GET /api/probe?city=&prefix=                        -> {"cells": {company: accepted}} of the
   city's cells whose company starts with prefix (the benchmark's latency markers)
@@ -34,12 +35,14 @@ from courierwatch.routes import load_route_table
 from runtime.settings import Settings
 from services.access import ScopedRegistry, access_middleware, request_filter, request_scope
 from warehouse.client import Warehouse
+from warehouse.conflicts import list_conflicts
 from warehouse.queries import probe_cells, restatements
 from warehouse.report import kpi_report
 
 # Every /api route reads through the caller's scope, or is listed here with the reason it
 # needs none (it still needs a token once tokens exist).
-SCOPED_ROUTES = frozenset({"/api/kpi", "/api/restatements", "/api/probe", "/api/status"})
+SCOPED_ROUTES = frozenset({"/api/kpi", "/api/restatements", "/api/probe", "/api/status",
+                           "/api/conflicts", "/api/audit"})  # audit: national only
 SCOPE_FREE_ROUTES: dict[str, str] = {}
 _PREFIX = re.compile(r"[A-Za-z0-9_]{1,32}")
 
@@ -69,6 +72,14 @@ def register_views(app: faust.App, settings: Settings, wh: Warehouse) -> None:
         flt = request_filter(request)
         rows = await asyncio.get_running_loop().run_in_executor(
             None, lambda: restatements(wh, flt))
+        return web.json({"rows": rows})
+
+    @app.page("/api/conflicts")
+    async def conflicting(web: Any, request: Any) -> Any:
+        """Versions of event ids re-sent with other contents (warehouse.conflicts)."""
+        flt = request_filter(request)
+        rows = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: list_conflicts(wh, flt))
         return web.json({"rows": rows})
 
     @app.page("/api/probe")

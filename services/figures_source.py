@@ -18,6 +18,7 @@ from runtime.settings import Settings
 from services.owner import ApiRefused, get_json, running_api
 from services.tokens import TokenStore
 from warehouse.client import Warehouse
+from warehouse.conflicts import list_conflicts
 from warehouse.queries import CellFilter, restatements
 from warehouse.report import kpi_report
 
@@ -69,5 +70,19 @@ def fetch_restatements(settings: Settings, city: str | None, company: str | None
     wh = Warehouse(settings.clickhouse, settings.database)
     try:
         return restatements(wh, flt)
+    finally:
+        wh.close()
+
+
+def fetch_conflicts(settings: Settings) -> list[dict[str, Any]]:
+    """Versions of conflicting event ids (warehouse.conflicts.list_conflicts), within the
+    caller's scope."""
+    base = api_base(settings)
+    if base:
+        return list(get_json(base, "/api/conflicts", token=settings.api_token)["rows"])
+    flt = CellFilter(scope=local_scope(settings))
+    wh = Warehouse(settings.clickhouse, settings.database)
+    try:
+        return list_conflicts(wh, flt)
     finally:
         wh.close()

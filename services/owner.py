@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from runtime.broker import pid_alive
+from runtime.lifetime import Identity, identity, stop
 from runtime.settings import Settings
 from warehouse.client import StoreBusy
 
@@ -27,9 +27,13 @@ def api_record(data_dir: Path) -> Path:
     return data_dir / "api.json"
 
 
-def write_api_record(data_dir: Path, port: int) -> None:
+def write_api_record(data_dir: Path, port: int, owner: Identity | None = None) -> None:
+    """Record this worker's API port and identity, and the command that owns it."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    api_record(data_dir).write_text(json.dumps({"port": port, "pid": os.getpid()}))
+    rec: dict[str, Any] = {"port": port, **identity().as_record()}
+    if owner is not None:
+        rec |= {f"owner_{k}": v for k, v in owner.as_record().items()}
+    api_record(data_dir).write_text(json.dumps(rec))
 
 
 def clear_api_record(data_dir: Path) -> None:
@@ -39,20 +43,53 @@ def clear_api_record(data_dir: Path) -> None:
             rec.unlink()
 
 
-def running_api(data_dir: Path) -> str | None:
-    """Base URL of the live worker that owns this data directory, if there is one."""
-    with contextlib.suppress(OSError, ValueError, KeyError):
+def _record(data_dir: Path) -> dict[str, Any] | None:
+    with contextlib.suppress(OSError, ValueError):
         rec = json.loads(api_record(data_dir).read_text())
-        if pid_alive(int(rec["pid"])):
-            return f"http://127.0.0.1:{int(rec['port'])}"
+        if isinstance(rec, dict) and isinstance(rec.get("port"), int):
+            return rec
     return None
+
+
+def running_api(data_dir: Path) -> str | None:
+    """Base URL of the live worker that owns this data directory, if there is one. A record
+    left by a worker that is gone (its pid dead, a zombie, or reused) is stale: removed."""
+    rec = _record(data_dir)
+    if rec is None:
+        return None
+    worker = Identity.from_record(rec)
+    if worker is not None and worker.alive():
+        return f"http://127.0.0.1:{int(rec['port'])}"
+    with contextlib.suppress(OSError):
+        api_record(data_dir).unlink()
+    return None
+
+
+def reclaim_orphan_worker(data_dir: Path) -> int | None:
+    """Stop a worker whose owning command is gone (an orphan: left by a command killed
+    where PR_SET_PDEATHSIG is unavailable, or by an older version) and clear its record;
+    return its pid, or None when there was none. A worker whose command still runs
+    (`serve`, `demo`) is left alone. Stopping is SIGTERM (it commits what it stored, and
+    what it had not stored is re-read), SIGKILL after a grace period."""
+    rec = _record(data_dir)
+    if rec is None or running_api(data_dir) is None:
+        return None
+    worker, owner = Identity.from_record(rec), Identity.from_record(rec, "owner_")
+    if worker is None or owner is None or owner.alive():
+        return None
+    stop(worker)
+    with contextlib.suppress(OSError):
+        api_record(data_dir).unlink()
+    return worker.pid
 
 
 def ensure_unowned(settings: Settings) -> None:
     """Raise StoreBusy when a live worker owns the embedded store of this data directory.
 
     A ClickHouse server (http DSN) is shared by any number of processes: never busy here.
+    An orphaned worker (its command gone) is stopped first (`reclaim_orphan_worker`).
     """
+    reclaim_orphan_worker(settings.data_dir)
     owner = running_api(settings.data_dir)
     if owner and settings.embedded_clickhouse:
         raise StoreBusy(f"a courierwatch worker ({owner}) owns {settings.data_dir}; stop it "

@@ -9,6 +9,7 @@ process per data directory) and faust owns its process's event loop and signals.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -21,6 +22,7 @@ from pathlib import Path
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
+from runtime.lifetime import die_with_parent, identity
 from runtime.ports import free_port
 from runtime.settings import Settings, settings_env
 from services.owner import ensure_unowned
@@ -67,17 +69,21 @@ def start_worker(settings: Settings, bootstrap: str, web_port: int | None = None
 
     The child gets its settings through the environment (runtime.settings.settings_env):
     the broker as the resolved bootstrap list, its API port, and the reset flag. Raises
-    StoreBusy when a live worker already owns the data directory (chDB: one process each).
+    StoreBusy when a live worker of a live command already owns the data directory (chDB:
+    one process each); an orphaned worker (its command gone) is stopped first. The worker
+    dies with this process, however it dies (runtime.lifetime).
     """
     ensure_unowned(settings)
     port = web_port or free_port()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     log_path = settings.data_dir / "worker.log"
     child = settings.with_(kafka=bootstrap, api_port=port, reset_database=reset_database)
-    env = os.environ | settings_env(child)
+    env = os.environ | settings_env(child) | {
+        "COURIERWATCH_OWNER": json.dumps(identity().as_record())}  # for services.owner
     with open(log_path, "ab") as log:
         proc = subprocess.Popen([sys.executable, "-m", "services.worker", "worker"], env=env,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=die_with_parent())
     return Worker(proc, port, log_path)
 
 

@@ -10,19 +10,31 @@ and the API port as COURIERWATCH_API_PORT (services.pipeline.start_worker).
 from __future__ import annotations
 
 import atexit
+import json
 import logging
+import os
 import sys
 
 import faust
 
-from runtime.settings import SettingsError, load_settings
+from runtime.lifetime import Identity
+from runtime.settings import Settings, SettingsError, load_settings
 from services.access import BindRefused, check_bind
 from services.api import register_views
+from services.audit_api import register_audit_views
+from services.audit_log import record_catalog_if_changed, sync
 from services.owner import clear_api_record, write_api_record
 from streams.app import build_app
 from warehouse.client import Warehouse
 
 EXIT_BAD_SETTINGS = 2
+
+
+def register_web(app: faust.App, settings: Settings, wh: Warehouse) -> None:
+    """Every route the worker serves, behind services.access (tests/unit/test_access.py
+    enumerates the routes registered here)."""
+    register_views(app, settings, wh)
+    register_audit_views(app, settings, wh)
 
 
 def main() -> None:
@@ -41,8 +53,12 @@ def main() -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     wh = Warehouse(settings.clickhouse, settings.database, reset=settings.reset_database)
     app = build_app(settings, wh)
-    register_views(app, settings, wh)
-    write_api_record(settings.data_dir, settings.api_port)
+    register_web(app, settings, wh)
+    record_catalog_if_changed(settings, wh)  # the audit log records each catalog change
+    sync(wh, settings.data_dir)  # records appended while no process held the store
+    owner = os.environ.get("COURIERWATCH_OWNER", "")  # the command that started us
+    write_api_record(settings.data_dir, settings.api_port,
+                     Identity.from_record(json.loads(owner)) if owner else None)
     atexit.register(clear_api_record, settings.data_dir)
     worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()

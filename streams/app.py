@@ -27,13 +27,14 @@ import orjson
 from courierwatch.catalog import load_catalog
 from courierwatch.routes import load_route_table
 from runtime.settings import Settings
-from streams import faults, offsets
+from streams import faults, metrics, offsets, transport
 from streams.decode import Arrival, DeadLetter
 from streams.flood import DeadLetterFlood
 from streams.ingest import Ingestor, retry_policy
 from streams.publisher import Publisher
 from streams.retry import BatchRefused, SinkUnavailable
 from warehouse.client import Warehouse
+from warehouse.conflicts import IN_ORDER, conflict_ids_sql
 from warehouse.errors import first_line
 from warehouse.publication import StorePublishedFigures
 from warehouse.queries import stored_watermark_ms
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 EXIT_DEAD_LETTER_FLOOD = 3
 EXIT_SINK_DOWN = 4
 EXIT_BATCH_FAILED = 5
+CONFLICT_CHECK_INTERVAL_S = 30.0
 
 
 def exit_status(exc: BaseException) -> tuple[int, str]:
@@ -103,6 +105,7 @@ def build_ingestor(settings: Settings, wh: Warehouse) -> Ingestor:
 
 def build_app(settings: Settings, wh: Warehouse) -> faust.App:
     """The worker's faust app: the ingest agent and the publication timer."""
+    transport.install()  # an undecodable record batch is dead-lettered, not a crash
     app = faust_app(settings)
     ingestor = build_ingestor(settings, wh)
     app.ingestor = ingestor  # type: ignore[attr-defined]
@@ -159,6 +162,17 @@ def _publication(app: faust.App, settings: Settings, ingestor: Ingestor) -> None
             await asyncio.wrap_future(ingestor.run_serialised(ingestor.publish))
         except Exception:  # noqa: BLE001 - retried at the next tick; figures are unaffected
             log.exception("publishing failed; retrying at the next interval")
+
+    @app.timer(CONFLICT_CHECK_INTERVAL_S)  # type: ignore[untyped-decorator]
+    async def count_conflicts() -> None:
+        """Export how many event ids hold conflicting contents (a scan of event_versions)."""
+        wh: Warehouse = app.warehouse  # type: ignore[attr-defined]
+        try:
+            sql = f"SELECT count() FROM ({conflict_ids_sql(wh.db)})" + IN_ORDER
+            n = await asyncio.get_running_loop().run_in_executor(None, lambda: wh.query(sql))
+            metrics.CONFLICTING_EVENT_IDS.set(int(n[0][0]))
+        except Exception:  # noqa: BLE001 - a metric; retried at the next tick
+            log.exception("counting conflicting event ids failed")
 
     @app.on_before_shutdown.connect
     async def _stopping(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:

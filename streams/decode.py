@@ -8,13 +8,17 @@ archived (late = 1) and counted in `late_events`, but it no longer moves publish
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from courierwatch.contract import DEFAULT_LIMITS, Limits, Rejection, decode_events
+from courierwatch.redact import mask_text, raw_sha256, redacted_copy
 from warehouse.rows import EventColumns
+
+# The value of the stand-in record for a record batch the Kafka client could not decode
+# (streams.transport); what follows it is the client's error.
+UNDECODABLE = b"\x00courierwatch:undecodable-record-batch\x00"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,12 +33,17 @@ class Arrival:
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    """The dead-letter envelope: what failed, why, the raw bytes, and where they came from."""
+    """The dead-letter envelope: what failed, why, where it came from, and what may be kept
+    of the bytes: a redacted copy and the SHA-256 of the bytes as received, never the bytes
+    themselves (they may hold the very personal data they were rejected for; see
+    courierwatch.redact)."""
 
     stage: str
     reason: str
     detail: str
-    raw: bytes
+    redacted: str
+    raw_sha256: str
+    raw_bytes: int
     topic: str
     partition: int
     offset: int
@@ -42,16 +51,19 @@ class DeadLetter:
     received_ms: int
 
     def envelope(self) -> dict[str, object]:
-        try:
-            raw_text, encoding = self.raw.decode("utf-8"), "utf-8"
-        except UnicodeDecodeError:
-            raw_text, encoding = base64.b64encode(self.raw).decode(), "base64"
+        """The dead-letter topic's message (JSON object)."""
         return {
             "stage": self.stage, "reason": self.reason, "detail": self.detail,
-            "raw": raw_text, "raw_encoding": encoding, "topic": self.topic,
-            "partition": self.partition, "offset": self.offset, "msg_index": self.msg_index,
-            "received_ms": self.received_ms,
+            "redacted": self.redacted, "raw_sha256": self.raw_sha256,
+            "raw_bytes": self.raw_bytes, "topic": self.topic, "partition": self.partition,
+            "offset": self.offset, "msg_index": self.msg_index, "received_ms": self.received_ms,
         }
+
+    def row(self) -> tuple[object, ...]:
+        """The `dead_letters` row, in warehouse.sink.DEAD_LETTER_COLUMNS order."""
+        return (self.received_ms, self.stage, self.reason, self.detail, self.redacted,
+                self.raw_sha256, self.raw_bytes, self.topic, self.partition, self.offset,
+                self.msg_index)
 
 
 @dataclass(slots=True)
@@ -77,6 +89,9 @@ def process_batch(arrivals: list[Arrival], now: datetime, watermark_ms: int,
     batch_max = watermark_ms
     add = out.rows.add_message
     for a in arrivals:
+        if a.value.startswith(UNDECODABLE):
+            out.dead_letters.append(_undecodable(a, now_ms))
+            continue
         events, raws, ts, rejections = decode_events(a.value, now, limits)
         if events:
             late = ([t < late_before for t in ts] if min(ts) < late_before
@@ -100,8 +115,17 @@ def _valid_indices(n_valid: int, rejections: list[Rejection]) -> Iterable[int]:
 
 def _dead(r: Rejection, a: Arrival, now_ms: int) -> DeadLetter:
     stage = "decode" if r.reason in ("not_json", "oversized") else "validate"
-    return DeadLetter(stage, r.reason, r.detail, r.raw, a.topic, a.partition, a.offset,
-                      r.index, now_ms)
+    return DeadLetter(stage, r.reason, mask_text(r.detail), redacted_copy(r.raw),
+                      raw_sha256(r.raw), len(r.raw), a.topic, a.partition, a.offset, r.index,
+                      now_ms)
+
+
+def _undecodable(a: Arrival, now_ms: int) -> DeadLetter:
+    """A whole record batch the client could not decode, at its base offset (no bytes)."""
+    detail = mask_text(a.value[len(UNDECODABLE):].decode("utf-8", "replace"))
+    return DeadLetter("transport", "undecodable_batch",
+                      f"record batch from offset {a.offset} could not be decoded: {detail}",
+                      "", "", 0, a.topic, a.partition, a.offset, -1, now_ms)
 
 
 def chunks(arrivals: list[Arrival], max_bytes: int) -> Iterator[list[Arrival]]:

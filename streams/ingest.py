@@ -171,7 +171,5 @@ class Ingestor:
 
 def dead_letter_columns(dead: list[DeadLetter]) -> list[list[object]]:
     """The `dead_letters` rows of a batch, column by column (DEAD_LETTER_COLUMNS order)."""
-    rows = [(d.received_ms, d.stage, d.reason, d.detail,
-             d.raw.decode("utf-8", "backslashreplace"), d.topic, d.partition, d.offset,
-             d.msg_index) for d in dead]
+    rows = [d.row() for d in dead]
     return [list(c) for c in zip(*rows, strict=True)]

@@ -22,6 +22,9 @@ BATCH_EVENTS = Histogram("courierwatch_batch_events", "Events per inserted batch
                          buckets=(10, 100, 1_000, 5_000, 20_000, 50_000, 100_000))
 WATERMARK = Gauge("courierwatch_event_time_watermark_seconds",
                   "Latest event time seen (Unix seconds).")
+CONFLICTING_EVENT_IDS = Gauge("courierwatch_conflicting_event_ids",
+                              "Event ids stored with more than one content (re-sends that "
+                              "disagree; each counts once, see `courierwatch conflicts`).")
 
 
 def record_batch(messages: int, stored: int, late: int, dead_reasons: list[str],

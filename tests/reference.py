@@ -17,14 +17,30 @@ import yaml
 
 CST = timezone(timedelta(hours=8))
 ROUTES = Path(__file__).resolve().parents[1] / "courierwatch" / "data" / "route_classes.yaml"
+COMPANY_LISTS = ROUTES.with_name("companies.yaml")
+INTRA_CITY = "intra_city"  # reported per class, outside the overall on_time_rate
+
+
+def _city_list(doc: dict[str, Any], name: str) -> set[str]:
+    codes: set[str] = set()
+    for group in doc["city_lists"][name]:
+        if "include" in group:
+            codes |= _city_list(doc, group["include"])
+        codes |= set(group.get("codes", ()))
+    return codes
 
 
 def _route_classes() -> list[tuple[str, int, Any, Any]]:
+    """(name, hours, endpoints, companies); endpoints "same" (origin = dest), None (both in
+    the YRD) or a set of codes; companies None or a set of brand codes."""
     doc = yaml.safe_load(ROUTES.read_text("utf-8"))
+    brands = yaml.safe_load(COMPANY_LISTS.read_text("utf-8"))["lists"]
     out = []
     for c in doc["classes"]:
-        ep = None if c["endpoints"] == "yrd_all" else set(doc[c["endpoints"]])
-        comp = set(doc[c["companies"]]) if c.get("companies") else None
+        ep: Any = {"same_city": "same", "yrd_all": None}.get(c["endpoints"])
+        if c["endpoints"] not in ("same_city", "yrd_all"):
+            ep = _city_list(doc, c["endpoints"])
+        comp = set(brands[c["companies"]]["codes"]) if c.get("companies") else None
         out.append((c["name"], c["hours"], ep, comp))
     return out
 
@@ -37,9 +53,13 @@ def route_class(origin: str, dest: str, company: str) -> tuple[str, int] | None:
     for name, hours, ep, comp in _route_classes():
         if comp is not None and company not in comp:
             continue
-        if ep is None and _in_yrd(origin) and _in_yrd(dest):
-            return name, hours
-        if ep is not None and origin in ep and dest in ep:
+        if ep == "same":
+            hit = origin == dest
+        elif ep is None:
+            hit = _in_yrd(origin) and _in_yrd(dest)
+        else:
+            hit = origin in ep and dest in ep
+        if hit:
             return name, hours
     return None
 
@@ -89,8 +109,9 @@ def expected(events: list[dict[str, Any]], by: str = "day") -> dict[tuple[str, s
                              datetime.fromisoformat(a["ts"])).total_seconds() / 3600
                 rc = route_class(a["city"], a["dest_city"], a["company"])
                 if rc is not None:
-                    c["ot_den"] += 1
-                    c["ot_num"] += elapsed_h <= rc[1]
+                    if rc[0] != INTRA_CITY:
+                        c["ot_den"] += 1
+                        c["ot_num"] += elapsed_h <= rc[1]
                     c[f"ot_den.{rc[0]}"] += 1
                     c[f"ot_num.{rc[0]}"] += elapsed_h <= rc[1]
                 if a.get("promised_by"):
@@ -99,7 +120,11 @@ def expected(events: list[dict[str, Any]], by: str = "day") -> dict[tuple[str, s
                                     datetime.fromisoformat(a["promised_by"]))
         elif t == "EXCEPTION":
             c[f"exc_{e['kind']}"] += 1
-        elif t == "COMPLAINT":
+        elif t == "COMPLAINT" and e.get("channel", "APPEAL") == "COMPANY":  # 投诉
+            if e["stage"] == "RESOLVED":
+                c["co_RESOLVED"] += 1
+                c["co_sat"] += e["satisfied"]
+        elif t == "COMPLAINT":  # 申诉: an appeal, the default channel
             c[f"cmp_{e['stage']}"] += 1
             if e["stage"] == "RESOLVED":
                 c["cmp_valid"] += e["valid"]
@@ -116,6 +141,7 @@ def expected(events: list[dict[str, Any]], by: str = "day") -> dict[tuple[str, s
             "valid_complaint_rate": (c["cmp_valid"], c["accepted"]),
             "complaint_acceptance_rate": (c["cmp_ACCEPTED"], c["cmp_FILED"]),
             "complaint_satisfaction": (c["cmp_sat"], c["cmp_RESOLVED"]),
+            "company_complaint_satisfaction": (c["co_sat"], c["co_RESOLVED"]),
             "standard_packaging_share": (c["std"], c["accepted"]),
             "e_waybill_share": (c["ewb"], c["accepted"]),
             "no_secondary_packaging_share": (c["ecom_nosec"], c["ecom"]),

@@ -8,7 +8,7 @@ serialises every call through a lock.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,13 @@ class Warehouse:
         with self._lock:
             other.applied = migrate(self.client, database)
         return other
+
+    def raw_stream(self, sql: str, parameters: dict[str, Any] | None = None,
+                   fmt: str = "CSVWithNames") -> Iterator[bytes]:
+        """The result in a ClickHouse output format, chunk by chunk (holds the lock until
+        exhausted or closed): large exports without holding every row in Python."""
+        with self._lock:
+            yield from self.client.raw_stream(sql, parameters=parameters, fmt=fmt)
 
     def insert(self, table: str, columns: Sequence[Sequence[Any]],
                column_names: Sequence[str]) -> None:

@@ -7,43 +7,23 @@ is the core's job (courierwatch.figures).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 
-from courierwatch.cities import YRD_PROVINCE_PREFIXES, YRD_REGION
+from courierwatch.cities import YRD_PROVINCE_PREFIXES
 from courierwatch.kpi import COUNT_NAMES, TAPE_MM_SUM
 from courierwatch.periods import CST_ZONE
 from courierwatch.routes import UNCLASSIFIED, RouteTable
-from courierwatch.scope import Scope
 from warehouse.client import Warehouse
+from warehouse.conflicts import count_corrections, winner_filter, winners
+
+# The filter and its WHERE builder live in warehouse.filters (conflicts needs them too);
+# re-exported here, where the reads are.
+from warehouse.filters import CellFilter as CellFilter
+from warehouse.filters import OutsideScope as OutsideScope
+from warehouse.filters import where_clause as where_clause
 from warehouse.scoping import system_read
 
 Key = tuple[str, str, str]  # city, company, period_start 'YYYY-MM-DD HH:MM:SS' (CST)
-
-
-class OutsideScope(PermissionError):
-    """The filter asks for a city (or region) its scope does not cover."""
-
-
-@dataclass(frozen=True, slots=True)
-class CellFilter:
-    """What a read selects. `scope` is required (keyword-only, no default): the tenant
-    condition of Snuba's datasets. A filter cannot be built without saying whose figures
-    these are; `Scope.national()` is an explicit choice, never a default.
-    """
-
-    city: str | None = None       # a code, or YRD for every Shanghai/Jiangsu/Zhejiang city
-    company: str | None = None
-    start: datetime | None = None  # aware; inclusive
-    end: datetime | None = None    # aware; exclusive
-    by: str = "day"               # hour | day
-    scope: Scope = field(kw_only=True)
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.scope, Scope):
-            raise TypeError(f"CellFilter needs a Scope, not {type(self.scope).__name__}")
-        if self.city is not None and not self.scope.covers(self.city):
-            raise OutsideScope(f"city {self.city} is outside the scope {self.scope}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,32 +40,6 @@ def _period(col: str, by: str) -> str:
         raise ValueError(f"period must be hour or day, not {by!r}")
     fn = "toStartOfHour" if by == "hour" else "toStartOfDay"
     return f"toString({fn}({col}, '{CST_ZONE}'))"
-
-
-def where_clause(f: CellFilter, time_col: str, params: dict[str, object],
-                 city_col: str = "city", company_col: str = "company") -> str:
-    """The filter as a SQL condition; every value is a bound parameter in `params`.
-
-    The scope's condition comes first and is always there: this is the one place reads
-    are restricted to the caller's cities (courierwatch.scope).
-    """
-    conds = [f.scope.sql_condition(city_col, params)]
-    if f.city == YRD_REGION:
-        prefixes = ", ".join(f"'{p}'" for p in YRD_PROVINCE_PREFIXES)
-        conds.append(f"substring({city_col}, 1, 2) IN ({prefixes})")
-    elif f.city:
-        params["city"] = f.city
-        conds.append(f"{city_col} = {{city:String}}")
-    if f.company:
-        params["company"] = f.company
-        conds.append(f"{company_col} = {{company:String}}")
-    if f.start:
-        params["start"] = int(f.start.timestamp())
-        conds.append(f"{time_col} >= toDateTime({{start:Int64}})")
-    if f.end:
-        params["end"] = int(f.end.timestamp())
-        conds.append(f"{time_col} < toDateTime({{end:Int64}})")
-    return " AND ".join(conds)
 
 
 @system_read("the ingest watermark (one timestamp) the worker resumes from")
@@ -125,7 +79,18 @@ def cell_counts(wh: Warehouse, f: CellFilter) -> dict[Key, dict[str, int]]:
         counts[TAPE_MM_SUM] = int(total)
     for counts in out.values():
         counts.setdefault(TAPE_MM_SUM, 0)
+    _correct_for_conflicts(wh, out, where, params, _period("hour", f.by))
     return out
+
+
+def _correct_for_conflicts(wh: Warehouse, out: dict[Key, dict[str, int]], where: str,
+                           params: dict[str, object], period_sql: str) -> None:
+    """Count an event id re-sent with other contents once, in its counting version's cell
+    (warehouse.conflicts)."""
+    for key, fix in count_corrections(wh, where, params, period_sql, winners(wh)).items():
+        if key in out:
+            for name, n in fix.items():
+                out[key][name] -= n
 
 
 def _route_class_sql(routes: RouteTable) -> tuple[str, str]:
@@ -133,7 +98,9 @@ def _route_class_sql(routes: RouteTable) -> tuple[str, str]:
     yrd = ", ".join(f"'{p}'" for p in YRD_PROVINCE_PREFIXES)
     branches, hours = [], []
     for rc in routes.classes:
-        if rc.endpoints is None:
+        if rc.same_city:
+            cond = "a.city = a.dest_city"
+        elif rc.endpoints is None:
             cond = (f"substring(a.city, 1, 2) IN ({yrd}) AND "
                     f"substring(a.dest_city, 1, 2) IN ({yrd})")
         else:
@@ -159,9 +126,12 @@ def on_time_counts(wh: Warehouse, f: CellFilter,
     params: dict[str, object] = {}
     where = where_clause(f, "ts", params)
     rc_expr, hours_expr = _route_class_sql(routes)
+    counting = winner_filter(winners(wh))  # of a conflicting id, its counting version only
+    params |= counting.params
     delivered = (f"SELECT event_id, any(parcel_id) AS d_parcel, any(city) AS d_city, "
                  f"any(company) AS d_company, any(ts) AS d_ts FROM {wh.db}.events "
-                 f"WHERE type = 'DELIVERED' AND late = 0 AND {where} GROUP BY event_id")
+                 f"WHERE type = 'DELIVERED' AND late = 0 AND {where} AND {counting.sql} "
+                 "GROUP BY event_id")
     rows = wh.query(f"""
         SELECT d.d_city, d.d_company, {_period('d.d_ts', f.by)} AS p, {rc_expr} AS rc,
                count() AS joined,

@@ -18,8 +18,13 @@ Tables (database per deployment, `courierwatch` by default):
   version that decreases with ts): the acceptance side of the DELIVERED join.
 - `late_events`: arrivals later than the allowed lateness, counted per cell; they are in
   `events` (late = 1) but not in the figures.
-- `dead_letters`: rejected input with reason, raw bytes and where it came from.
+- `dead_letters`: rejected input with reason, where it came from, a redacted copy in `raw`
+  (personal data masked, courierwatch.redact) and the SHA-256 and length of the bytes as
+  received (migration 0007; rows before it hold the bytes themselves).
 - `kpi_published`, `restatements`: figures as shown, and changes to already-shown figures.
+- `event_versions`: per event id the smallest and largest content hash (migration 0008): an
+  id re-sent with other contents is a conflict, resolved at query time (warehouse.conflicts).
+- `audit_log`: the hash-chained audit log (warehouse.audit_schema).
 - `schema_migrations`: applied migration ids.
 
 64-bit hashes: the chance that two of 10 million event ids in one cell collide is about
@@ -34,6 +39,7 @@ from clickhouse_connect.driver.client import Client
 
 from courierwatch.kpi import COUNTS
 from courierwatch.periods import CST_ZONE as CST
+from warehouse.audit_schema import audit_log_ddl
 from warehouse.scoping import system_read
 
 EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -68,6 +74,7 @@ EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("offset", "UInt64"),
     ("msg_index", "UInt32"),
     ("ingested_at", "DateTime64(3, 'UTC')"),
+    ("channel", "LowCardinality(String)"),  # COMPLAINT only: '' (absent: APPEAL) or COMPANY
 )
 EVENT_COLUMN_NAMES: tuple[str, ...] = tuple(n for n, _ in EVENT_COLUMNS)
 
@@ -103,11 +110,13 @@ _EVENT_TUPLE = (
     "site_id String, dest_city String, ecommerce Bool, packaging Tuple(standard Bool, "
     "e_waybill Bool, secondary_packaging Bool, recycled_bag Bool, tape_mm UInt16, "
     "degradable Bool), security Tuple(real_name Bool, inspected Bool, xray Bool), "
-    "mode String, kind String, complaint_id String, stage String, valid Bool, satisfied Bool)")
+    "mode String, kind String, complaint_id String, stage String, valid Bool, satisfied Bool, "
+    "channel String)")
 
 
-def _staging_ddl(db: str) -> list[str]:
+def _staging_ddl(db: str, content_hash: bool = False) -> list[str]:
     cols = ", ".join(f"`{n}` {t}" for n, t in STAGING_COLUMNS)
+    hashed = "sipHash64(raw) AS content_hash, " if content_hash else ""
     return [
         f"CREATE TABLE IF NOT EXISTS {db}.events_in ({cols}) ENGINE = Null",
         f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.events_in_mv TO {db}.events AS
@@ -122,8 +131,8 @@ SELECT j.event_id AS event_id, j.parcel_id AS parcel_id, j.company AS company, j
   j.packaging.degradable AS pkg_degradable, j.security.real_name AS sec_real_name,
   j.security.inspected AS sec_inspected, j.security.xray AS sec_xray, j.mode AS mode,
   j.kind AS kind, j.complaint_id AS complaint_id, j.stage AS stage, j.valid AS valid,
-  j.satisfied AS satisfied, late, topic, partition, offset, msg_index,
-  fromUnixTimestamp64Milli(ingested_ms, 'UTC') AS ingested_at
+  j.satisfied AS satisfied, late, topic, partition, offset, msg_index, {hashed}
+  fromUnixTimestamp64Milli(ingested_ms, 'UTC') AS ingested_at, j.channel AS channel
 FROM {db}.events_in""",
     ]
 
@@ -206,6 +215,50 @@ ORDER BY (city, company, period, period_start, kpi)""",
     ]
 
 
+def _channel_ddl(db: str) -> list[str]:
+    """COMPLAINT `channel` (appeal vs company complaint) on a database made before it.
+
+    Adds the column (at the end, as in EVENT_COLUMNS) and the company-complaint counts, and
+    re-creates the two views that read them. Old complaints had no channel, i.e. were
+    appeals, so the counts already stored stay right. On a fresh database every statement
+    is a no-op or re-creates a view identically.
+    """
+    new_counts = [c.name for c in COUNTS if c.name.startswith("company_complaint")]
+    return [
+        f"ALTER TABLE {db}.events ADD COLUMN IF NOT EXISTS channel LowCardinality(String)",
+        *(f"ALTER TABLE {db}.cell_counts ADD COLUMN IF NOT EXISTS `{n}` "
+          "AggregateFunction(uniqExact, UInt64)" for n in new_counts),
+        f"DROP VIEW IF EXISTS {db}.events_in_mv",
+        _staging_ddl(db)[1],
+        f"DROP VIEW IF EXISTS {db}.cell_counts_mv",
+        _cell_counts_ddl(db)[1],
+    ]
+
+
+def _conflicts_ddl(db: str) -> list[str]:
+    """Content hashes, so that an event id re-sent with other contents is seen (issue 9).
+
+    `events.content_hash` is sipHash64 of the text ClickHouse parsed, which is the canonical
+    encoding of the validated record (courierwatch.contract.Decoded): equal contents, equal
+    hash, whatever the producer's formatting. Rows stored before this migration hold 0
+    (unknown) and take no part in conflict detection. `event_versions` keeps, per event id,
+    the smallest and largest hash seen: an id is in conflict when they differ. Which version
+    counts is decided at query time (warehouse.conflicts), so arrival order cannot matter.
+    """
+    return [
+        f"ALTER TABLE {db}.events ADD COLUMN IF NOT EXISTS content_hash UInt64 DEFAULT 0",
+        f"DROP VIEW IF EXISTS {db}.events_in_mv",
+        _staging_ddl(db, content_hash=True)[1],
+        f"""CREATE TABLE IF NOT EXISTS {db}.event_versions (
+  event_id String, lo SimpleAggregateFunction(min, UInt64),
+  hi SimpleAggregateFunction(max, UInt64)
+) ENGINE = AggregatingMergeTree ORDER BY event_id""",
+        f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.event_versions_mv TO {db}.event_versions AS
+SELECT event_id, min(content_hash) AS lo, max(content_hash) AS hi
+FROM {db}.events WHERE late = 0 AND content_hash != 0 GROUP BY event_id""",
+    ]
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     id: str
@@ -221,6 +274,12 @@ def migrations(db: str) -> tuple[Migration, ...]:
         Migration("0004_accepts", tuple(_accepts_ddl(db))),
         Migration("0005_late_dead_published", tuple(_misc_ddl(db))),
         Migration("0006_events_in", tuple(_staging_ddl(db))),
+        Migration("0007_complaint_channel", tuple(_channel_ddl(db))),
+        Migration("0008_dead_letter_digest", (
+            f"ALTER TABLE {db}.dead_letters ADD COLUMN IF NOT EXISTS raw_sha256 String",
+            f"ALTER TABLE {db}.dead_letters ADD COLUMN IF NOT EXISTS raw_bytes UInt64")),
+        Migration("0009_content_conflicts", tuple(_conflicts_ddl(db))),
+        Migration("0010_audit_log", tuple(audit_log_ddl(db))),
     )
 
 

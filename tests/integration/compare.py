@@ -10,7 +10,8 @@ Cells = dict[tuple[str, str, str, str], tuple[float, float]]
 
 COMPARED = ("volume", "locker_share", "delay_rate", "damage_rate", "loss_rate",
             "valid_complaint_rate", "complaint_acceptance_rate", "complaint_satisfaction",
-            "standard_packaging_share", "e_waybill_share", "no_secondary_packaging_share",
+            "company_complaint_satisfaction", "standard_packaging_share", "e_waybill_share",
+            "no_secondary_packaging_share",
             "recycled_bag_share", "tape_mm_mean", "real_name_rate", "inspection_rate",
             "xray_rate", "on_time_rate", "promise_kept_rate")
 

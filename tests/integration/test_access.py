@@ -109,7 +109,10 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     events = list(generate(GeneratorConfig(count=8000, seed=14)))
     cli.run("process", "--input", str(write_jsonl(tmp / "a.jsonl", events)))
     late = [_late_acceptance(i, c) for c in (TAIZHOU, WUHAN) for i in range(2)]
-    cli.run("process", "--input", str(write_jsonl(tmp / "b.jsonl", late)))
+    # The first late acceptance of each city re-sent with another site: a conflicting
+    # re-send (GET /api/conflicts) that changes no figure.
+    resent = [{**_late_acceptance(0, c), "site_id": "S-RESENT"} for c in (TAIZHOU, WUHAN)]
+    cli.run("process", "--input", str(write_jsonl(tmp / "b.jsonl", late + resent)))
     port = free_port()
     log = tmp / "serve.log"
     with open(log, "wb") as out:
@@ -283,3 +286,32 @@ def test_serve_refuses_a_public_address_without_tokens(tmp_path: Path) -> None:
                           "--port", str(free_port())], env=cli.env, cwd=REPO,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and "tokens add" in out.stderr
+
+
+def test_conflicts_are_scoped(deployment: Deployment) -> None:
+    """Each city's conflicting re-send (two versions of one event id) is listed for that
+    city's token only; national sees both ids."""
+    api, t = deployment.api, deployment.tokens
+    ids = {name: {r["event_id"] for r in api.rows("/api/conflicts", t[name])}
+           for name in ("taizhou", "wuhan", "national", "zhejiang")}
+    assert ids["taizhou"] == ids["zhejiang"] == {f"LATE-{TAIZHOU}-0"}
+    assert ids["wuhan"] == {f"LATE-{WUHAN}-0"}
+    assert ids["national"] == ids["taizhou"] | ids["wuhan"]
+    assert len(api.rows("/api/conflicts", t["taizhou"])) == 2  # both versions
+
+
+def test_audit_log_is_national_and_records_every_token_change(
+        deployment: Deployment) -> None:
+    """GET /api/audit: 403 below national; the national view holds one tokens.add per token
+    created (name, scope, the stored hash) and the revocation, never a token."""
+    api, t = deployment.api, deployment.tokens
+    assert api.get("/api/audit", t["taizhou"])[0] == 403
+    status, body, _ = api.get("/api/audit", t["national"])
+    assert status == 200
+    records = [r for r in body["records"] if r["action"].startswith("tokens.")]
+    added = {r["inputs"]["name"]: r["inputs"]["scope"] for r in records
+             if r["action"] == "tokens.add"}
+    assert added == {n: str(parse_scope(s)) for n, s in SCOPES.items()}
+    assert [r["inputs"]["name"] for r in records if r["action"] == "tokens.revoke"] == ["gone"]
+    text = orjson.dumps(body).decode()
+    assert not any(token in text for token in t.values())

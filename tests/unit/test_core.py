@@ -13,13 +13,11 @@ from hypothesis import strategies as st
 from courierwatch.cities import YRD_REGION, resolve_city
 from courierwatch.figures import ROUTE_UNCLASSIFIED_KPI, Figure, cell_figures, roll_up
 from courierwatch.kpi import KPI_BY_NAME
-from courierwatch.routes import UNCLASSIFIED, load_route_table
+from courierwatch.routes import UNCLASSIFIED
 from runtime.settings import load_settings
 from streams.decode import Arrival, process_batch
 from warehouse.queries import OnTimeCounts
 from warehouse.schema import STAGING_COLUMN_NAMES
-
-ROUTES = load_route_table()
 
 
 @pytest.mark.parametrize(("kpi", "num", "den", "want"), [
@@ -35,27 +33,6 @@ def test_kpi_values_are_scaled_in_the_units_of_the_plans(kpi: str, num: float, d
                                                          want: float | None) -> None:
     """千分之/十万分之/百万分之 scales, ratios in 0..1, and an empty denominator gives None."""
     assert KPI_BY_NAME[kpi].value(num, den) == want
-
-
-@pytest.mark.parametrize(("origin", "dest", "company", "want"), [
-    pytest.param("310000", "330100", "ZTO", "yrd_key_12h", id="Shanghai-Hangzhou key YRD"),
-    pytest.param("331000", "320500", "SF", "yrd_key_12h", id="Taizhou tier-2 to Suzhou"),
-    pytest.param("320400", "310000", "YTO", "yrd_24h", id="Changzhou is YRD, not key"),
-    pytest.param("321200", "331100", "XYZ", "yrd_24h", id="YRD class covers any company"),
-    pytest.param("310000", "420100", "SF", "national_key_48h", id="Shanghai-Wuhan"),
-    pytest.param("310000", "420100", "XYZ", None, id="48h only for key companies"),
-    pytest.param("371500", "420100", "JD", None, id="Liaocheng is no key city"),
-    pytest.param("331000", "420100", "EMS", None, id="Taizhou is YRD-key, not national"),
-])
-def test_route_classes_follow_the_documented_key_city_reading(origin: str, dest: str,
-                                                              company: str,
-                                                              want: str | None) -> None:
-    """Seed 003: 12 h between YRD key cities, 24 h between other YRD cities, 48 h between
-    national key cities for key companies; first matching class wins."""
-    rc = ROUTES.classify(origin, dest, company)
-    assert (rc.name if rc else None) == want
-    if rc:
-        assert rc.hours == {"yrd_key_12h": 12, "yrd_24h": 24, "national_key_48h": 48}[want]
 
 
 @pytest.mark.parametrize(("text", "code"), [

@@ -210,8 +210,8 @@ def test_all_event_types_modes_and_stages_occur(plain: list[Event]) -> None:
 
 
 def test_all_route_classes_occur_and_mostly_meet_their_hours(plain: list[Event]) -> None:
-    """12h, 24h and 48h classes and unclassified routes all occur; 90-99.5 % of delivered
-    parcels of each class arrive within its hours (a few miss)."""
+    """12h, 24h, 48h and intra-city classes and unclassified routes all occur; 90-99.5 % of
+    delivered parcels of each class arrive within its hours (a few miss)."""
     table = load_route_table()
     accepted = {e["parcel_id"]: e for e in plain if e["type"] == "ACCEPTED"}
     on_time: dict[str | None, list[bool]] = {}
@@ -224,8 +224,8 @@ def test_all_route_classes_occur_and_mostly_meet_their_hours(plain: list[Event])
         hours = (ms(ev["ts"]) - ms(acc["ts"])) / 3_600_000
         on_time.setdefault(rc.name if rc else None, []).append(rc is not None and
                                                                hours <= rc.hours)
-    assert set(on_time) == {"yrd_key_12h", "yrd_24h", "national_key_48h", None}
-    for name in ("yrd_key_12h", "yrd_24h", "national_key_48h"):
+    assert set(on_time) == {"intra_city", "yrd_key_12h", "yrd_24h", "national_key_48h", None}
+    for name in ("intra_city", "yrd_key_12h", "yrd_24h", "national_key_48h"):
         assert 0.90 <= sum(on_time[name]) / len(on_time[name]) <= 0.995, name
 
 

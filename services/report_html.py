@@ -1,0 +1,150 @@
+"""report.html of a replay: one self-contained page (inline CSS and SVG, no script, no
+network), printable, deterministic (no clock: the same replay gives the same bytes).
+
+Sections: what was replayed (range, filters, counts, hashes from the manifest), the
+differences from the live and the published figures with their causes, a chart per KPI of
+the judged figures against their targets, and the table of judged figures. Every value is
+escaped with `html.escape`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from html import escape
+from typing import Any
+
+from courierwatch.units import fmt_target, fmt_value
+from services.svg_chart import bar_chart
+
+MAX_BARS = 40  # per chart; beyond it the chart keeps the all-company ('*') rows
+
+CSS = """
+body{font:14px/1.45 "Noto Sans CJK SC","Noto Sans",system-ui,sans-serif;margin:24px;color:#222}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:26px 0 8px;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;margin:6px 0;font-size:12px}
+td,th{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}
+td.n{text-align:right;font-variant-numeric:tabular-nums}
+.breach{color:#c0392b;font-weight:bold}.aspirational{color:#a67c00}.pass{color:#2e8b57}.muted{color:#777}
+code{font-size:11px;word-break:break-all}
+svg .ct{font-weight:bold;font-size:13px}svg .cl,svg .cv{font-size:11px}
+figure{margin:10px 0;break-inside:avoid;page-break-inside:avoid}
+@media print{body{margin:0}h2{break-after:avoid}tr{break-inside:avoid}
+ a{color:inherit;text-decoration:none}}
+"""
+
+
+def _table(head: list[str], rows: list[list[str]], numeric: set[int] | None = None) -> str:
+    """Cells are pre-escaped HTML; headers are escaped here."""
+    numeric = numeric or set()
+    out = ["<table>"]
+    if any(head):
+        out += ["<thead><tr>", *(f"<th>{escape(h)}</th>" for h in head), "</tr></thead>"]
+    out.append("<tbody>")
+    for r in rows:
+        out.append("<tr>" + "".join(f'<td class="n">{c}</td>' if i in numeric else f"<td>{c}</td>"
+                                    for i, c in enumerate(r)) + "</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def _summary(m: dict[str, Any]) -> str:
+    f, ev = m["filters"], m["events"]
+    items = [
+        ("range (CST)", f"{m['range']['from']} to {m['range']['to']} by {m['range']['by']}"),
+        ("city", f.get("city_name") or "all"), ("company", f.get("company") or "all"),
+        ("archive snapshot (latest ingest, UTC)", m["archive_snapshot_ingested_at"]),
+        ("events replayed", f"{ev['rows']:,} rows ({ev['rows_in_period']:,} in the range, "
+                            f"{ev['acceptances_for_joins']:,} acceptances for the on-time "
+                            f"join), {ev['distinct_events']:,} distinct ids, "
+                            f"{ev['late_rows']:,} late"),
+        ("input events (events.csv) SHA-256", m["input_events"]["sha256"]),
+        ("kpis.json SHA-256", m["kpis"]["sha256"]),
+        ("code", f"{m['code']['version']} source {m['code']['source_sha256']}"),
+        ("policy catalog", f"policies {m['policy_catalog']['policies_sha256']}, route classes "
+                           f"{m['policy_catalog']['route_classes_sha256']}"),
+    ]
+    rows = [[escape(k), escape(str(v))] for k, v in items]
+    ranges = [[escape(a["topic"]), str(a["partition"]), f"{a['first_offset']:,}",
+               f"{a['last_offset']:,}", f"{a['rows']:,}"] for a in m["archive_ranges"]]
+    return (_table(["", ""], rows) + "<p>Archive ranges read:</p>"
+            + _table(["topic", "partition", "first offset", "last offset", "rows"], ranges,
+                     {1, 2, 3, 4}))
+
+
+def _counts(c: dict[str, float] | None) -> str:
+    return "–" if c is None else escape(f"{c['numerator']:g} / {c['denominator']:g}")
+
+
+def _differences(diffs: list[dict[str, Any]], name: str) -> str:
+    if not diffs:
+        return f'<p class="pass">No difference from the {escape(name)} figures.</p>'
+    rows = [[escape(d["period_start"][:16]), escape(d["city_name"]), escape(d["company"]),
+             escape(d["kpi"]), _counts(d[name]), _counts(d["replayed"]),
+             "<br>".join(f"<b>{escape(c['cause'])}</b>: {escape(c['detail'])}"
+                         for c in d["causes"])] for d in diffs]
+    return _table(["period", "city", "company", "kpi", name, "replayed", "explanation"], rows)
+
+
+def _charts(judged: list[dict[str, Any]]) -> str:
+    by_kpi: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in judged:
+        if r["value"] is not None:  # no data: in the table, not drawn as a zero bar
+            by_kpi[r["kpi"]].append(r)
+    out = []
+    for kpi in sorted(by_kpi):
+        rows = by_kpi[kpi]
+        note = ""
+        if len(rows) > MAX_BARS:
+            kept = [r for r in rows if r["company"] == "*"][:MAX_BARS]
+            note = (f'<figcaption class="muted">{len(kept)} of {len(rows)} cells shown (all '
+                    "companies); every cell is in the table below and in kpis.json"
+                    "</figcaption>")
+            rows = kept
+        if rows:
+            out.append(f"<figure>{bar_chart(kpi, rows)}{note}</figure>")
+    return "".join(out)
+
+
+def _figures_table(judged: list[dict[str, Any]]) -> str:
+    rows = []
+    for r in judged:
+        cls = {"breach": "breach", "pass": "pass"}.get(r["status"], "muted")
+        if cls == "breach" and r.get("breach_strength") == "aspirational":
+            cls = "aspirational"
+        targets = "<br>".join(
+            f"{escape(fmt_target(t['comparator'], t['threshold'], t['unit']))} "
+            f"{escape(t['status'])} {escape(t.get('strength') or '')} "
+            f"<span class=\"muted\">{escape(t['policy_id'])} "
+            f"({escape(t['source'])})</span>" for t in r["thresholds"])
+        rows.append([escape(r["period_start"][:16]), escape(r["city_name"]),
+                     escape(r["company"]), escape(r["kpi"]),
+                     escape(f"{r['numerator']:g}"), escape(f"{r['denominator']:g}"),
+                     f'<span class="{cls}">{escape(fmt_value(r["value"], r["unit"]))}</span>',
+                     targets])
+    return _table(["period", "city", "company", "kpi", "numerator", "denominator", "value",
+                   "targets"], rows, {4, 5, 6})
+
+
+def render_report(rows: list[dict[str, Any]], manifest: dict[str, Any],
+                  differences: dict[str, Any]) -> str:
+    """The page for kpis.json `rows`, `manifest` and `differences` (replay_diff's shape)."""
+    judged = [r for r in rows if r["thresholds"]]
+    breaches = sum(1 for r in judged if r["status"] == "breach")
+    title = "courierwatch replay report 回放审计报告"
+    return "".join([
+        '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">',
+        f"<title>{escape(title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{escape(title)}</h1>",
+        f'<p class="muted">{len(rows):,} figures recomputed from the event archive; '
+        f"{len(judged):,} judged against the policy catalog, {breaches:,} in breach.</p>",
+        "<h2>What was replayed</h2>", _summary(manifest),
+        "<h2>Differences from the live figures</h2>",
+        _differences(differences["from_live"], "live"),
+        "<h2>Differences from the published figures</h2>",
+        _differences(differences["from_published"], "published"),
+        "<h2>Figures against their targets</h2>",
+        '<p class="muted">Bar: the figure (red: a binding target breached, amber: only '
+        "aspirational 力争/基本 targets breached, green: pass, grey: too few to judge); black "
+        "tick: a target (hover for its policy id).</p>",
+        _charts(judged), "<h2>Judged figures</h2>", _figures_table(judged),
+        "</body></html>\n"])
