@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install demo test test-unit test-integration lint bench clean
+.PHONY: help install demo test test-unit test-integration lint bench rules clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -36,6 +36,9 @@ lint: $(STAMP)  ## ruff, mypy --strict on every package, the import layering (li
 
 bench: $(STAMP)  ## the benchmark (DURATION seconds, default 60)
 	$(BIN)/courierwatch bench --duration $(or $(DURATION),60) --format json
+
+rules: $(STAMP)  ## regenerate deploy/prometheus/rules/courierwatch.rules.yml from the policy catalog
+	$(BIN)/python -m services.prometheus_rules > deploy/prometheus/rules/courierwatch.rules.yml
 
 clean:  ## remove the virtual environment and local state
 	rm -rf $(VENV) .courierwatch

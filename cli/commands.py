@@ -255,6 +255,38 @@ def bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def provision_grafana(args: argparse.Namespace) -> int:
+    import os
+
+    from grafana_client.api import GrafanaApi
+    from grafana_client.client import GrafanaException
+
+    from services.grafana_provision import Targets, provision, total_steps
+
+    token = os.environ.get("COURIERWATCH_GRAFANA_TOKEN") or None
+    if token is None and "@" not in args.url:
+        raise UserError("set COURIERWATCH_GRAFANA_TOKEN to a Grafana service-account token "
+                        "(or put user:password in --url)")
+    api = GrafanaApi.from_url(args.url, credential=token, timeout=30.0)
+    catalog = load_catalog()
+    targets = Targets(clickhouse_url=args.clickhouse_url, prometheus_url=args.prometheus_url,
+                      webhook_url=args.webhook_url)
+    console = Console(stderr=True)
+    try:
+        with progress_bar(console) as bar:
+            task = bar.add_task("provisioning Grafana", total=total_steps(catalog))
+            summary = provision(api, catalog, targets, lambda _: bar.advance(task))
+    except GrafanaException as exc:
+        raise RuntimeError(f"Grafana refused: {exc}") from exc
+    if args.format == "json":
+        print(json.dumps([{"kind": k, "uid": u, "action": a} for k, u, a in summary.actions],
+                         ensure_ascii=False, indent=2))
+    else:
+        for kind, uid, action in summary.actions:
+            console.print(f"{action:9} {kind:14} {uid}")
+    return 0
+
+
 def show_settings(args: argparse.Namespace) -> int:
     from rich.table import Table
 

@@ -21,6 +21,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from cli.alerts import alerts_table
 from courierwatch.cities import SEED_CITIES, YRD_REGION, city_label
 from courierwatch.judgement import BREACH
 from courierwatch.periods import CST
@@ -144,6 +145,7 @@ def run_demo(settings: Settings, duration: float | None, fmt: str, rate: int) ->
         base = f"http://127.0.0.1:{port}"
         producer = Producer(bootstrap, settings, demo_config(now, count), rate)
         rows: list[dict[str, Any]] = []
+        alerts: list[dict[str, Any]] = []
         try:
             _wait_for_api(base, worker, token)
             console.print(f"courierwatch demo: live dashboard {base}/ · API {base}/api/kpi · "
@@ -157,12 +159,14 @@ def run_demo(settings: Settings, duration: float | None, fmt: str, rate: int) ->
                     with contextlib.suppress(OSError, ValueError):
                         rows = get_json(base, "/api/kpi", {"by": "day"}, token=token)["rows"]
                         status = get_json(base, "/api/status", token=token)
-                        live.update(_screen(rows, status, producer, rate, today))
+                        alerts = get_json(base, "/api/alerts", {"active": "1"}, token=token)["rows"]
+                        live.update(_screen(rows, status, producer, rate, today, alerts))
                     time.sleep(2)
             producer.stop.set()
             producer.join(timeout=30)
             _drain(bootstrap, settings, base, producer.sent, token)
             rows = get_json(base, "/api/kpi", {"by": "day"}, token=token)["rows"]
+            alerts = get_json(base, "/api/alerts", {"active": "1"}, token=token)["rows"]
         except KeyboardInterrupt:
             producer.stop.set()
         finally:
@@ -172,20 +176,23 @@ def run_demo(settings: Settings, duration: float | None, fmt: str, rate: int) ->
     else:
         console.print(kpi_matrix(rows, today, f"Final KPIs, {today} (CST), all companies"))
         console.print(breaches(rows, today))
+        console.print(alerts_table(alerts, f"Active alerts ({len(alerts)}): "
+                                   f"{sys.argv[0]} alerts list"))
         console.print(f"All figures: COURIERWATCH_DATABASE={settings.database} "
                       f"{sys.argv[0]} kpi")
     return 0
 
 
 def _screen(rows: list[dict[str, Any]], status: dict[str, Any], producer: Producer,
-            rate: int, today: str) -> Group:
+            rate: int, today: str, alerts: list[dict[str, Any]]) -> Group:
     wm_ms = status["watermark_ms"]
     wm = datetime.fromtimestamp(wm_ms / 1000, UTC) if wm_ms else None
     head = Text(f"produced {producer.sent:,} events at {rate:,}/s · archived "
                 f"{status['archived']:,} · dead-lettered {status['dead_lettered']:,} · "
                 f"event time up to {wm.astimezone().strftime('%Y-%m-%d %H:%M') if wm else '–'}")
     return Group(head, kpi_matrix(rows, today, f"Live KPIs vs. targets, {today} (CST), "
-                                  "all companies"), breaches(rows, today))
+                                  "all companies"), breaches(rows, today),
+                 alerts_table(alerts, f"Active alerts ({len(alerts)})"))
 
 
 def _wait_for_api(base: str, worker: Any, token: str, timeout_s: float = 60) -> None:

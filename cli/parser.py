@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cli import access_commands, audit_commands, commands, import_command
+from cli import access_commands, alerts, audit_commands, commands, import_command
 
 Subparsers = Any  # argparse's _SubParsersAction, private in typeshed
 
@@ -157,6 +157,44 @@ def _policies(sub: Subparsers) -> None:
     pc.set_defaults(func=commands.policies_counts)
 
 
+def _provision(sub: Subparsers) -> None:
+    p = sub.add_parser("provision", help="provision a Grafana with the dashboards and alerts",
+                       description="Upsert, by fixed uid, the courierwatch folder, the ClickHouse "
+                       "and Prometheus data sources, the dashboards of dashboards/, the contact "
+                       "point and one alert rule per catalog target. Idempotent: a second run "
+                       "creates nothing. The API token comes from COURIERWATCH_GRAFANA_TOKEN "
+                       "(or user:password in the URL).")
+    psub = p.add_subparsers(dest="target", required=True, metavar="TARGET")
+    pg = psub.add_parser("grafana", help="provision a Grafana over its HTTP API",
+                         description="Provision a Grafana (tested against a recorded stub, "
+                         "not a live Grafana; see dashboards/README.md).")
+    pg.add_argument("--url", required=True, help="Grafana base URL, e.g. http://grafana:3000")
+    pg.add_argument("--clickhouse-url", default="http://clickhouse:8123",
+                    help="ClickHouse HTTP address as Grafana reaches it")
+    pg.add_argument("--prometheus-url", default="http://prometheus:9090",
+                    help="Prometheus address as Grafana reaches it")
+    pg.add_argument("--webhook-url", default="http://courierwatch:8765/api/grafana-alerts",
+                    help="where the contact point posts alert notifications")
+    pg.add_argument("--format", choices=("table", "json"), default="table")
+    pg.set_defaults(func=commands.provision_grafana)
+
+
+def _alerts(sub: Subparsers) -> None:
+    p = sub.add_parser("alerts", help="alerts raised on breaches of the plans' targets",
+                       description="Alerts per city x company x KPI x policy, raised by the "
+                       "multi-window burn-rate evaluation of docs/alerting.md.")
+    asub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    al = asub.add_parser("list", help="firing and resolved alerts, newest first",
+                         description="One object per alert episode with city, company, kpi, "
+                         "state (firing|resolved), value, threshold, policy_id, started_at, "
+                         "resolved_at and its windows, sample and source quote.")
+    al.add_argument("--active", action="store_true", help="only alerts firing now")
+    al.add_argument("--city", help="code or name (台州, Wuhan, 331000)")
+    al.add_argument("--company", help="brand code")
+    al.add_argument("--format", choices=("table", "json"), default="table")
+    al.set_defaults(func=alerts.alerts_list)
+
+
 def _bench(sub: Subparsers) -> None:
     p = sub.add_parser("bench", help="benchmark the whole pipeline and a naive baseline",
                        description="Drive the whole pipeline on the embedded defaults (its own "
@@ -235,8 +273,8 @@ def _import(sub: Subparsers) -> None:
 
 
 COMMANDS = (_demo, _serve, _generate, _process, _kpi, _replay, _restatements, _conflicts,
-            _policies, _bench, _settings, _audit, _import, access_commands.tokens_parser,
-            access_commands.access_parser)
+            _policies, _bench, _settings, _audit, _import, _provision, _alerts,
+            access_commands.tokens_parser, access_commands.access_parser)
 
 
 def build_parser() -> argparse.ArgumentParser:

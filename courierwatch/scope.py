@@ -81,6 +81,9 @@ class Scope:
         if self.cities:
             params["scope_cities"] = sorted(self.cities)
             conds.append(f"{column} IN {{scope_cities:Array(String)}}")
+        if self.covers(YRD_REGION):  # stored region rows (published figures, alerts)
+            params["scope_region"] = YRD_REGION
+            conds.append(f"{column} = {{scope_region:String}}")
         return "(" + " OR ".join(conds) + ")"
 
     def sql_values(self) -> tuple[list[str], list[str]]:

@@ -79,6 +79,7 @@ def run_baseline(bootstrap: str, topic: str, partitions: int, events: list[bytes
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
 
+    from runtime.processes import stop_process
     from services.pipeline import committed_offsets
 
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="bench-baseline")
@@ -104,12 +105,7 @@ def run_baseline(bootstrap: str, topic: str, partitions: int, events: list[bytes
             return _measure(admin, committed_offsets, group_id(topic), topic, partitions,
                             len(events), window_s, proc, started, work_dir)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc, 15)
     finally:
         admin.close()
 

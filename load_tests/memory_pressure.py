@@ -13,7 +13,7 @@ worker's resident memory (VmRSS of its process tree) is sampled every 0.2 s and 
   default 1,000,000: a busy city's hours; the pipeline's bound does not depend on the
   backlog's length, which the `--backlog` knob lets you check).
 
-The bound is the benchmark's (load_tests/bench.py TARGET_RSS_MB, 2 GiB for the worker).
+The bound is the benchmark's (load_tests/bench_setup.py TARGET_RSS_MB, 2 GiB for the worker).
 """
 
 from __future__ import annotations

@@ -1,1 +1,3 @@
-"""Wiring of the real components: settings, the embedded broker, the ClickHouse client."""
+"""Runtime adapters beside the warehouse: the settings table (runtime.settings), the
+embedded tansu broker and topic set-up (runtime.broker), loopback ports (runtime.ports).
+The ClickHouse client is in `warehouse`. See docs/architecture.md."""

@@ -22,6 +22,7 @@ from kafka.errors import TopicAlreadyExistsError
 
 from runtime.lifetime import Identity, die_with_parent, identity, stop
 from runtime.ports import free_port
+from runtime.processes import stop_process
 from runtime.settings import Settings
 
 
@@ -100,11 +101,7 @@ def embedded_broker(data_dir: Path) -> Iterator[str]:
         with contextlib.suppress(OSError):
             if json.loads(record.read_text()).get("pid") == proc.pid:
                 record.unlink()
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc, 5)
         log.close()
 
 
@@ -119,12 +116,14 @@ def kafka_bootstrap(settings: Settings) -> Iterator[str]:
 
 
 def ensure_topics(bootstrap: str, settings: Settings) -> None:
-    """Create the scan and dead-letter topics if they do not exist (idempotent)."""
+    """Create the scan, dead-letter and alert topics if they do not exist (idempotent)."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="courierwatch-admin")
     try:
         existing = set(admin.list_topics())
         new = [NewTopic(t, n, 1) for t, n in ((settings.scan_topic, settings.partitions),
-                                               (settings.dlq_topic, 1)) if t not in existing]
+                                               (settings.dlq_topic, 1),
+                                               (settings.alert_topic, 1))
+               if t not in existing]
         if new:
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(new)

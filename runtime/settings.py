@@ -12,7 +12,6 @@ the README's settings table (`markdown_table`; `python -m runtime.settings` prin
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
@@ -21,6 +20,7 @@ from typing import Any
 
 from courierwatch.contract import DEFAULT_LIMITS, Limits
 from courierwatch.judgement import DEFAULT_MIN_SAMPLE
+from courierwatch.redact import mask_secrets
 
 
 class SettingsError(ValueError):
@@ -66,6 +66,14 @@ def _text(text: str) -> str:
 
 def _url(text: str) -> str:
     return text.strip().rstrip("/")
+
+
+def _urls(text: str) -> tuple[str, ...]:
+    urls = tuple(u.strip() for u in text.split(",") if u.strip())
+    for u in urls:
+        if not u.startswith(("http://", "https://")):
+            raise ValueError(f"{u!r} is not an http(s) URL")
+    return urls
 
 
 def _path(text: str) -> Path:
@@ -164,6 +172,15 @@ SETTINGS: tuple[Setting, ...] = (
             "6", "faust: group session timeout"),
     Setting("faust_heartbeat_s", "COURIERWATCH_FAUST_HEARTBEAT_S", _float(0.01), "1",
             "faust: heartbeat interval"),
+    Setting("alert_webhooks", "COURIERWATCH_ALERT_WEBHOOKS", _urls, "",
+            "comma-separated URLs that receive alerts as Alertmanager webhooks (version 4)"),
+    Setting("alert_interval_s", "COURIERWATCH_ALERT_INTERVAL_S", _float(0.01), "5",
+            "how often the worker evaluates newly settled alert buckets (docs/alerting.md)"),
+    Setting("alert_settle_s", "COURIERWATCH_ALERT_SETTLE_S", _int(0), "600",
+            "an alert bucket is evaluated once event time is this far past its end; the "
+            "other alerting defaults are courierwatch.alerting.AlertRules"),
+    Setting("alert_max_backoff_s", "COURIERWATCH_ALERT_MAX_BACKOFF_S", _float(0.01), "60",
+            "longest wait between two attempts to deliver a webhook"),
     Setting("reset_database", "COURIERWATCH_RESET_DATABASE", _bool, "0",
             "worker: drop the database at start (the demo's fresh start)"),
     Setting("crash_after_batches", "COURIERWATCH_CRASH_AFTER_BATCHES", _int(0), "0",
@@ -174,7 +191,6 @@ SETTINGS: tuple[Setting, ...] = (
             "that is down, or deterministically if its first word is `permanent` (empty = off)"),
 )
 _BY_FIELD = {s.field: s for s in SETTINGS}
-_DSN_PASSWORD = re.compile(r"(//[^:/@]+:)[^@]+@")
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +233,10 @@ class Settings:
     faust_rebalance_timeout_s: float
     faust_session_timeout_s: float
     faust_heartbeat_s: float
+    alert_webhooks: tuple[str, ...]
+    alert_interval_s: float
+    alert_settle_s: int
+    alert_max_backoff_s: float
     reset_database: bool
     crash_after_batches: int
     fault_file: str
@@ -237,6 +257,10 @@ class Settings:
     @property
     def dlq_topic(self) -> str:
         return f"{self.topic_prefix}scan.v1.dlq"
+
+    @property
+    def alert_topic(self) -> str:
+        return f"{self.topic_prefix}alerts.v1"
 
     @property
     def consumer_group(self) -> str:
@@ -261,14 +285,11 @@ class Settings:
                 mask_secrets(_format(getattr(self, s.field))) for s in SETTINGS}
 
 
-def mask_secrets(text: str) -> str:
-    """`http://user:pass@host` -> `http://user:***@host` (for every log and printout)."""
-    return _DSN_PASSWORD.sub(r"\1***@", text)
-
-
 def _format(value: object) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
     return str(value)
 
 

@@ -10,6 +10,8 @@
 - GET /api/probe?city=&prefix=                        -> {"cells": {company: accepted}} of the
   city's cells whose company starts with prefix (the benchmark's latency markers)
 - GET /metrics                                        -> Prometheus exposition
+- GET /api/series, GET /api/policies (services/api_series.py), GET /openapi.json
+  (services/openapi.py), GET /static/... (services/static_assets.py)
 
 Every route but the page sits behind services.access: the caller's token gives a scope,
 the request's filter is parsed within it, and each handler reads with `request_filter`
@@ -34,6 +36,9 @@ from courierwatch.catalog import load_catalog
 from courierwatch.routes import load_route_table
 from runtime.settings import Settings
 from services.access import ScopedRegistry, access_middleware, request_filter, request_scope
+from services.api_series import register_series_views
+from services.openapi import spec
+from services.static_assets import register_assets
 from warehouse.client import Warehouse
 from warehouse.conflicts import list_conflicts
 from warehouse.queries import probe_cells, restatements
@@ -42,8 +47,12 @@ from warehouse.report import kpi_report
 # Every /api route reads through the caller's scope, or is listed here with the reason it
 # needs none (it still needs a token once tokens exist).
 SCOPED_ROUTES = frozenset({"/api/kpi", "/api/restatements", "/api/probe", "/api/status",
-                           "/api/conflicts", "/api/audit"})  # audit: national only
-SCOPE_FREE_ROUTES: dict[str, str] = {}
+                           "/api/conflicts", "/api/audit",  # audit: national only
+                           "/api/series", "/api/alerts"})
+SCOPE_FREE_ROUTES: dict[str, str] = {
+    "/api/policies": "the policy catalog: targets quoted from the five public seed plans, "
+                     "no figures (a city outside the scope is still refused by the middleware)",
+}
 _PREFIX = re.compile(r"[A-Za-z0-9_]{1,32}")
 
 
@@ -58,6 +67,13 @@ def register_views(app: faust.App, settings: Settings, wh: Warehouse) -> None:
     @app.page("/")
     async def index(web: Any, request: Any) -> Any:
         return web.html(dashboard)
+
+    register_assets(app)
+    register_series_views(app, wh, catalog, routes, request_filter, settings.min_sample)
+
+    @app.page("/openapi.json")
+    async def openapi(web: Any, request: Any) -> Any:
+        return web.json(spec())
 
     @app.page("/api/kpi")
     async def kpi(web: Any, request: Any) -> Any:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from kafka.errors import KafkaError
 
 from runtime.lifetime import die_with_parent, identity
 from runtime.ports import free_port
+from runtime.processes import stop_process
 from runtime.settings import Settings, settings_env
 from services.owner import ensure_unowned
 
@@ -41,14 +41,7 @@ class Worker:
 
     def stop(self, timeout_s: float = 30.0) -> int:
         """SIGTERM (faust stops consuming, commits, exits); SIGKILL after `timeout_s`."""
-        if self.alive():
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return int(self.proc.returncode or 0)
+        return stop_process(self.proc, timeout_s)
 
     def kill(self) -> None:
         """SIGKILL: the crash the recovery tests simulate."""

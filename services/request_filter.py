@@ -62,9 +62,13 @@ def parse_filter(query: Mapping[str, str], scope: Scope) -> CellFilter:
         if len(v) > MAX_VALUE_CHARS:
             raise BadRequest(f"{k}: longer than {MAX_VALUE_CHARS} characters")
     city = _city(values["city"]) if values["city"] else None
-    company = values["company"] or None
-    if company is not None and not _COMPANY.fullmatch(company):
-        raise BadRequest("company: a brand code such as SF, ZTO, YUNDA (A-Z, 0-9, _)")
+    companies = [c.strip() for c in values["company"].split(",")] if values["company"] else []
+    if not all(_COMPANY.fullmatch(c) for c in companies):
+        raise BadRequest("company: a brand code such as SF, ZTO, YUNDA (A-Z, 0-9, _), or "
+                         "several separated by commas")
+    # One company filters the read; a list (the dashboard's series) is narrowed by the
+    # handler, within the same scope.
+    company = companies[0] if len(companies) == 1 else None
     start = _time("from", values["from"]) if values["from"] else None
     end = _time("to", values["to"]) if values["to"] else None
     if start and end:

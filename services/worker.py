@@ -17,9 +17,12 @@ import sys
 
 import faust
 
+from courierwatch.catalog import load_catalog
 from runtime.lifetime import Identity
 from runtime.settings import Settings, SettingsError, load_settings
 from services.access import BindRefused, check_bind
+from services.alert_agent import register_alerting
+from services.alert_api import register_alert_views
 from services.api import register_views
 from services.audit_api import register_audit_views
 from services.audit_log import record_catalog_if_changed, sync
@@ -35,6 +38,7 @@ def register_web(app: faust.App, settings: Settings, wh: Warehouse) -> None:
     enumerates the routes registered here)."""
     register_views(app, settings, wh)
     register_audit_views(app, settings, wh)
+    register_alert_views(app, wh)
 
 
 def main() -> None:
@@ -59,6 +63,9 @@ def main() -> None:
     owner = os.environ.get("COURIERWATCH_OWNER", "")  # the command that started us
     write_api_record(settings.data_dir, settings.api_port,
                      Identity.from_record(json.loads(owner)) if owner else None)
+    app.alert_runner = register_alerting(  # type: ignore[attr-defined]
+        app, settings, wh, load_catalog(), app.ingestor.low_watermark_ms,  # type: ignore[attr-defined]
+        f"http://127.0.0.1:{settings.api_port}")
     atexit.register(clear_api_record, settings.data_dir)
     worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()

@@ -74,6 +74,7 @@ class BatchResult:
     late: int = 0
     min_ts_ms: int | None = None
     max_ts_ms: int | None = None
+    partition_max_ms: dict[int, int] = field(default_factory=dict)  # latest ts per partition
 
 
 def process_batch(arrivals: list[Arrival], now: datetime, watermark_ms: int,
@@ -97,7 +98,10 @@ def process_batch(arrivals: list[Arrival], now: datetime, watermark_ms: int,
             late = ([t < late_before for t in ts] if min(ts) < late_before
                     else [False] * len(ts))  # almost always: no per-event test
             out.late += late.count(True)
-            batch_max = max(batch_max, max(ts))
+            msg_max = max(ts)
+            batch_max = max(batch_max, msg_max)
+            if msg_max > out.partition_max_ms.get(a.partition, 0):
+                out.partition_max_ms[a.partition] = msg_max
             add(events, raws, ts, late, _valid_indices(len(events), rejections), a.topic,
                 a.partition, a.offset, now_ms)
         out.dead_letters.extend(_dead(r, a, now_ms) for r in rejections)

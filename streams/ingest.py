@@ -53,6 +53,7 @@ class Decoded:
     hours: Counter[int] = field(default_factory=Counter)  # event hour (epoch ms) -> events
     watermark_ms: int = 0
     started_s: float = 0.0
+    partition_max: dict[int, int] = field(default_factory=dict)  # latest ts per partition
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -86,6 +87,9 @@ class Ingestor:
         self.stopping = False
         self.refused: BatchRefused | None = None
         self.archived = self.dead = self.late = self.batches = 0
+        # latest stored event time per partition, and when it last moved (monotonic s)
+        self.partition_watermarks: dict[int, tuple[int, float]] = {}
+        self._started_at = time.monotonic()
         self._inserter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="insert")
 
     def handle(self, arrivals: list[Arrival]) -> list[DeadLetter]:
@@ -112,6 +116,8 @@ class Ingestor:
             res = process_batch(chunk, now, self.decoded_watermark_ms, lateness_ms, self.limits)
             self.decoded_watermark_ms = res.watermark_ms
             d.dead += res.dead_letters
+            for p, t in res.partition_max_ms.items():
+                d.partition_max[p] = max(t, d.partition_max.get(p, 0))
             if len(res.rows):
                 d.inserts.append(self._inserter.submit(
                     self._write, EVENTS_TABLE, res.rows.columns, STAGING_COLUMN_NAMES))
@@ -142,6 +148,10 @@ class Ingestor:
             self._write(DEAD_LETTERS_TABLE, dead_letter_columns(d.dead), DEAD_LETTER_COLUMNS)
         self.sink.flush()
         self.watermark_ms = d.watermark_ms
+        moved_at = time.monotonic()
+        for p, t in d.partition_max.items():
+            if t > self.partition_watermarks.get(p, (0, 0.0))[0]:
+                self.partition_watermarks[p] = (t, moved_at)
         if self.publisher is not None and d.hours:
             self.publisher.note_events(d.hours)
         stored = d.events - d.late
@@ -155,6 +165,21 @@ class Ingestor:
         for hook in self.after_stored:
             hook()
         return d.dead
+
+    def low_watermark_ms(self, idle_s: float = 60.0) -> int:
+        """The event time every partition has reached: the least of the scan topic's
+        partitions' latest stored event times, leaving out a partition that has not moved
+        for `idle_s` (one that ran dry, or is consumed by another worker, must not hold
+        the others back; until then an unseen partition holds it at 0). A backfill
+        consumes partitions at different speeds: data below this is complete up to the
+        producers' disorder, data below the plain watermark (the greatest) may not be."""
+        now = time.monotonic()
+        marks = [self.partition_watermarks.get(p, (0, self._started_at))
+                 for p in range(self.settings.partitions)]
+        marks += [m for p, m in self.partition_watermarks.items()
+                  if p >= self.settings.partitions]
+        active = [t for t, at in marks if now - at < idle_s]
+        return min(active) if active else max((t for t, _ in marks), default=0)
 
     def run_serialised(self, action: Callable[[], T]) -> Future[T]:
         """Run `action` on the insert thread, after every batch submitted so far is stored."""

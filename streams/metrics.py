@@ -26,6 +26,28 @@ CONFLICTING_EVENT_IDS = Gauge("courierwatch_conflicting_event_ids",
                               "Event ids stored with more than one content (re-sends that "
                               "disagree; each counts once, see `courierwatch conflicts`).")
 
+# Alerting (services.alert_runner, services.alert_outbox). KPI series: labels city, company,
+# kpi only (bounded by the city registry, the brands and the KPI list; never a parcel).
+KPI_VALUE = Gauge("courierwatch_kpi_value",
+                  "KPI over the last settled hour of event time, in the KPI's unit "
+                  "(ratio, per_1000, ...).", ["city", "company", "kpi"])
+KPI_NUMERATOR = Counter("courierwatch_kpi_numerator_total",
+                        "Distinct events in KPI numerators, by settled 5-minute bucket.",
+                        ["city", "company", "kpi"])
+KPI_DENOMINATOR = Counter("courierwatch_kpi_denominator_total",
+                          "Distinct events in KPI denominators, by settled 5-minute bucket.",
+                          ["city", "company", "kpi"])
+ALERTS_FIRING = Gauge("courierwatch_alerts_firing", "Alerts firing now, by severity.",
+                      ["severity"])
+ALERT_TRANSITIONS = Counter("courierwatch_alert_transitions_total",
+                            "Alerts raised (firing) and resolved.", ["state"])
+ALERT_NOTIFICATIONS = Counter("courierwatch_alert_notifications_total",
+                              "Webhook deliveries by outcome (delivered, failed).", ["outcome"])
+ALERT_EVALUATION_SECONDS = Histogram("courierwatch_alert_evaluation_seconds",
+                                     "Time of one alert evaluation tick (query and evaluate).",
+                                     buckets=(0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30))
+ALERT_EVALUATED_SECONDS = Gauge("courierwatch_alert_evaluated_until_seconds",
+                                "Event time up to which alerts are evaluated (Unix seconds).")
 
 def record_batch(messages: int, stored: int, late: int, dead_reasons: list[str],
                  seconds: float, watermark_ms: int) -> None:

@@ -15,6 +15,8 @@ import re
 
 from clickhouse_connect.driver.exceptions import OperationalError, StreamFailureError
 
+from courierwatch.redact import mask_secrets
+
 TRANSIENT_CODES: dict[int, str] = {
     32: "ATTEMPT_TO_READ_AFTER_EOF", 159: "TIMEOUT_EXCEEDED", 160: "TOO_SLOW",
     202: "TOO_MANY_SIMULTANEOUS_QUERIES", 203: "NO_FREE_CONNECTION", 209: "SOCKET_TIMEOUT",
@@ -50,6 +52,7 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def first_line(exc: BaseException, limit: int = 300) -> str:
-    """The exception as one short line for a log: type, then its message's first line."""
-    text = str(exc).strip().splitlines()
+    """The exception as one short line for a log: type, then its message's first line,
+    with any password in a URL masked."""
+    text = mask_secrets(str(exc)).strip().splitlines()
     return f"{type(exc).__name__}: {text[0][:limit] if text else ''}"

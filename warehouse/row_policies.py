@@ -18,6 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from courierwatch.cities import YRD_REGION
 from courierwatch.scope import Scope
 
 _CODE = re.compile(r"[0-9]{2}|[0-9]{6}")
@@ -61,6 +62,8 @@ def policy_condition(scope: Scope, column: str = "city") -> str:
         conds.append(f"substring({col}, 1, 2) IN ({', '.join(map(_literal, provinces))})")
     if cities:
         conds.append(f"{col} IN ({', '.join(map(_literal, cities))})")
+    if scope.covers(YRD_REGION):  # stored region rows (published figures, alerts)
+        conds.append(f"{col} = '{YRD_REGION}'")
     return " OR ".join(conds)
 
 

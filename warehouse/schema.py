@@ -39,6 +39,7 @@ from clickhouse_connect.driver.client import Client
 
 from courierwatch.kpi import COUNTS
 from courierwatch.periods import CST_ZONE as CST
+from warehouse.alert_schema import alert_ddl
 from warehouse.audit_schema import audit_log_ddl
 from warehouse.scoping import system_read
 
@@ -280,6 +281,7 @@ def migrations(db: str) -> tuple[Migration, ...]:
             f"ALTER TABLE {db}.dead_letters ADD COLUMN IF NOT EXISTS raw_bytes UInt64")),
         Migration("0009_content_conflicts", tuple(_conflicts_ddl(db))),
         Migration("0010_audit_log", tuple(audit_log_ddl(db))),
+        Migration("0011_alerts", alert_ddl(db)),
     )
 
 

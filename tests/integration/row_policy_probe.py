@@ -30,7 +30,7 @@ DB = "courierwatch"
 
 def main(path: str, scopes: list[str]) -> None:
     wh = Warehouse(f"chdb://{path}", DB)
-    codes = sorted(CITIES)
+    codes = sorted([*CITIES, "YRD"])  # the region rows too (published figures, alerts)
     source = f"(SELECT arrayJoin({orjson.dumps(codes).decode().replace(chr(34), chr(39))}) AS city)"
     tables = [r[0] for r in wh.query(CITY_TABLES_SQL, {"db": DB, "views": list(VIEW_ENGINES)})]
     out = {"tables": tables, "scopes": {}}

@@ -92,12 +92,13 @@ def test_orphans_of_a_killed_command_are_stopped_by_the_next_one(tmp_path: Path)
     """Where the kernel did not stop them (no PR_SET_PDEATHSIG, an older version), a worker
     and a broker whose command is gone are orphans: the next command stops both and
     clears their records instead of refusing ("a worker owns this data directory")."""
-    from runtime.broker import _free_port, tansu_binary
+    from runtime.broker import tansu_binary
     from runtime.lifetime import identity
+    from runtime.ports import free_port
 
     data_dir = tmp_path / "cw"
     data_dir.mkdir()
-    port = _free_port()
+    port = free_port()
     # A dead "command": a process that has exited (its identity can never be alive again).
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
@@ -114,7 +115,7 @@ def test_orphans_of_a_killed_command_are_stopped_by_the_next_one(tmp_path: Path)
             {"bootstrap": f"127.0.0.1:{port}", **identity(broker.pid).as_record(),
              **dead_owner}))
         (data_dir / "api.json").write_text(json.dumps(
-            {"port": _free_port(), **identity(stand_in.pid).as_record(), **dead_owner}))
+            {"port": free_port(), **identity(stand_in.pid).as_record(), **dead_owner}))
         events = list(generate(GeneratorConfig(count=3_000, seed=4)))
         cli = Cli(data_dir)
         cli.run("process", "--input", str(write_jsonl(tmp_path / "in.jsonl", events)))

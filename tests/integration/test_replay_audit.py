@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -19,6 +20,37 @@ from tests.reference import period
 pytestmark = pytest.mark.integration
 
 RANGE = ("--from", "2026-11-02", "--to", "2026-11-09")
+
+
+LIVE_DIFF = """
+import orjson
+from datetime import datetime, timezone, timedelta
+from runtime.settings import load_settings
+from services.replay_diff import explained_differences
+from warehouse.client import Warehouse
+from warehouse.queries import CellFilter
+s = load_settings()
+wh = Warehouse(s.clickhouse, s.database)
+cst = timezone(timedelta(hours=8))
+flt = CellFilter("331000", "SF", datetime(2026, 11, 2, tzinfo=cst),
+                 datetime(2026, 11, 3, tzinfo=cst))
+cell = ("331000", "SF", "2026-11-02 00:00:00", "volume")
+out = explained_differences(wh, flt, {cell: (1.0, 0.0)}, {cell: (2.0, 0.0)},
+                            "2000-01-01 00:00:00.000")
+wh.close()
+print(orjson.dumps(out["from_live"][0]["causes"]).decode())
+"""
+
+
+def _live_difference_causes(cli: Cli) -> list[dict[str, object]]:
+    """The causes the replay would give a live cell that differs from the replayed one if
+    the replay's snapshot had been taken before any event arrived (in a subprocess: one
+    process at a time may open the chDB directory)."""
+    from tests.conftest import REPO
+
+    proc = subprocess.run([sys.executable, "-c", LIVE_DIFF], env=cli.env, cwd=REPO,
+                          capture_output=True, text=True, timeout=300, check=True)
+    return list(orjson.loads(proc.stdout.strip().splitlines()[-1]))
 
 
 def _renders_and_prints_in_chromium(page: Path, tmp: Path) -> None:
@@ -46,8 +78,10 @@ def test_replay_of_a_week_for_one_city_is_reproducible_pinned_and_explained(
     differences.json and report.html; kpis.json holds exactly the live `kpi --format json`
     rows; the manifest's counts equal the generated events of the city in the range and its
     hashes those of the files; a figure restated after publication is reported as a
-    difference from the published figure caused by a restatement; both replays are in an
-    audit log that verifies."""
+    difference from the published figure caused by a restatement (and a conflicting
+    re-send); a live cell differing from a replay pinned before every arrival is explained
+    as late data with the count of the cell's arrivals; the report renders and prints in
+    Chromium; both replays are in an audit log that verifies."""
     cli = Cli(tmp_path / "cw", COURIERWATCH_PUBLISH_INTERVAL_S="1")
     events = list(generate(GeneratorConfig(count=6000, seed=5)))
     cli.run("process", "--input", str(write_jsonl(tmp_path / "a.jsonl", events)))
@@ -97,6 +131,12 @@ def test_replay_of_a_week_for_one_city_is_reproducible_pinned_and_explained(
     assert conflicting and conflicting[0]["count"] == 1
     assert all(d["causes"] for d in diffs["from_published"])
 
+    sf_day = [e for e in events if (e["city"], e["company"]) == ("331000", "SF")
+              and period(str(e["ts"]), "day") == "2026-11-02 00:00:00"]
+    late_cause = _live_difference_causes(cli)
+    assert {"cause": "late_data", "count": len(sf_day)} in [
+        {k: c[k] for k in ("cause", "count")} for c in late_cause]
+
     html = (outs[0] / "report.html").read_text("utf-8")
     assert "<script" not in html and "http://" not in html.replace(
         'xmlns="http://www.w3.org/2000/svg"', "")
@@ -123,8 +163,6 @@ def test_bench_replay_mode_still_measures_the_replay(tmp_path: Path) -> None:
     """`bench --mode replay`'s code path (a small archive here) runs the new replay: it
     replays every archived event, finds no difference from live, and reports a positive
     events/s for the target check."""
-    import sys
-
     from tests.conftest import REPO
 
     cli = Cli(tmp_path / "cw")

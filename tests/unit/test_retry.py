@@ -118,3 +118,14 @@ def test_transient_error_at_shutdown_gives_up_as_unavailable() -> None:
     with pytest.raises(SinkUnavailable):
         policy.run(action, lambda: stopping[0])
     assert len(clock.slept) == 2
+
+
+def test_logged_store_errors_mask_passwords() -> None:
+    """The one-line form of a store error, which the retry and exit lines log, never
+    carries a password from a URL in the error's message."""
+    from warehouse.errors import first_line
+
+    exc = OperationalError("Error HTTPConnectionPool(https://ops:hunter2@ch.example:8443) "
+                           "refused\nsecond line")
+    line = first_line(exc)
+    assert "hunter2" not in line and "ops:***@ch.example" in line and "\n" not in line

@@ -92,6 +92,9 @@ def test_sql_condition_binds_values_as_parameters() -> None:
     assert params == {"scope_provinces": ["32"], "scope_cities": ["331000", "420100"]}
     national: dict[str, object] = {}
     assert Scope.national().sql_condition("d_city", national) == "1" and national == {}
+    yrd: dict[str, object] = {}
+    cond = parse_scope("province:31,province:32,province:33").sql_condition("city", yrd)
+    assert cond.endswith("OR city = {scope_region:String})") and yrd["scope_region"] == "YRD"
 
 
 def test_sql_condition_refuses_a_column_that_is_not_an_identifier() -> None:

@@ -73,3 +73,32 @@ def test_passwords_are_masked_when_printed_and_in_errors() -> None:
     with pytest.raises(SettingsError) as err:
         load_settings({"COURIERWATCH_CLICKHOUSE": dsn, "COURIERWATCH_PARTITIONS": "x"})
     assert "s3cr3t" not in str(err.value)
+
+
+
+def test_command_line_bad_setting_is_one_line_and_exit_2(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`courierwatch kpi` with a non-numeric setting exits 2 with one line naming the
+    variable (before: a ValueError traceback)."""
+    from cli.main import main
+
+    monkeypatch.setattr("signal.signal", lambda *a: None)  # keep pytest's own handlers
+    monkeypatch.setenv("COURIERWATCH_MIN_SAMPLE", "fifty")
+    assert main(["kpi"]) == 2
+    err = capsys.readouterr().err
+    assert err == "courierwatch: COURIERWATCH_MIN_SAMPLE='fifty': not an integer\n"
+
+
+def test_settings_command_masks_the_password(monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """`courierwatch settings --format json` prints every variable, the DSN masked."""
+    import orjson
+
+    from cli.main import main
+
+    monkeypatch.setattr("signal.signal", lambda *a: None)
+    monkeypatch.setenv("COURIERWATCH_CLICKHOUSE", "https://ops:hunter2@ch.example:8443")
+    assert main(["settings", "--format", "json"]) == 0
+    shown = orjson.loads(capsys.readouterr().out)
+    assert set(shown) == {s.env for s in SETTINGS}
+    assert shown["COURIERWATCH_CLICKHOUSE"] == "https://ops:***@ch.example:8443"

@@ -1,0 +1,131 @@
+"""The alert record and the figures alerting is computed from. Pure: no I/O.
+
+Alerting reads its own counts (warehouse.alert_schema): per city x company x 5-minute
+bucket of event time, the distinct events the alertable KPIs need. For a KPI whose
+numerator is a filtered share of its denominator's events (x-ray among ACCEPTED, ...) the
+store counts the *complement* (ACCEPTED without x-ray): those sets are a few per cent of
+the events, so the extra aggregation costs the ingest path little.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+# The counts the alert store keeps per bucket (their SQL conditions: warehouse.alert_schema).
+ALERT_COUNTS: tuple[str, ...] = (
+    "accepted", "accepted_ecommerce", "delivered", "delivered_locker",
+    "exc_delay", "exc_damage", "exc_loss",
+    "complaint_filed", "complaint_accepted", "complaint_resolved", "complaint_valid",
+    "complaint_satisfied",
+    "not_standard", "not_e_waybill", "ecommerce_secondary", "not_recycled_bag",
+    "not_real_name", "not_inspected", "not_xray",
+)
+COUNT_INDEX: dict[str, int] = {n: i for i, n in enumerate(ALERT_COUNTS)}
+
+
+@dataclass(frozen=True, slots=True)
+class KpiCounts:
+    """How a KPI's numerator and denominator come out of the alert counts.
+
+    `complement`: the stored count is denominator minus numerator (the events that miss).
+    """
+
+    denominator: str
+    count: str
+    complement: bool = False
+
+    def num_den(self, c: tuple[int, ...]) -> tuple[int, int]:
+        den = c[COUNT_INDEX[self.denominator]]
+        n = c[COUNT_INDEX[self.count]]
+        return (den - n if self.complement else n), den
+
+
+# The KPIs alerting evaluates: every ratio KPI of courierwatch.figures whose counts are not
+# a join (on_time_rate and promise_kept_rate need the DELIVERED x ACCEPTED join: see
+# docs/alerting.md), with the same numerator and denominator as the figures.
+ALERT_KPIS: dict[str, KpiCounts] = {
+    "locker_share": KpiCounts("delivered", "delivered_locker"),
+    "delay_rate": KpiCounts("accepted", "exc_delay"),
+    "damage_rate": KpiCounts("accepted", "exc_damage"),
+    "loss_rate": KpiCounts("accepted", "exc_loss"),
+    "valid_complaint_rate": KpiCounts("accepted", "complaint_valid"),
+    "complaint_acceptance_rate": KpiCounts("complaint_filed", "complaint_accepted"),
+    "complaint_satisfaction": KpiCounts("complaint_resolved", "complaint_satisfied"),
+    "standard_packaging_share": KpiCounts("accepted", "not_standard", True),
+    "e_waybill_share": KpiCounts("accepted", "not_e_waybill", True),
+    "no_secondary_packaging_share": KpiCounts("accepted_ecommerce", "ecommerce_secondary", True),
+    "recycled_bag_share": KpiCounts("accepted", "not_recycled_bag", True),
+    "real_name_rate": KpiCounts("accepted", "not_real_name", True),
+    "inspection_rate": KpiCounts("accepted", "not_inspected", True),
+    "xray_rate": KpiCounts("accepted", "not_xray", True),
+}
+
+ALERT_NAME = "CourierwatchTargetBreach"
+FIRING, RESOLVED = "firing", "resolved"
+PAGE, WARNING = "page", "warning"
+
+
+def fingerprint(city: str, company: str, kpi: str, policy_id: str) -> str:
+    """16 hex digits of SHA-256 over the sorted labels: stable across runs, processes and
+    replays (the same labels always give the same fingerprint, as in Alertmanager)."""
+    labels = {"alertname": ALERT_NAME, "city": city, "company": company, "kpi": kpi,
+              "policy_id": policy_id}
+    text = "\x00".join(f"{k}={labels[k]}" for k in sorted(labels))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One alert (city x company x KPI x policy) as of its latest evaluation.
+
+    Times are epoch milliseconds of *event time*: `started_at_ms` is the end of the first
+    5-minute bucket whose evaluation breached, `last_breach_ms` the latest such, and
+    `resolved_at_ms` the evaluation at which it resolved. `value` (in the KPI's unit, as
+    `courierwatch kpi` shows it) and `sample` (the denominator) are of the long window of
+    the rule that breached last; `burn_rate` is that window's miss share over the budget.
+    """
+
+    fingerprint: str
+    city: str
+    city_zh: str
+    city_en: str
+    company: str
+    kpi: str
+    unit: str
+    value: float
+    threshold: float
+    comparator: str
+    policy_id: str
+    source: str
+    section: str
+    quote: str
+    strength: str
+    severity: str
+    state: str
+    rule: str
+    long_window_s: int
+    short_window_s: int
+    burn_factor: float
+    burn_rate: float
+    short_value: float | None
+    sample: int
+    misses: int
+    started_at_ms: int
+    last_breach_ms: int
+    resolved_at_ms: int | None
+    evaluated_at_ms: int
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """The notification identity: one alert episode (fingerprint and start)."""
+        return self.fingerprint, self.started_at_ms
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Alert:
+        """Inverse of `to_json`; unknown keys are ignored, a missing one is a KeyError."""
+        return cls(**{f.name: d[f.name] for f in fields(cls)})
