@@ -255,6 +255,16 @@ def bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _without_credentials(url: str) -> str:
+    """The URL with any user:password removed (never written to the audit log)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
 def provision_grafana(args: argparse.Namespace) -> int:
     import os
 
@@ -278,6 +288,13 @@ def provision_grafana(args: argparse.Namespace) -> int:
             summary = provision(api, catalog, targets, lambda _: bar.advance(task))
     except GrafanaException as exc:
         raise RuntimeError(f"Grafana refused: {exc}") from exc
+    from services import audit_log
+
+    audit_log.append(  # provisioning runs are on the hash-chained audit log (docs/audit.md)
+        audit_log.current_actor(), "provision_grafana",
+        {"url": _without_credentials(args.url), "clickhouse_url": args.clickhouse_url,
+         "prometheus_url": args.prometheus_url, "webhook_url": args.webhook_url},
+        {"objects": [{"kind": k, "uid": u, "action": a} for k, u, a in summary.actions]})
     if args.format == "json":
         print(json.dumps([{"kind": k, "uid": u, "action": a} for k, u, a in summary.actions],
                          ensure_ascii=False, indent=2))

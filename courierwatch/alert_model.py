@@ -18,7 +18,7 @@ ALERT_COUNTS: tuple[str, ...] = (
     "accepted", "accepted_ecommerce", "delivered", "delivered_locker",
     "exc_delay", "exc_damage", "exc_loss",
     "complaint_filed", "complaint_accepted", "complaint_resolved", "complaint_valid",
-    "complaint_satisfied",
+    "complaint_satisfied", "company_complaint_resolved", "company_complaint_satisfied",
     "not_standard", "not_e_waybill", "ecommerce_secondary", "not_recycled_bag",
     "not_real_name", "not_inspected", "not_xray",
 )
@@ -53,6 +53,8 @@ ALERT_KPIS: dict[str, KpiCounts] = {
     "valid_complaint_rate": KpiCounts("accepted", "complaint_valid"),
     "complaint_acceptance_rate": KpiCounts("complaint_filed", "complaint_accepted"),
     "complaint_satisfaction": KpiCounts("complaint_resolved", "complaint_satisfied"),
+    "company_complaint_satisfaction": KpiCounts("company_complaint_resolved",
+                                                "company_complaint_satisfied"),
     "standard_packaging_share": KpiCounts("accepted", "not_standard", True),
     "e_waybill_share": KpiCounts("accepted", "not_e_waybill", True),
     "no_secondary_packaging_share": KpiCounts("accepted_ecommerce", "ecommerce_secondary", True),

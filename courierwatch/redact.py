@@ -19,9 +19,6 @@ then every run of `MIN_MASKED_RUN` or more digits (spaces, dashes, dots and pare
 between them allowed) and every e-mail address is masked, and so is the string after a key
 naming personal data. Both rules mask more than the screen flags, never less.
 Pure: no I/O.
-
-Also here, `mask_secrets`: the one rule for secrets in text that is printed or logged (the
-settings printout, a quoted store error): a password in a URL becomes `***`.
 """
 
 from __future__ import annotations
@@ -116,11 +113,3 @@ def _mask_keyed(m: re.Match[str]) -> str:
     if key_names_personal_data(m.group(1)):
         return f'"{m.group(1)}"{m.group(2)}"{REDACTED}"'
     return m.group(0)
-
-
-_URL_PASSWORD = re.compile(r"(//[^:/@\s]+:)[^@\s]+@")
-
-
-def mask_secrets(text: str) -> str:
-    """`http://user:pass@host` -> `http://user:***@host`, anywhere in `text`."""
-    return _URL_PASSWORD.sub(r"\1***@", text)

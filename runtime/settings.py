@@ -20,7 +20,7 @@ from typing import Any
 
 from courierwatch.contract import DEFAULT_LIMITS, Limits
 from courierwatch.judgement import DEFAULT_MIN_SAMPLE
-from courierwatch.redact import mask_secrets
+from courierwatch.masking import mask_secrets
 
 
 class SettingsError(ValueError):

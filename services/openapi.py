@@ -57,6 +57,12 @@ PATHS: dict[str, dict[str, Any]] = {
         "summary": "Changes to already-published figures, newest first",
         "parameters": [CITY, COMPANY, FROM, TO],
         "responses": _ok("restatements", "#/components/schemas/Rows")}},
+    "/api/conflicts": {"get": {
+        "summary": "Every version of every event id re-sent with other contents, the "
+                   "counting one marked (for auditors)",
+        "responses": {"200": _json("versions: event_id, content_hash, counts, ts, city, "
+                                   "company, type, parcel_id, topic, partition, offset",
+                                   "#/components/schemas/Rows")}}},
     "/api/status": {"get": {
         "summary": "Ingest counters and the event-time watermark",
         "responses": {"200": {"description": "counters", "content": {"application/json": {
@@ -64,6 +70,22 @@ PATHS: dict[str, dict[str, Any]] = {
                 "archived": {"type": "integer"}, "late": {"type": "integer"},
                 "dead_lettered": {"type": "integer"},
                 "watermark_ms": {"type": "integer"}}}}}}}}},
+    "/api/conflicts": {"get": {
+        "summary": "Event ids re-sent with other contents: each version and the one counted",
+        "responses": _ok("conflicting versions", "#/components/schemas/Rows")}},
+    "/api/alerts": {"get": {
+        "summary": "Alerts on breaches of the plans' targets (firing and resolved)",
+        "parameters": [CITY, COMPANY,
+                       _param("active", "1 for firing alerts only",
+                              schema={"type": "string", "enum": ["0", "1", "true", "false"]})],
+        "responses": _ok("alerts as `courierwatch alerts list --format json`",
+                         "#/components/schemas/Rows")}},
+    "/api/audit": {"get": {
+        "summary": "The hash-chained audit log (replays, imports, catalog changes, "
+                   "provisioning, token changes)",
+        "responses": {"200": {"description": "records in seq order", "content": {
+            "application/json": {"schema": {"type": "object", "properties": {
+                "records": {"type": "array", "items": {"type": "object"}}}}}}}}}},
     "/api/probe": {"get": {
         "summary": "Benchmark latency markers: which marker cells are counted yet",
         "parameters": [{**CITY, "required": True},

@@ -40,13 +40,17 @@ def count_names(e: dict[str, Any]) -> list[str]:
             out.append("delivered_locker")
     elif t == "EXCEPTION" and e["kind"] in ("DELAY", "DAMAGE", "LOSS"):
         out.append("exc_" + e["kind"].lower())
-    elif t == "COMPLAINT":
+    elif t == "COMPLAINT" and (e.get("channel") or "APPEAL") == "APPEAL":  # 申诉
         stage = e["stage"]
         out.append("complaint_" + stage.lower())
         if stage == "RESOLVED" and e.get("valid"):
             out.append("complaint_valid")
         if stage == "RESOLVED" and e.get("satisfied"):
             out.append("complaint_satisfied")
+    elif t == "COMPLAINT" and e["stage"] == "RESOLVED":  # 投诉 to the company
+        out.append("company_complaint_resolved")
+        if e.get("satisfied"):
+            out.append("company_complaint_satisfied")
     return out
 
 

@@ -15,7 +15,7 @@ import re
 
 from clickhouse_connect.driver.exceptions import OperationalError, StreamFailureError
 
-from courierwatch.redact import mask_secrets
+from courierwatch.masking import mask_secrets
 
 TRANSIENT_CODES: dict[int, str] = {
     32: "ATTEMPT_TO_READ_AFTER_EOF", 159: "TIMEOUT_EXCEEDED", 160: "TOO_SLOW",

@@ -49,10 +49,12 @@ def wh(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
             for i, e in enumerate(events)]
     w.insert("events_in", [list(c) for c in zip(*rows, strict=True)], STAGING_COLUMN_NAMES)
     # A published hour: 80 of 100 joined deliveries on time on the yrd_24h class.
-    w.command(f"""INSERT INTO courierwatch.kpi_published VALUES
+    w.command(f"""INSERT INTO courierwatch.kpi_published (city, company, period, period_start,
+          kpi, numerator, denominator, value, published_at) VALUES
         ('{TAIZHOU}', 'ZTO', 'hour', '2026-11-02 08:00:00', 'on_time_rate.yrd_24h', 80, 100,
          0.8, now64(3))""")
-    w.command("""INSERT INTO courierwatch.dead_letters VALUES
+    w.command("""INSERT INTO courierwatch.dead_letters (received_at, stage, reason, detail,
+          raw, topic, partition, offset, msg_index) VALUES
         (now64(3), 'decode', 'pii', 'phone', '{}', 'scan.v1', 0, 7, 0)""")
     return w
 

@@ -26,7 +26,8 @@ def test_provision_creates_everything_once_and_a_second_run_only_overwrites(cli:
     """First run: one folder, both data sources (fixed uids, ClickHouse with
     defaultDatabase courierwatch), every committed dashboard JSON as is, one contact
     point and one alert rule per event-measurable catalog target. Second run: no create
-    request at all, the same bodies as updates, and the stub holds the same objects."""
+    request at all, the same bodies as updates, and the stub holds the same objects. Both
+    runs are on the audit log, without the token."""
     cli.env["COURIERWATCH_GRAFANA_TOKEN"] = "test-token"
     n_rules = sum(1 for t in load_catalog().targets if t.measurable_by == "events")
     committed = {p.stem: json.loads(p.read_text("utf-8")) for p in JSON_DIR.glob("*.json")}
@@ -62,6 +63,10 @@ def test_provision_creates_everything_once_and_a_second_run_only_overwrites(cli:
                          if p.startswith("/api/v1/provisioning/alert-rules/")}
         assert updated_rules == created_rules  # each update carries what its create carried
         assert json.dumps(stub.store, sort_keys=True) == snapshot
+    audit = json.loads(cli.run("audit", "list", "--format", "json").stdout)
+    runs = [r for r in audit if r["action"] == "provision_grafana"]
+    assert len(runs) == 2 and runs[0]["inputs"]["url"] == stub.url
+    assert "test-token" not in json.dumps(audit)  # the token is never recorded
 
 
 def test_provision_without_a_token_is_refused_before_any_request(cli: Cli) -> None:

@@ -7,15 +7,21 @@ from openapi_spec_validator import validate
 
 from courierwatch.catalog import load_catalog
 from runtime.settings import load_settings
+from services.alert_api import register_alert_views
 from services.api import register_views
 from services.api_series import series_payload
+from services.audit_api import register_audit_views
 from services.openapi import spec
 
 
 def _served_paths() -> set[str]:
     app = faust.App("docs-test", broker="kafka://127.0.0.1:1", web_enabled=True,
                     autodiscover=False)
-    register_views(app, load_settings({}), None)  # type: ignore[arg-type]  # no request served
+    settings = load_settings({})
+    # Every view module the worker registers (services/worker.py); no request is served.
+    register_views(app, settings, None)  # type: ignore[arg-type]
+    register_alert_views(app, None)  # type: ignore[arg-type]
+    register_audit_views(app, settings, None)  # type: ignore[arg-type]
     return set(app.web.views)
 
 
