@@ -70,9 +70,6 @@ PATHS: dict[str, dict[str, Any]] = {
                 "archived": {"type": "integer"}, "late": {"type": "integer"},
                 "dead_lettered": {"type": "integer"},
                 "watermark_ms": {"type": "integer"}}}}}}}}},
-    "/api/conflicts": {"get": {
-        "summary": "Event ids re-sent with other contents: each version and the one counted",
-        "responses": _ok("conflicting versions", "#/components/schemas/Rows")}},
     "/api/alerts": {"get": {
         "summary": "Alerts on breaches of the plans' targets (firing and resolved)",
         "parameters": [CITY, COMPANY,

@@ -47,7 +47,8 @@ def _catalog_from_yaml() -> tuple[dict[str, dict[str, Any]], dict[str, list[str]
 def test_every_event_target_is_judged_on_traffic_across_the_country(tmp_path: Path) -> None:
     """Every target marked measurable_by events is judged (pass or breach, not no_data) on
     at least one cell (with the minimum sample set to 1: this test asks whether the catalog's
-    readings reach the traffic, not how many parcels make a rate worth judging); a major-brands target only on major brands' cells, never on `*` or
+    readings reach the traffic, not how many parcels make a rate worth judging); a
+    major-brands target only on major brands' cells, never on `*` or
     another company; each judged target shows its sentence's strength, and a row whose
     breaches are all aspirational says so; intra-city parcels are reported, never judged;
     and every figure equals the independent reference computation."""
