@@ -12,21 +12,24 @@ from rich.table import Table
 
 from courierwatch.cities import resolve_city
 from runtime.settings import Settings, load_settings
-from services.owner import get_json, running_api
+from services.figures_source import api_base, local_scope
+from services.owner import get_json
 
 
 def fetch_alerts(settings: Settings, active: bool, city: str | None,
                  company: str | None) -> list[dict[str, Any]]:
-    base = running_api(settings.data_dir)
+    base = api_base(settings)
     if base:
         params = {"active": "1" if active else "", "city": city or "", "company": company or ""}
-        return list(get_json(base, "/api/alerts", params)["rows"])
+        return list(get_json(base, "/api/alerts", params, token=settings.api_token)["rows"])
     from services.alert_api import alert_rows
     from warehouse.client import Warehouse
+    from warehouse.filters import CellFilter
 
+    flt = CellFilter(city, company, scope=local_scope(settings))
     wh = Warehouse(settings.clickhouse, settings.database)
     try:
-        return alert_rows(wh, active, city, company)
+        return alert_rows(wh, flt, active)
     finally:
         wh.close()
 

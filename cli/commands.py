@@ -105,6 +105,7 @@ def kpi(args: argparse.Namespace) -> int:
 
 
 def replay(args: argparse.Namespace) -> int:
+    from services.figures_source import local_scope
     from services.owner import ensure_unowned
     from services.replay import run_replay
     from warehouse.queries import CellFilter
@@ -114,8 +115,8 @@ def replay(args: argparse.Namespace) -> int:
     city, company, start, end = _filters(args)
     if start is None or end is None:
         raise UserError("replay needs --from and --to")
-    summary = run_replay(settings, CellFilter(city, company, start, end, args.by),
-                         Path(args.out), console=Console(stderr=True))
+    flt = CellFilter(city, company, start, end, args.by, scope=local_scope(settings))
+    summary = run_replay(settings, flt, Path(args.out), console=Console(stderr=True))
     if args.format == "json":
         _print_json(summary)
     else:
@@ -207,16 +208,20 @@ def serve(args: argparse.Namespace) -> int:
     import time
 
     from runtime.broker import ensure_topics, kafka_bootstrap
+    from services.access import check_bind
     from services.pipeline import running_worker
 
     settings = load_settings()
+    if args.host:
+        settings = settings.with_(api_host=args.host)
+    check_bind(settings)
     port = args.port or settings.api_port
     console = Console()
     with kafka_bootstrap(settings) as bootstrap:
         ensure_topics(bootstrap, settings)
         with running_worker(settings, bootstrap, web_port=port) as worker:
-            console.print(f"courierwatch serving: dashboard http://127.0.0.1:{port}/ · API "
-                          f"/api/kpi · metrics /metrics · producers: bootstrap {bootstrap}, "
+            console.print(f"courierwatch serving: dashboard http://{settings.api_host}:{port}/"
+                          f" · API /api/kpi · metrics /metrics · producers: bootstrap {bootstrap}, "
                           f"topic {settings.scan_topic} · Ctrl-C stops")
             while worker.alive():
                 time.sleep(1)

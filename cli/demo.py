@@ -138,6 +138,7 @@ def run_demo(settings: Settings, duration: float | None, fmt: str, rate: int) ->
     today = now.astimezone(CST).date().isoformat()
     count = int(rate * duration) if duration else 50_000_000
     port = settings.api_port if port_free(settings.api_port) else free_port()
+    token = settings.api_token  # needed (national) once the data directory has tokens
     with kafka_bootstrap(settings) as bootstrap:
         ensure_topics(bootstrap, settings)
         worker = start_worker(settings, bootstrap, web_port=port, reset_database=True)
@@ -146,7 +147,7 @@ def run_demo(settings: Settings, duration: float | None, fmt: str, rate: int) ->
         rows: list[dict[str, Any]] = []
         alerts: list[dict[str, Any]] = []
         try:
-            _wait_for_api(base, worker)
+            _wait_for_api(base, worker, token)
             console.print(f"courierwatch demo: live dashboard {base}/ · API {base}/api/kpi · "
                           f"metrics {base}/metrics · Ctrl-C stops")
             producer.start()
@@ -156,16 +157,16 @@ def run_demo(settings: Settings, duration: float | None, fmt: str, rate: int) ->
                     if not worker.alive():
                         raise RuntimeError(f"worker stopped:\n{worker.log_tail()}")
                     with contextlib.suppress(OSError, ValueError):
-                        rows = get_json(base, "/api/kpi", {"by": "day"})["rows"]
-                        status = get_json(base, "/api/status")
-                        alerts = get_json(base, "/api/alerts", {"active": "1"})["rows"]
+                        rows = get_json(base, "/api/kpi", {"by": "day"}, token=token)["rows"]
+                        status = get_json(base, "/api/status", token=token)
+                        alerts = get_json(base, "/api/alerts", {"active": "1"}, token=token)["rows"]
                         live.update(_screen(rows, status, producer, rate, today, alerts))
                     time.sleep(2)
             producer.stop.set()
             producer.join(timeout=30)
-            _drain(bootstrap, settings, base, producer.sent)
-            rows = get_json(base, "/api/kpi", {"by": "day"})["rows"]
-            alerts = get_json(base, "/api/alerts", {"active": "1"})["rows"]
+            _drain(bootstrap, settings, base, producer.sent, token)
+            rows = get_json(base, "/api/kpi", {"by": "day"}, token=token)["rows"]
+            alerts = get_json(base, "/api/alerts", {"active": "1"}, token=token)["rows"]
         except KeyboardInterrupt:
             producer.stop.set()
         finally:
@@ -194,24 +195,25 @@ def _screen(rows: list[dict[str, Any]], status: dict[str, Any], producer: Produc
                  alerts_table(alerts, f"Active alerts ({len(alerts)})"))
 
 
-def _wait_for_api(base: str, worker: Any, timeout_s: float = 60) -> None:
+def _wait_for_api(base: str, worker: Any, token: str, timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if not worker.alive():
             raise RuntimeError(f"worker stopped:\n{worker.log_tail()}")
         with contextlib.suppress(OSError):
-            get_json(base, "/api/status", timeout_s=2)
+            get_json(base, "/api/status", timeout_s=2, token=token)
             return
         time.sleep(0.3)
     raise TimeoutError("worker API did not come up")
 
 
-def _drain(bootstrap: str, settings: Settings, base: str, sent: int, timeout_s: float = 60) -> None:
+def _drain(bootstrap: str, settings: Settings, base: str, sent: int, token: str,
+           timeout_s: float = 60) -> None:
     """Give the worker a moment to ingest what was produced before the final report."""
     del bootstrap
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        s = get_json(base, "/api/status")
+        s = get_json(base, "/api/status", token=token)
         if s["archived"] + s["late"] + s["dead_lettered"] >= sent * 0.999:
             return
         time.sleep(0.5)

@@ -10,10 +10,14 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from cli.access_commands import AccessError
 from cli.commands import UserError
 from cli.parser import build_parser
+from courierwatch.scope import ScopeError
 from runtime.settings import SettingsError
+from services.access import BindRefused
 from warehouse.client import StoreBusy
+from warehouse.queries import OutsideScope
 
 EXIT_RUNTIME, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
@@ -30,7 +34,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
-    except (UserError, SettingsError, StoreBusy) as exc:
+    except (UserError, SettingsError, StoreBusy, AccessError, BindRefused, ScopeError,
+            OutsideScope) as exc:
         print(f"courierwatch: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except RuntimeError as exc:

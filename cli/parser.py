@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cli import alerts, audit_commands, commands, import_command
+from cli import access_commands, alerts, audit_commands, commands, import_command
 
 Subparsers = Any  # argparse's _SubParsersAction, private in typeshed
 
@@ -44,6 +44,8 @@ def _serve(sub: Subparsers) -> None:
                        "dashboard at /, the API at /api/kpi and /api/restatements, and "
                        "Prometheus metrics at /metrics. Runs until Ctrl-C.")
     p.add_argument("--port", type=int, help="HTTP port (default COURIERWATCH_API_PORT, 8765)")
+    p.add_argument("--host", help="address to listen on (default COURIERWATCH_API_HOST, "
+                   "127.0.0.1); any other address needs API tokens (courierwatch tokens add)")
     p.set_defaults(func=commands.serve)
 
 
@@ -271,7 +273,8 @@ def _import(sub: Subparsers) -> None:
 
 
 COMMANDS = (_demo, _serve, _generate, _process, _kpi, _replay, _restatements, _conflicts,
-            _policies, _bench, _settings, _audit, _import, _provision, _alerts)
+            _policies, _bench, _settings, _audit, _import, _provision, _alerts,
+            access_commands.tokens_parser, access_commands.access_parser)
 
 
 def build_parser() -> argparse.ArgumentParser:

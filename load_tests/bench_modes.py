@@ -187,6 +187,7 @@ def _fill_archive(settings: Settings, events: int, console: Console) -> tuple[in
 
 def replay(settings: Settings, duration_s: float, console: Console,
            events: int = REPLAY_EVENTS) -> dict[str, Any]:
+    from courierwatch.scope import Scope
     from services.replay import run_replay
     from warehouse.queries import CellFilter
 
@@ -198,7 +199,7 @@ def replay(settings: Settings, duration_s: float, console: Console,
     out["archive_fill_s"] = round(time.monotonic() - t0, 1)
     start = datetime.fromtimestamp(lo / 1000, UTC).replace(minute=0, second=0, microsecond=0)
     end = datetime.fromtimestamp(hi / 1000, UTC) + timedelta(hours=1)
-    flt = CellFilter(start=start, end=end, by="day")
+    flt = CellFilter(start=start, end=end, by="day", scope=Scope.national())
     with progress(console) as bar:
         bar.add_task(f"replaying {archived:,} events ({start:%Y-%m-%d} to {end:%Y-%m-%d})",
                      total=None)

@@ -37,6 +37,7 @@ from rich.progress import Progress
 
 from courierwatch.catalog import load_catalog
 from courierwatch.routes import load_route_table
+from courierwatch.scope import Scope
 from load_tests.generator import DEFAULT_START, GeneratorConfig, generate_batches
 from streams.decode import Arrival, process_batch
 from warehouse.client import Warehouse
@@ -60,7 +61,8 @@ def _cpu() -> float:
 def _day_query_s(wh: Warehouse, day: datetime) -> float:
     routes, catalog = load_route_table(), load_catalog()
     t0 = time.perf_counter()
-    kpi_report(wh, CellFilter(start=day, end=day + timedelta(days=1), by="day"), routes, catalog)
+    flt = CellFilter(start=day, end=day + timedelta(days=1), by="day", scope=Scope.national())
+    kpi_report(wh, flt, routes, catalog)
     return round(time.perf_counter() - t0, 3)
 
 

@@ -64,6 +64,10 @@ def _text(text: str) -> str:
     return text
 
 
+def _url(text: str) -> str:
+    return text.strip().rstrip("/")
+
+
 def _urls(text: str) -> tuple[str, ...]:
     urls = tuple(u.strip() for u in text.split(",") if u.strip())
     for u in urls:
@@ -107,7 +111,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("api_port", "COURIERWATCH_API_PORT", _int(0), "8765",
             "HTTP API and dashboard of the worker that owns ClickHouse"),
     Setting("api_host", "COURIERWATCH_API_HOST", _text, "127.0.0.1",
-            "address the worker's HTTP API binds (`0.0.0.0` in a container)"),
+            "address the API listens on; any non-loopback address requires API tokens "
+            "(docs/access.md)"),
+    Setting("api_rate_per_s", "COURIERWATCH_API_RATE", _float(0.001), "20",
+            "API requests per second per token (or client address), on average"),
+    Setting("api_burst", "COURIERWATCH_API_BURST", _int(1), "60",
+            "API requests a caller may send at once before the rate applies"),
+    Setting("api_token", "COURIERWATCH_TOKEN", _text, "",
+            "client: the Bearer token the CLI sends to the API (`courierwatch tokens add`)",
+            secret=True),
+    Setting("api_url", "COURIERWATCH_API_URL", _url, "",
+            "client: read figures from this API (e.g. a remote `https://host`) instead of "
+            "the worker recorded in the data directory"),
     Setting("min_sample", "COURIERWATCH_MIN_SAMPLE", _int(0), str(DEFAULT_MIN_SAMPLE),
             "a rate on a smaller denominator is shown as `too_few`, not judged"),
     Setting("allowed_lateness_s", "COURIERWATCH_ALLOWED_LATENESS_S", _float(0), "604800",
@@ -194,6 +209,10 @@ class Settings:
     partitions: int
     api_port: int
     api_host: str
+    api_rate_per_s: float
+    api_burst: int
+    api_token: str
+    api_url: str
     min_sample: int
     allowed_lateness_s: float
     publish_grace_s: float

@@ -18,6 +18,7 @@ from courierwatch.alert_model import ALERT_KPIS, FIRING, RESOLVED, Alert
 from courierwatch.alerting import AlertRules, Evaluator
 from courierwatch.catalog import Catalog
 from courierwatch.kpi import KPI_BY_NAME
+from courierwatch.scope import Scope
 from services.alert_outbox import Outbox
 from streams import metrics
 from warehouse.alert_store import (
@@ -29,6 +30,7 @@ from warehouse.alert_store import (
     save_progress,
 )
 from warehouse.client import Warehouse
+from warehouse.filters import CellFilter
 
 
 def transitions(changes: list[Alert]) -> list[Alert]:
@@ -51,7 +53,8 @@ class AlertRunner:
         self.evaluator = Evaluator(self.catalog, self.rules,
                                    evaluated_until_ms=load_progress(self.wh))
         recent = self.evaluator.evaluated_until_ms - self.rules.history_s * 1000
-        self.evaluator.restore(a for a in load_alerts(self.wh)
+        every_city = CellFilter(scope=Scope.national())  # the evaluator sees every city
+        self.evaluator.restore(a for a in load_alerts(self.wh, every_city)
                                if a.resolved_at_ms is None or a.resolved_at_ms >= recent)
 
     def tick(self, watermark_ms: int) -> list[Alert]:

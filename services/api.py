@@ -14,6 +14,11 @@
 - GET /api/series, GET /api/policies (services/api_series.py), GET /openapi.json
   (services/openapi.py), GET /static/... (services/static_assets.py)
 
+Every route but the page sits behind services.access: the caller's token gives a scope,
+the request's filter is parsed within it, and each handler reads with `request_filter`
+(whose scope the data layer binds into every query). SCOPED_ROUTES and SCOPE_FREE_ROUTES
+list every /api route; a test fails when a route is in neither.
+
 Queries run in a thread (the warehouse serialises them with ingest) so the event loop
 keeps consuming while a report is computed.
 """
@@ -21,33 +26,35 @@ keeps consuming while a report is computed.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+import re
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 import faust
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from courierwatch.catalog import load_catalog
-from courierwatch.periods import as_cst
 from courierwatch.routes import load_route_table
 from runtime.settings import Settings
+from services.access import ScopedRegistry, access_middleware, request_filter, request_scope
 from services.api_series import register_series_views
 from services.openapi import spec
 from services.static_assets import register_assets
 from warehouse.client import Warehouse
 from warehouse.conflicts import list_conflicts
-from warehouse.queries import CellFilter, restatements
+from warehouse.queries import probe_cells, restatements
 from warehouse.report import kpi_report
 
-
-def filter_from_query(q: Any) -> CellFilter:
-    def when(name: str) -> datetime | None:
-        v = q.get(name)
-        return as_cst(datetime.fromisoformat(v)) if v else None
-
-    return CellFilter(city=q.get("city") or None, company=q.get("company") or None,
-                      start=when("from"), end=when("to"), by=q.get("by", "day"))
+# Every /api route reads through the caller's scope, or is listed here with the reason it
+# needs none (it still needs a token once tokens exist).
+SCOPED_ROUTES = frozenset({"/api/kpi", "/api/restatements", "/api/probe", "/api/status",
+                           "/api/conflicts", "/api/audit",  # audit: national only
+                           "/api/series", "/api/alerts"})
+SCOPE_FREE_ROUTES: dict[str, str] = {
+    "/api/policies": "the policy catalog: targets quoted from the five public seed plans, "
+                     "no figures (a city outside the scope is still refused by the middleware)",
+}
+_PREFIX = re.compile(r"[A-Za-z0-9_]{1,32}")
 
 
 def register_views(app: faust.App, settings: Settings, wh: Warehouse) -> None:
@@ -55,13 +62,15 @@ def register_views(app: faust.App, settings: Settings, wh: Warehouse) -> None:
     routes = load_route_table()
 
     dashboard = resources.files("services").joinpath("static/dashboard.html").read_text("utf-8")
+    # faust's aiohttp driver: its Application is `web_app`; middlewares freeze at start-up.
+    cast(Any, app.web).web_app.middlewares.append(access_middleware(settings))
 
     @app.page("/")
     async def index(web: Any, request: Any) -> Any:
         return web.html(dashboard)
 
     register_assets(app)
-    register_series_views(app, wh, catalog, routes, filter_from_query, settings.min_sample)
+    register_series_views(app, wh, catalog, routes, request_filter, settings.min_sample)
 
     @app.page("/openapi.json")
     async def openapi(web: Any, request: Any) -> Any:
@@ -69,10 +78,7 @@ def register_views(app: faust.App, settings: Settings, wh: Warehouse) -> None:
 
     @app.page("/api/kpi")
     async def kpi(web: Any, request: Any) -> Any:
-        try:
-            flt = filter_from_query(request.query)
-        except ValueError as exc:
-            return web.json({"error": str(exc)}, status=400)
+        flt = request_filter(request)
         rows = await asyncio.get_running_loop().run_in_executor(
             None, lambda: [r.to_json() for r in kpi_report(wh, flt, routes, catalog,
                                                            settings.min_sample)])
@@ -80,7 +86,7 @@ def register_views(app: faust.App, settings: Settings, wh: Warehouse) -> None:
 
     @app.page("/api/restatements")
     async def restated(web: Any, request: Any) -> Any:
-        flt = filter_from_query(request.query)
+        flt = request_filter(request)
         rows = await asyncio.get_running_loop().run_in_executor(
             None, lambda: restatements(wh, flt))
         return web.json({"rows": rows})
@@ -88,7 +94,9 @@ def register_views(app: faust.App, settings: Settings, wh: Warehouse) -> None:
     @app.page("/api/conflicts")
     async def conflicting(web: Any, request: Any) -> Any:
         """Versions of event ids re-sent with other contents (warehouse.conflicts)."""
-        rows = await asyncio.get_running_loop().run_in_executor(None, lambda: list_conflicts(wh))
+        flt = request_filter(request)
+        rows = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: list_conflicts(wh, flt))
         return web.json({"rows": rows})
 
     @app.page("/api/probe")
@@ -100,22 +108,28 @@ def register_views(app: faust.App, settings: Settings, wh: Warehouse) -> None:
         probe reads the key columns alone: merging the states of every cell in the range
         (the first version) held the store's lock for 45 % of a saturated run at 4 polls a
         second and slowed the very ingest it measured."""
-        city, prefix = request.query.get("city", ""), request.query.get("prefix", "")
-        if not city or not prefix:
-            return web.json({"error": "city and prefix are required"}, status=400)
-        rows = await asyncio.get_running_loop().run_in_executor(None, lambda: wh.query(
-            f"SELECT DISTINCT company, 1 FROM {wh.db}.cell_counts "
-            "WHERE city = {city:String} AND startsWith(company, {prefix:String})",
-            {"city": city, "prefix": prefix}))
-        return web.json({"cells": {c: int(n) for c, n in rows}})
+        flt, prefix = request_filter(request), request.query.get("prefix", "")
+        if not flt.city or not _PREFIX.fullmatch(prefix):
+            return web.json({"error": "city and prefix (letters, digits, _) are required"},
+                            status=400)
+        cells = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: probe_cells(wh, flt, prefix))
+        return web.json({"cells": cells})
 
     @app.page("/api/status")
     async def status(web: Any, request: Any) -> Any:
+        """Counters of the whole stream: every city's events, so national scope only; any
+        other scope sees the watermark (how current the figures are) alone."""
         ing = app.ingestor  # type: ignore[attr-defined]
+        if not request_scope(request).is_national:
+            return web.json({"watermark_ms": ing.watermark_ms})
         return web.json({"archived": ing.archived, "late": ing.late,
                          "dead_lettered": ing.dead, "watermark_ms": ing.watermark_ms,
                          "publisher": app.leadership.leading})  # type: ignore[attr-defined]
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:
-        return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+        """Per-city samples only for the national scope (which local mode is)."""
+        registry = REGISTRY if request_scope(request).is_national else ScopedRegistry()
+        return web.bytes(generate_latest(registry),
+                         content_type=CONTENT_TYPE_LATEST.split(";")[0])

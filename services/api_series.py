@@ -94,7 +94,8 @@ def policies_payload(catalog: Catalog, city: str | None) -> dict[str, Any]:
 
 def register_series_views(app: faust.App, wh: Warehouse, catalog: Catalog, routes: RouteTable,
                           parse_filter: Any, min_sample: int) -> None:
-    """`parse_filter(query) -> CellFilter` is services.api.filter_from_query (one parser);
+    """`parse_filter(request) -> CellFilter` is services.access.request_filter: the
+    request's filter within the caller's scope, checked by the access middleware;
     `min_sample` the setting COURIERWATCH_MIN_SAMPLE (the figures' one judgement rule)."""
 
     @app.page("/api/series")
@@ -104,13 +105,13 @@ def register_series_views(app: faust.App, wh: Warehouse, catalog: Catalog, route
             if not q.get("city"):
                 raise ValueError("city is required (a 6-digit code, a name, or YRD)")
             city = resolve_city(q["city"])
-            flt: CellFilter = parse_filter(q)
+            flt: CellFilter = parse_filter(request)
             by = q.get("by") or "hour"
             if by not in ("hour", "day"):
                 raise ValueError(f"by must be hour or day, not {by!r}")
         except ValueError as exc:
             return web.json({"error": str(exc)}, status=400)
-        flt = CellFilter(city=city, start=flt.start, end=flt.end, by=by)
+        flt = CellFilter(city=city, start=flt.start, end=flt.end, by=by, scope=flt.scope)
         rows = await asyncio.get_running_loop().run_in_executor(
             None, lambda: [r.to_json() for r in kpi_report(wh, flt, routes, catalog,
                                                            min_sample)])

@@ -14,6 +14,7 @@ import faust
 
 from runtime.settings import Settings
 from services import audit_log
+from services.access import request_scope
 from warehouse.client import Warehouse
 
 
@@ -24,5 +25,9 @@ def register_audit_views(app: faust.App, settings: Settings, wh: Warehouse) -> N
 
     @app.page("/api/audit")
     async def audit(web: Any, request: Any) -> Any:
+        """National scope only: the log names every office's replays, imports and tokens."""
+        if not request_scope(request).is_national:
+            return web.json({"error": "the audit log is visible to the national scope only"},
+                            status=403)
         rows = await asyncio.get_running_loop().run_in_executor(None, read)
         return web.json({"records": rows})

@@ -46,6 +46,7 @@ from courierwatch.audit_chain import AuditRecord, ChainCheck, canonical_json, se
 from runtime.settings import Settings, load_settings
 from warehouse.audit_schema import AUDIT_COLUMN_NAMES
 from warehouse.client import Warehouse
+from warehouse.scoping import system_read
 
 CATALOG_ACTION = "catalog.change"
 
@@ -147,7 +148,7 @@ def store_copy(settings: Settings) -> list[dict[str, Any]]:
 
     base = running_api(settings.data_dir)
     if base:
-        return list(get_json(base, "/api/audit")["records"])
+        return list(get_json(base, "/api/audit", token=settings.api_token)["records"])
     wh = Warehouse(settings.clickhouse, settings.database)
     try:
         sync(wh, settings.data_dir)
@@ -162,6 +163,7 @@ def _row(rec: AuditRecord) -> list[Any]:
             for n in AUDIT_COLUMN_NAMES]
 
 
+@system_read("the audit log: served only to the national scope (services.audit_api)")
 def store_records(wh: Warehouse) -> list[dict[str, Any]]:
     """The `audit_log` rows in seq order, as JSON records (inputs/outputs parsed)."""
     cols = ", ".join(AUDIT_COLUMN_NAMES)
@@ -174,6 +176,7 @@ def store_records(wh: Warehouse) -> list[dict[str, Any]]:
     return out
 
 
+@system_read("copies the journal into audit_log; reads only the highest seq stored")
 def sync(wh: Warehouse, data_dir: Path) -> int:
     """Copy the journal's records beyond the table's highest seq into `audit_log`; return how
     many. Holds the journal lock, so concurrent syncs cannot insert a record twice."""

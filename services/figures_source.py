@@ -1,4 +1,10 @@
-"""Fetch KPI rows from whoever owns ClickHouse: a live worker over HTTP, or the store itself."""
+"""Fetch figures from whoever owns ClickHouse: a live worker over HTTP, or the store itself.
+
+Through the API the caller's token (COURIERWATCH_TOKEN) decides the scope. Opening the
+store directly (no worker running) needs file access to the data directory, which is
+access to everything; still, a token given there is honoured, so the command answers the
+same rows either way.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +13,47 @@ from typing import Any
 
 from courierwatch.catalog import load_catalog
 from courierwatch.routes import load_route_table
+from courierwatch.scope import Scope
 from runtime.settings import Settings
-from services.owner import get_json, running_api
+from services.owner import ApiRefused, get_json, running_api
+from services.tokens import TokenStore
 from warehouse.client import Warehouse
 from warehouse.conflicts import list_conflicts
 from warehouse.queries import CellFilter, restatements
 from warehouse.report import kpi_report
 
 
+def api_base(settings: Settings) -> str | None:
+    """COURIERWATCH_API_URL if set, else the live worker of the data directory, if any."""
+    return settings.api_url or running_api(settings.data_dir)
+
+
+def local_scope(settings: Settings) -> Scope:
+    """The scope of a command that opens the store itself: its token's, or national."""
+    if not settings.api_token:
+        return Scope.national()
+    record = TokenStore(settings.data_dir).lookup(settings.api_token)
+    if record is None:
+        raise ApiRefused(401, "COURIERWATCH_TOKEN is not a token of this data directory")
+    return record.parsed_scope
+
+
+def _params(city: str | None, company: str | None, start: datetime | None,
+            end: datetime | None) -> dict[str, str]:
+    return {"city": city or "", "company": company or "",
+            "from": start.isoformat() if start else "", "to": end.isoformat() if end else ""}
+
+
 def fetch_kpi_rows(settings: Settings, city: str | None, company: str | None,
                    start: datetime | None, end: datetime | None,
                    by: str) -> list[dict[str, Any]]:
-    base = running_api(settings.data_dir)
+    base = api_base(settings)
     if base:
-        params = {"city": city or "", "company": company or "", "by": by,
-                  "from": start.isoformat() if start else "",
-                  "to": end.isoformat() if end else ""}
-        return list(get_json(base, "/api/kpi", params)["rows"])
+        params = _params(city, company, start, end) | {"by": by}
+        return list(get_json(base, "/api/kpi", params, token=settings.api_token)["rows"])
+    flt = CellFilter(city, company, start, end, by, scope=local_scope(settings))
     wh = Warehouse(settings.clickhouse, settings.database, cluster=settings.clickhouse_cluster)
     try:
-        flt = CellFilter(city, company, start, end, by)
         return [r.to_json() for r in kpi_report(wh, flt, load_route_table(), load_catalog(),
                                                 settings.min_sample)]
     finally:
@@ -35,25 +62,27 @@ def fetch_kpi_rows(settings: Settings, city: str | None, company: str | None,
 
 def fetch_restatements(settings: Settings, city: str | None, company: str | None,
                        start: datetime | None, end: datetime | None) -> list[dict[str, Any]]:
-    base = running_api(settings.data_dir)
+    base = api_base(settings)
     if base:
-        params = {"city": city or "", "company": company or "",
-                  "from": start.isoformat() if start else "", "to": end.isoformat() if end else ""}
-        return list(get_json(base, "/api/restatements", params)["rows"])
+        return list(get_json(base, "/api/restatements", _params(city, company, start, end),
+                             token=settings.api_token)["rows"])
+    flt = CellFilter(city, company, start, end, scope=local_scope(settings))
     wh = Warehouse(settings.clickhouse, settings.database, cluster=settings.clickhouse_cluster)
     try:
-        return restatements(wh, CellFilter(city, company, start, end))
+        return restatements(wh, flt)
     finally:
         wh.close()
 
 
 def fetch_conflicts(settings: Settings) -> list[dict[str, Any]]:
-    """Versions of conflicting event ids (warehouse.conflicts.list_conflicts)."""
-    base = running_api(settings.data_dir)
+    """Versions of conflicting event ids (warehouse.conflicts.list_conflicts), within the
+    caller's scope."""
+    base = api_base(settings)
     if base:
-        return list(get_json(base, "/api/conflicts")["rows"])
+        return list(get_json(base, "/api/conflicts", token=settings.api_token)["rows"])
+    flt = CellFilter(scope=local_scope(settings))
     wh = Warehouse(settings.clickhouse, settings.database)
     try:
-        return list_conflicts(wh)
+        return list_conflicts(wh, flt)
     finally:
         wh.close()

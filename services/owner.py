@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -95,8 +96,30 @@ def ensure_unowned(settings: Settings) -> None:
                         "or use another COURIERWATCH_DATA_DIR")
 
 
+class ApiRefused(RuntimeError):
+    """The API answered 4xx (no or wrong token, outside the scope, bad value, too fast)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"the API refused the request ({status}): {message}")
+        self.status = status
+
+
 def get_json(base: str, path: str, params: dict[str, str] | None = None,
-             timeout_s: float = 120.0) -> Any:
+             timeout_s: float = 120.0, token: str = "") -> Any:
+    """GET base+path?params (empty values dropped) as JSON, with `Authorization: Bearer
+    token` when a token is given (COURIERWATCH_TOKEN). Raises ApiRefused on a 4xx answer."""
     query = "?" + urllib.parse.urlencode({k: v for k, v in (params or {}).items() if v})
-    with urllib.request.urlopen(base + path + query, timeout=timeout_s) as resp:  # noqa: S310
-        return json.loads(resp.read())
+    req = urllib.request.Request(base + path + query)
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout_s) as resp:  # noqa: S310
+            return json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        if 400 <= exc.code < 500:
+            try:
+                message = str(json.loads(exc.read()).get("error", exc.reason))
+            except (ValueError, AttributeError):
+                message = str(exc.reason)
+            raise ApiRefused(exc.code, message) from None
+        raise

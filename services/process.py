@@ -14,6 +14,7 @@ from services.owner import ensure_unowned
 from services.pipeline import end_offsets, publish_file, running_worker, wait_until_consumed
 from services.progress import progress_bar
 from warehouse.client import Warehouse
+from warehouse.scoping import system_read
 
 
 def completion_targets(before: dict[int, int], reported: dict[int, int], messages: int,
@@ -31,6 +32,8 @@ def completion_targets(before: dict[int, int], reported: dict[int, int], message
     return {p: max(reported.get(p, 0), before.get(p, 0) + sent[p]) for p in range(partitions)}
 
 
+@system_read("the operator's summary after `process`, which needs the data directory "
+             "itself (every city, by file access)")
 def run_process(settings: Settings, path: Path, console: Console) -> dict[str, Any]:
     """Process the file to completion and return a summary of what the store now holds."""
     ensure_unowned(settings)

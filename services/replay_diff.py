@@ -21,6 +21,7 @@ from courierwatch.cities import YRD_PROVINCE_PREFIXES, YRD_REGION, city_label
 from courierwatch.periods import CST_ZONE as CST
 from warehouse.client import Warehouse
 from warehouse.queries import CellFilter, where_clause
+from warehouse.scoping import system_read
 
 Cell = tuple[str, str, str, str]  # city, company, period_start 'YYYY-MM-DD HH:MM:SS' (CST), kpi
 Counts = tuple[float, float]       # numerator, denominator
@@ -72,6 +73,8 @@ def _cell_where(city: str, company: str, period_start: str, by: str,
     return " AND ".join(conds)
 
 
+@system_read("explains one cell of the scoped replay: the cells come from reads through "
+             "the replay's filter (kpi_report, published)")
 def _causes(wh: Warehouse, cell: Cell, by: str, after: str) -> list[dict[str, Any]]:
     """Why this cell may differ: restatements, arrivals after `after` (UTC text), and ids
     re-sent with conflicting content."""
@@ -132,6 +135,7 @@ def explained_differences(wh: Warehouse, flt: CellFilter, replayed: dict[Cell, C
     return {"from_live": from_live, "from_published": from_pub}
 
 
+@system_read("the archive's latest ingest time (one timestamp) a replay pins")
 def snapshot_of(wh: Warehouse) -> str:
     """The archive's latest ingest time (UTC text, ms): what a replay pins as its input."""
     value = wh.query(f"SELECT toString(max(ingested_at)) FROM {wh.db}.events")[0][0]

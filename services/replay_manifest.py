@@ -15,6 +15,7 @@ import orjson
 
 from courierwatch import __version__
 from warehouse.client import Warehouse
+from warehouse.scoping import system_read
 
 # The packages whose code computes a figure, and the catalog/route data they read.
 CODE_PACKAGES = ("courierwatch", "warehouse", "streams", "services")
@@ -50,6 +51,7 @@ def code_version() -> dict[str, Any]:
             "source_files": len(lines)}
 
 
+@system_read("reads the replay's scratch database, filled through its scoped filter")
 def archive_ranges(iso: Warehouse) -> list[dict[str, Any]]:
     """Per topic and partition of the replayed events: first and last offset, rows."""
     rows = iso.query(f"""SELECT topic, partition, min(offset), max(offset), count()
@@ -58,6 +60,7 @@ def archive_ranges(iso: Warehouse) -> list[dict[str, Any]]:
              "rows": int(n)} for t, p, lo, hi, n in rows]
 
 
+@system_read("reads the replay's scratch database, filled through its scoped filter")
 def event_counts(iso: Warehouse, in_period: int) -> dict[str, Any]:
     """Archived rows (every arrival), distinct event ids and late rows, in all and per type;
     `in_period` of them fall in the range, the rest are acceptances for the on-time join."""

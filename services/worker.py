@@ -20,6 +20,7 @@ import faust
 from courierwatch.catalog import load_catalog
 from runtime.lifetime import Identity
 from runtime.settings import Settings, SettingsError, load_settings
+from services.access import BindRefused, check_bind
 from services.alert_agent import register_alerting
 from services.alert_api import register_alert_views
 from services.api import register_views
@@ -32,8 +33,9 @@ from warehouse.client import Warehouse
 EXIT_BAD_SETTINGS = 2
 
 
-def register_http(app: faust.App, settings: Settings, wh: Warehouse) -> None:
-    """Every HTTP path the worker serves (the OpenAPI test lists them through this)."""
+def register_web(app: faust.App, settings: Settings, wh: Warehouse) -> None:
+    """Every route the worker serves, behind services.access (tests/unit/test_access.py
+    enumerates the routes registered here)."""
     register_views(app, settings, wh)
     register_audit_views(app, settings, wh)
     register_alert_views(app, wh)
@@ -42,7 +44,8 @@ def register_http(app: faust.App, settings: Settings, wh: Warehouse) -> None:
 def main() -> None:
     try:
         settings = load_settings()
-    except SettingsError as exc:
+        check_bind(settings)  # `serve` checked already; a worker started otherwise must too
+    except (SettingsError, BindRefused) as exc:
         sys.stderr.write(f"courierwatch worker: {exc}\n")
         sys.exit(EXIT_BAD_SETTINGS)
     # The ingest thread holds the GIL for long stretches of decoding; with the default 5 ms
@@ -55,7 +58,7 @@ def main() -> None:
     wh = Warehouse(settings.clickhouse, settings.database, reset=settings.reset_database,
                    cluster=settings.clickhouse_cluster)
     app = build_app(settings, wh)
-    register_http(app, settings, wh)
+    register_web(app, settings, wh)
     record_catalog_if_changed(settings, wh)  # the audit log records each catalog change
     sync(wh, settings.data_dir)  # records appended while no process held the store
     owner = os.environ.get("COURIERWATCH_OWNER", "")  # the command that started us

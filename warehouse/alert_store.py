@@ -9,6 +9,8 @@ import orjson
 
 from courierwatch.alert_model import ALERT_COUNTS, FIRING, Alert
 from warehouse.client import Warehouse
+from warehouse.filters import CellFilter, where_clause
+from warehouse.scoping import system_read
 
 ALERT_COLUMNS = ("fingerprint", "started_at", "evaluated_at", "state", "severity", "city",
                  "company", "kpi", "policy_id", "resolved_at", "payload")
@@ -19,12 +21,14 @@ def _dt(ms: int | None) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
 
 
+@system_read("the evaluator's start (one timestamp), never served to a caller")
 def first_bucket_ms(wh: Warehouse) -> int:
     """Start of the earliest bucket in the store (0 when empty)."""
     rows = wh.query(f"SELECT toUnixTimestamp(min(bucket)), count() FROM {wh.db}.alert_cells")
     return int(rows[0][0]) * 1000 if rows and rows[0][1] else 0
 
 
+@system_read("the alert evaluator's input over every city, never served to a caller")
 def bucket_counts(wh: Warehouse, lo_ms: int, hi_ms: int) -> list[BucketRow]:
     """Distinct-event counts per cell and 5-minute bucket with lo <= start < hi."""
     rows = wh.query(
@@ -52,17 +56,11 @@ def save_alerts(wh: Warehouse, alerts: Iterable[Alert]) -> None:
         wh.insert("alerts", [list(c) for c in zip(*rows, strict=True)], ALERT_COLUMNS)
 
 
-def load_alerts(wh: Warehouse, active: bool = False, city: str | None = None,
-                company: str | None = None) -> list[Alert]:
-    """The latest state of every alert episode, newest first; `active`: firing ones only."""
+def load_alerts(wh: Warehouse, flt: CellFilter, active: bool = False) -> list[Alert]:
+    """The latest state of every alert episode in `flt` (its scope first; from/to select
+    by start), newest first; `active`: firing ones only."""
     params: dict[str, object] = {}
-    conds = ["1"]
-    if city:
-        params["city"] = city
-        conds.append("city = {city:String}")
-    if company:
-        params["company"] = company
-        conds.append("company = {company:String}")
+    conds = [where_clause(flt, "started_at", params)]
     having = f"HAVING argMax(state, evaluated_at) = '{FIRING}'" if active else ""
     rows = wh.query(
         f"""SELECT argMax(payload, evaluated_at) FROM {wh.db}.alerts
@@ -71,6 +69,7 @@ def load_alerts(wh: Warehouse, active: bool = False, city: str | None = None,
     return [Alert.from_json(orjson.loads(r[0])) for r in rows]
 
 
+@system_read("the evaluator's progress (one timestamp), never served to a caller")
 def load_progress(wh: Warehouse) -> int:
     rows = wh.query(f"SELECT toUnixTimestamp64Milli(max(evaluated_until)), count() "
                     f"FROM {wh.db}.alert_progress")

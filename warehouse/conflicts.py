@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from courierwatch.kpi import COUNTS, TAPE_MM_SUM
 from courierwatch.periods import CST_ZONE
 from warehouse.client import Warehouse
+from warehouse.filters import CellFilter, where_clause
+from warehouse.scoping import system_read
 
 Key = tuple[str, str, str]
 
@@ -43,6 +45,8 @@ def conflict_ids_sql(db: str) -> str:
 IN_ORDER = " SETTINGS optimize_aggregation_in_order = 1"
 
 
+@system_read("which version of a conflicting id counts: an input of the scoped figure "
+             "queries (each version counts in its own city's cells), never served as such")
 def winners(wh: Warehouse) -> dict[str, int]:
     """Conflicting event id -> content hash of the version that counts."""
     rows = wh.query(f"""SELECT event_id, argMin(content_hash, {WINNER_KEY}) FROM {wh.db}.events
@@ -55,17 +59,21 @@ VERSION_FIELDS = ("event_id", "content_hash", "counts", "ts", "city", "company",
                   "parcel_id", "topic", "partition", "offset")
 
 
-def list_conflicts(wh: Warehouse, limit: int = 10_000) -> list[dict[str, object]]:
+def list_conflicts(wh: Warehouse, flt: CellFilter,
+                   limit: int = 10_000) -> list[dict[str, object]]:
     """Every version of every conflicting event id, the counting one marked, for auditors:
-    one row per (event id, content) with where it was first read from."""
+    one row per (event id, content) with where it was first read from. Only versions whose
+    scan lies inside `flt` (its scope first: a city officer sees their city's versions)."""
     won = winners(wh)
+    params: dict[str, object] = {}
+    where = where_clause(flt, "ts", params)
     rows = wh.query(f"""SELECT event_id, content_hash, toString(min(ts)), any(city),
             any(company), any(type), any(parcel_id), any(topic),
             argMin(partition, (partition, offset)), min(offset)
         FROM {wh.db}.events
-        WHERE content_hash != 0 AND event_id IN ({conflict_ids_sql(wh.db)})
+        WHERE content_hash != 0 AND event_id IN ({conflict_ids_sql(wh.db)}) AND {where}
         GROUP BY event_id, content_hash ORDER BY event_id, content_hash LIMIT {int(limit)}"""
-        + IN_ORDER)
+        + IN_ORDER, params)
     return [dict(zip(VERSION_FIELDS, (r[0], str(r[1]), won.get(r[0]) == r[1], *r[2:]),
                      strict=True)) for r in rows]
 
@@ -89,6 +97,8 @@ def winner_filter(won: dict[str, int]) -> WinnerFilter:
         {"conflict_ids": ids, "conflict_hashes": [won[i] for i in ids]})
 
 
+@system_read("a part of cell_counts: runs with that read's WHERE, built by where_clause "
+             "from its scoped filter")
 def count_corrections(wh: Warehouse, where: str, params: dict[str, object], period_sql: str,
                       won: dict[str, int]) -> dict[Key, dict[str, int]]:
     """Per cell, how much each count (and `tape_mm_sum`) of schema.COUNTS over-counts

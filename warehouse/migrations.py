@@ -51,6 +51,7 @@ from warehouse.schema import (
     staging_view,
     tape_objects,
 )
+from warehouse.scoping import system_read
 
 SCHEMA_MIGRATIONS = Table(
     "schema_migrations", "id String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)",
@@ -184,6 +185,7 @@ def schema_statements(layout: Layout) -> list[str]:
     return out
 
 
+@system_read("schema migrations: which migrations ran, no figures")
 def migrate(client: Client, db: str, cluster: str = "") -> list[str]:
     """Create the database and apply pending migrations; return the ids applied now.
 

@@ -16,11 +16,13 @@ from courierwatch.catalog import Catalog
 from courierwatch.figures import Figure
 from courierwatch.periods import HOUR_MS
 from courierwatch.routes import RouteTable
+from courierwatch.scope import Scope
 from warehouse import arrivals
 from warehouse.arrivals import Arrivals
 from warehouse.client import Warehouse
 from warehouse.queries import CellFilter
 from warehouse.report import kpi_report
+from warehouse.scoping import system_read
 
 Cell = tuple[str, str, str, str, str]  # city, company, period kind, period_start, kpi
 # numerator, denominator, value, when it was last published (epoch ms)
@@ -86,10 +88,12 @@ class StorePublishedFigures:
 
     def figures(self, start_ms: int, end_ms: int, by: str) -> list[Figure]:
         flt = CellFilter(start=datetime.fromtimestamp(start_ms / 1000, UTC),
-                         end=datetime.fromtimestamp(end_ms / 1000, UTC), by=by)
+                         end=datetime.fromtimestamp(end_ms / 1000, UTC), by=by,
+                         scope=Scope.national())  # publication covers every city
         return [r.figure for r in kpi_report(self.wh, flt, self.routes, self.catalog,
                                              self.min_sample)]
 
+    @system_read("the publisher's own bookkeeping over every city, never served to a caller")
     def latest_published(self, periods: set[str]
                          ) -> tuple[dict[Cell, Published], dict[tuple[str, str], int]]:
         if not periods:
@@ -108,11 +112,13 @@ class StorePublishedFigures:
         return ({(r[0], r[1], r[2], r[3], r[4]): (r[5], r[6], r[7], int(r[8])) for r in rows},
                 published)
 
+    @system_read("the publisher's progress (one timestamp), never served to a caller")
     def published_until_ms(self) -> int:
         rows = self.wh.query(f"SELECT toUnixTimestamp(max(period_start)) FROM "
                              f"{self.wh.db}.{PUBLISHED_TABLE} WHERE period = 'hour'")
         return int(rows[0][0]) * 1000 + HOUR_MS if rows and rows[0][0] else 0
 
+    @system_read("the publisher's start (one timestamp), never served to a caller")
     def archive_start_ms(self) -> int:
         rows = self.wh.query(f"SELECT toUnixTimestamp64Milli(min(ts)), count() "
                              f"FROM {self.wh.db}.events WHERE late = 0")

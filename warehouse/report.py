@@ -21,9 +21,12 @@ def kpi_report(wh: Warehouse, flt: CellFilter, routes: RouteTable, catalog: Cata
 
     With `city` set, only that city's rows (or only the YRD rows for `YRD`); with `company`
     set, only that company's rows: a roll-up of a filtered subset would be mislabelled.
-    Rows are ordered by period, city, company and KPI.
+    The cells are read within `flt.scope`; a region row is kept only when the scope covers
+    every city of the region (a partial roll-up would be mislabelled, and the full one
+    would reveal other provinces' counts). Rows are ordered by period, city, company, KPI.
     """
     figures = roll_up(cell_figures(cell_counts(wh, flt), on_time_counts(wh, flt, routes)))
+    figures = [f for f in figures if flt.scope.covers(f.city)]
     if flt.city:
         figures = [f for f in figures if f.city == flt.city]
     if flt.company:

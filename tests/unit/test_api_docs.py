@@ -9,13 +9,13 @@ from courierwatch.catalog import load_catalog
 from runtime.settings import load_settings
 from services.api_series import series_payload
 from services.openapi import spec
-from services.worker import register_http
+from services.worker import register_web
 
 
 def _served_paths() -> set[str]:
     app = faust.App("docs-test", broker="kafka://127.0.0.1:1", web_enabled=True,
                     autodiscover=False)
-    register_http(app, load_settings({}), None)  # type: ignore[arg-type]  # no request served
+    register_web(app, load_settings({}), None)  # type: ignore[arg-type]  # no request served
     return set(app.web.views)
 
 

@@ -1,0 +1,106 @@
+"""`courierwatch tokens add|list|revoke` and `courierwatch access clickhouse-sql`.
+
+Token changes are written to the audit log (services.audit_log) by `record_token_change`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from cli.row_policies import AccessError, add_access_parser
+from courierwatch.scope import ScopeError, parse_scope
+from runtime.settings import Settings, load_settings
+from services import audit_log
+from services.tokens import TokenError, TokenRecord, TokenStore
+
+__all__ = ["AccessError", "access_parser", "tokens_parser"]
+
+access_parser = add_access_parser
+
+
+def record_token_change(settings: Settings, action: str, record: TokenRecord) -> None:
+    """Append the token change to the hash-chained audit log (services.audit_log): action
+    `tokens.add` or `tokens.revoke`, the name and scope, and the token's SHA-256 (which
+    ties the record to the stored entry); never the token itself."""
+    audit_log.append(audit_log.current_actor(), f"tokens.{action}",
+                     {"name": record.name, "scope": record.scope},
+                     {"token_sha256": record.sha256, "created_at": record.created_at},
+                     settings=settings)
+
+
+def tokens_add(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    try:
+        scope = parse_scope(args.scope)
+        record, token = TokenStore(settings.data_dir).add(args.name, scope)
+    except (ScopeError, TokenError) as exc:
+        raise AccessError(str(exc)) from exc
+    record_token_change(settings, "add", record)
+    if args.format == "json":
+        sys.stdout.write(orjson.dumps({"name": record.name, "scope": record.scope,
+                                       "token": token}).decode() + "\n")
+    else:
+        console = Console()
+        console.print(f"token [bold]{record.name}[/] for scope [bold]{record.scope}[/] "
+                      "(shown once, only its SHA-256 is kept):")
+        console.print(token, soft_wrap=True, highlight=False)
+        console.print("clients send: Authorization: Bearer TOKEN (CLI: COURIERWATCH_TOKEN)")
+    return 0
+
+
+def tokens_list(args: argparse.Namespace) -> int:
+    records = [r.public() for r in TokenStore(load_settings().data_dir).records()]
+    if args.format == "json":
+        sys.stdout.write(orjson.dumps(records, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return 0
+    table = Table(title=f"API tokens ({len(records)})")
+    for col in ("name", "scope", "created_at"):
+        table.add_column(col)
+    for r in records:
+        table.add_row(r["name"], r["scope"], r["created_at"])
+    Console().print(table)
+    return 0
+
+
+def tokens_revoke(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    try:
+        record = TokenStore(settings.data_dir).revoke(args.name)
+    except TokenError as exc:
+        raise AccessError(str(exc)) from exc
+    record_token_change(settings, "revoke", record)
+    Console(stderr=True).print(f"revoked {record.name} ({record.scope}); requests with it "
+                               "are refused from now on")
+    return 0
+
+
+def tokens_parser(sub: Any) -> None:
+    """The `tokens` command (add, list, revoke)."""
+    p = sub.add_parser("tokens", help="API tokens bound to a scope (who may see what)",
+                       description="Tokens for the HTTP API, each bound to a scope: national, "
+                       "province:NN (2-digit prefix: 32 Jiangsu, 33 Zhejiang) or city:NNNNNN"
+                       "[,city:...]. Stored as SHA-256 hashes in <data dir>/tokens.json "
+                       "(mode 0600); a token is shown once. See docs/access.md.")
+    tsub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = tsub.add_parser("add", help="create a token and print it once",
+                        description="Create a token for a scope and print it (once).")
+    a.add_argument("--name", required=True, help="a label: 1-64 letters, digits, . _ -")
+    a.add_argument("--scope", required=True, help="national | province:33 | "
+                   "city:331000[,city:...]")
+    a.add_argument("--format", choices=("text", "json"), default="text",
+                   help='json prints {"name", "scope", "token"}')
+    a.set_defaults(func=tokens_add)
+    ls = tsub.add_parser("list", help="names and scopes of the tokens (never the tokens)",
+                         description="Names, scopes and creation times of the tokens.")
+    ls.add_argument("--format", choices=("table", "json"), default="table")
+    ls.set_defaults(func=tokens_list)
+    r = tsub.add_parser("revoke", help="delete a token; its requests get 401 from now on",
+                        description="Delete the token NAME; the API refuses it at once.")
+    r.add_argument("name", metavar="NAME")
+    r.set_defaults(func=tokens_revoke)

@@ -1,0 +1,67 @@
+"""What a read selects, and the one builder of its WHERE: the caller's scope always first.
+
+`CellFilter` cannot be built without a scope (Snuba's required tenant filter); every read
+of figures, restatements, conflicts and the like builds its condition with `where_clause`,
+which binds every value as a query parameter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from courierwatch.cities import YRD_PROVINCE_PREFIXES, YRD_REGION
+from courierwatch.scope import Scope
+
+
+class OutsideScope(PermissionError):
+    """The filter asks for a city (or region) its scope does not cover."""
+
+
+@dataclass(frozen=True, slots=True)
+class CellFilter:
+    """What a read selects. `scope` is required (keyword-only, no default): the tenant
+    condition of Snuba's datasets. A filter cannot be built without saying whose figures
+    these are; `Scope.national()` is an explicit choice, never a default.
+    """
+
+    city: str | None = None       # a code, or YRD for every Shanghai/Jiangsu/Zhejiang city
+    company: str | None = None
+    start: datetime | None = None  # aware; inclusive
+    end: datetime | None = None    # aware; exclusive
+    by: str = "day"               # hour | day
+    scope: Scope = field(kw_only=True)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.scope, Scope):
+            raise TypeError(f"CellFilter needs a Scope, not {type(self.scope).__name__}")
+        if self.city is not None and not self.scope.covers(self.city):
+            raise OutsideScope(f"city {self.city} is outside the scope {self.scope}")
+
+
+def where_clause(f: CellFilter, time_col: str, params: dict[str, object],
+                 city_col: str = "city", company_col: str = "company") -> str:
+    """The filter as a SQL condition; every value is a bound parameter in `params`.
+
+    The scope's condition comes first and is always there: this is the one place reads
+    are restricted to the caller's cities (courierwatch.scope).
+    """
+    conds = [f.scope.sql_condition(city_col, params)]
+    if f.city == YRD_REGION:
+        prefixes = ", ".join(f"'{p}'" for p in YRD_PROVINCE_PREFIXES)
+        conds.append(f"substring({city_col}, 1, 2) IN ({prefixes})")
+    elif f.city:
+        params["city"] = f.city
+        conds.append(f"{city_col} = {{city:String}}")
+    if f.company:
+        params["company"] = f.company
+        conds.append(f"{company_col} = {{company:String}}")
+    if f.start:
+        params["start"] = int(f.start.timestamp())
+        conds.append(f"{time_col} >= toDateTime({{start:Int64}})")
+    if f.end:
+        params["end"] = int(f.end.timestamp())
+        conds.append(f"{time_col} < toDateTime({{end:Int64}})")
+    return " AND ".join(conds)
+
+
