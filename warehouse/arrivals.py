@@ -10,10 +10,12 @@ the block reached the view). Times are epoch milliseconds.
 from __future__ import annotations
 
 from warehouse.client import Warehouse
+from warehouse.scoping import system_read
 
 Arrivals = dict[tuple[int, int], int]  # (arrived ms, hour start ms) -> events
 
 
+@system_read("the ingest watermark over every city (one timestamp), the publisher's clock")
 def watermark_ms(wh: Warehouse) -> int:
     """The latest in-figure event time stored by any worker (0 when nothing is)."""
     rows = wh.query(f"SELECT toUnixTimestamp64Milli(max(max_ts)), count() "
@@ -21,10 +23,13 @@ def watermark_ms(wh: Warehouse) -> int:
     return int(rows[0][0]) if rows and rows[0][1] else 0
 
 
+@system_read("the store's clock, no figures")
 def server_now_ms(wh: Warehouse) -> int:
     return int(wh.query("SELECT toUnixTimestamp64Milli(now64(3, 'UTC'))")[0][0])
 
 
+@system_read("the publisher's bookkeeping of late arrivals over every city, never served "
+             "to a caller")
 def arrivals_since(wh: Warehouse, since_ms: int, hours_before_ms: int) -> Arrivals:
     """Events that arrived at or after `since_ms` for event hours before `hours_before_ms`."""
     rows = wh.query(
@@ -37,6 +42,8 @@ def arrivals_since(wh: Warehouse, since_ms: int, hours_before_ms: int) -> Arriva
     return {(int(a), int(h)): int(n) for a, h, n in rows}
 
 
+@system_read("the publisher's restatement cause (a count of late events), stored with "
+             "the restatement")
 def arrived_after(wh: Warehouse, start_ms: int, end_ms: int, after_ms: int) -> int:
     """Events of event hours in [start_ms, end_ms) that arrived after `after_ms`."""
     rows = wh.query(

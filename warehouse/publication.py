@@ -124,6 +124,7 @@ class StorePublishedFigures:
                              f"FROM {self.wh.db}.events WHERE late = 0")
         return int(rows[0][0]) // HOUR_MS * HOUR_MS if rows and rows[0][1] else 0
 
+    @system_read("the publisher's progress (one timestamp), never served to a caller")
     def last_published_ms(self) -> int:
         rows = self.wh.query(f"SELECT toUnixTimestamp64Milli(max(published_at)), count() "
                              f"FROM {self.wh.db}.{PUBLISHED_TABLE}")
