@@ -1,4 +1,4 @@
-"""`courierwatch tokens add|list|revoke` and `courierwatch access clickhouse-sql`.
+"""`courierwatch tokens add|ensure|list|revoke` and `courierwatch access clickhouse-sql`.
 
 Token changes are written to the audit log (services.audit_log) by `record_token_change`.
 """
@@ -6,6 +6,7 @@ Token changes are written to the audit log (services.audit_log) by `record_token
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -54,6 +55,31 @@ def tokens_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def tokens_ensure(args: argparse.Namespace) -> int:
+    """Store the hash of the token in the environment variable `--from-env` under `--name`,
+    unless it is there already (deploy/: each worker runs this before it starts, so the
+    operator's one secret both lets the API bind beyond loopback and is what Prometheus and
+    the health check send). The token never appears on a command line or in the output."""
+    settings = load_settings()
+    token = os.environ.get(args.from_env, "").strip()
+    if not token:
+        raise AccessError(f"{args.from_env} is not set or empty: set it to the token "
+                          "(e.g. `openssl rand -base64 32`)")
+    try:
+        added, replaced = TokenStore(settings.data_dir).ensure(
+            args.name, parse_scope(args.scope), token)
+    except (ScopeError, TokenError) as exc:
+        raise AccessError(str(exc)) from exc
+    if replaced is not None:
+        record_token_change(settings, "revoke", replaced)
+    if added is not None:
+        record_token_change(settings, "add", added)
+    state = "stored" if replaced is None else "replaced the previous token"
+    Console(stderr=True).print(f"token {args.name} ({args.scope}) from {args.from_env}: "
+                               + (state if added is not None else "already stored"))
+    return 0
+
+
 def tokens_list(args: argparse.Namespace) -> int:
     records = [r.public() for r in TokenStore(load_settings().data_dir).records()]
     if args.format == "json":
@@ -80,8 +106,14 @@ def tokens_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _name_and_scope(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--name", required=True, help="a label: 1-64 letters, digits, . _ -")
+    p.add_argument("--scope", required=True, help="national | province:33 | "
+                   "city:331000[,city:...]")
+
+
 def tokens_parser(sub: Any) -> None:
-    """The `tokens` command (add, list, revoke)."""
+    """The `tokens` command (add, ensure, list, revoke)."""
     p = sub.add_parser("tokens", help="API tokens bound to a scope (who may see what)",
                        description="Tokens for the HTTP API, each bound to a scope: national, "
                        "province:NN (2-digit prefix: 32 Jiangsu, 33 Zhejiang) or city:NNNNNN"
@@ -90,12 +122,20 @@ def tokens_parser(sub: Any) -> None:
     tsub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     a = tsub.add_parser("add", help="create a token and print it once",
                         description="Create a token for a scope and print it (once).")
-    a.add_argument("--name", required=True, help="a label: 1-64 letters, digits, . _ -")
-    a.add_argument("--scope", required=True, help="national | province:33 | "
-                   "city:331000[,city:...]")
+    _name_and_scope(a)
     a.add_argument("--format", choices=("text", "json"), default="text",
                    help='json prints {"name", "scope", "token"}')
     a.set_defaults(func=tokens_add)
+    e = tsub.add_parser("ensure", help="store the hash of a token given in an environment "
+                        "variable, unless it is there already (deployments)",
+                        description="Store the SHA-256 of the token in the environment "
+                        "variable VAR under NAME with SCOPE; nothing changes when NAME already "
+                        "holds it, a different token under NAME replaces it. For containers "
+                        "that bind the API beyond loopback (deploy/README.md).")
+    _name_and_scope(e)
+    e.add_argument("--from-env", required=True, metavar="VAR",
+                   help="the environment variable holding the token (>= 43 characters)")
+    e.set_defaults(func=tokens_ensure)
     ls = tsub.add_parser("list", help="names and scopes of the tokens (never the tokens)",
                          description="Names, scopes and creation times of the tokens.")
     ls.add_argument("--format", choices=("table", "json"), default="table")

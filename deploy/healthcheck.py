@@ -1,8 +1,10 @@
 """Container health check: the worker's HTTP API answers `GET /api/status`.
 
-Exit 0 when it answers 200, or 401/403 (the API is up and enforces tokens, issue 14, and
-no COURIERWATCH_HEALTH_TOKEN was given); 1 otherwise. Standard library only: it runs in the
-image's Python without importing the application.
+Sends the ops token (COURIERWATCH_OPS_TOKEN: deploy/compose.yaml and deploy/k8s store its
+hash before the worker starts). Exit 0 when the API answers 200, or 401/403 when no token
+was given (the API is up and enforces tokens, issue 14: an image run without the deploy
+files); 1 otherwise, so a worker that does not accept the ops token is unhealthy.
+Standard library only: it runs in the image's Python without importing the application.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import sys
 import urllib.error
 import urllib.request
 
+TOKEN_ENV = "COURIERWATCH_OPS_TOKEN"
+
 
 def main() -> int:
     port = os.environ.get("COURIERWATCH_API_PORT", "8765")
     req = urllib.request.Request(f"http://127.0.0.1:{port}/api/status")
-    token = os.environ.get("COURIERWATCH_HEALTH_TOKEN")
+    token = os.environ.get(TOKEN_ENV, "").strip()
     if token:
         req.add_header("Authorization", f"Bearer {token}")
     try:

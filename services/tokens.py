@@ -11,6 +11,11 @@ Why plain SHA-256 and not a slow password hash: a token is 32 random bytes
 (`secrets.token_urlsafe(32)`, 256 bits), so guessing a preimage is hopeless however fast
 the hash; a slow hash only protects low-entropy secrets and would cost every request.
 
+`ensure` stores the hash of a token the operator chose (a deployment's secret, e.g.
+COURIERWATCH_OPS_TOKEN in deploy/): such a token is not drawn here, so it must be at least
+as long as a drawn one (43 printable ASCII characters, no spaces); its randomness is the
+operator's job (`openssl rand -base64 32`).
+
 Writes take an exclusive lock (`tokens.lock`), write a temporary file created 0600 in the
 same directory, fsync it and `os.replace` it over the old one: a reader sees the old or the
 new file, never a half-written one.
@@ -35,6 +40,7 @@ import orjson
 from courierwatch.scope import Scope, parse_scope
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_GIVEN_TOKEN = re.compile(r"[!-~]{43,}")  # printable ASCII, no spaces, >= token_urlsafe(32)
 
 
 class TokenError(ValueError):
@@ -59,6 +65,14 @@ class TokenRecord:
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _new_record(name: str, scope: Scope, token: str) -> TokenRecord:
+    if not _NAME.fullmatch(name):
+        raise TokenError(f"token name {name!r}: 1-64 of letters, digits, '.', '_', '-', "
+                         "starting with a letter or digit")
+    return TokenRecord(name, str(scope), token_hash(token),
+                       datetime.now(UTC).isoformat(timespec="seconds"))
 
 
 class TokenStore:
@@ -123,18 +137,35 @@ class TokenStore:
 
     def add(self, name: str, scope: Scope) -> tuple[TokenRecord, str]:
         """Create a token; returns its record and the token, which is not kept anywhere."""
-        if not _NAME.fullmatch(name):
-            raise TokenError(f"token name {name!r}: 1-64 of letters, digits, '.', '_', '-', "
-                             "starting with a letter or digit")
         token = secrets.token_urlsafe(32)
-        record = TokenRecord(name, str(scope), token_hash(token),
-                             datetime.now(UTC).isoformat(timespec="seconds"))
+        record = _new_record(name, scope, token)
         with self._locked():
             records = list(self._load())
             if any(r.name == name for r in records):
                 raise TokenError(f"a token named {name!r} exists; revoke it first")
             self._write([*records, record])
         return record, token
+
+    def ensure(self, name: str, scope: Scope,
+               token: str) -> tuple[TokenRecord | None, TokenRecord | None]:
+        """Make `token` (chosen by the operator, e.g. a deployment secret) the token `name`
+        with `scope`, storing only its SHA-256. Returns (added, replaced): (None, None) when
+        that name already holds that hash and scope, so a container can run this at every
+        start; a different token or scope under `name` replaces the old entry (rotation:
+        the old token is refused from then on)."""
+        if not _GIVEN_TOKEN.fullmatch(token):
+            raise TokenError("the given token must be at least 43 printable ASCII characters "
+                             "without spaces (e.g. `openssl rand -base64 32`)")
+        record = _new_record(name, scope, token)
+        with self._locked():
+            records = list(self._load())
+            old = next((r for r in records if r.name == name), None)
+            if old is not None and (old.sha256, old.scope) == (record.sha256, record.scope):
+                return None, None
+            if any(r.sha256 == record.sha256 for r in records if r.name != name):
+                raise TokenError("this token is already stored under another name")
+            self._write([*(r for r in records if r.name != name), record])
+        return record, old
 
     def revoke(self, name: str) -> TokenRecord:
         """Delete the token `name`; requests with it are refused (401) from then on."""

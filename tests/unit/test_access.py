@@ -151,6 +151,38 @@ def test_token_names_are_unique_and_checked(tmp_path: Path) -> None:
     assert [r.name for r in store.records()] == ["wuhan"]
 
 
+def test_ensure_stores_a_given_token_once_and_replaces_it_on_rotation(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`tokens ensure --from-env VAR` (deploy/: every worker start) stores the hash of the
+    variable's token, never the token; a second run changes nothing and audits nothing; a
+    new token under the same name replaces the old one (revoke + add in the audit log);
+    a short, missing or already-used token is refused."""
+    from cli.main import main
+    from services import audit_log
+
+    monkeypatch.setenv("COURIERWATCH_DATA_DIR", str(tmp_path))
+    token = "t" * 43
+    monkeypatch.setenv("OPS", token)
+    argv = ["tokens", "ensure", "--name", "ops", "--scope", "national", "--from-env", "OPS"]
+    assert main(argv) == 0 and main(argv) == 0
+    store = TokenStore(tmp_path)
+    assert token not in store.path.read_text()
+    assert [r.name for r in store.records()] == ["ops"] and store.lookup(token) is not None
+    journal = audit_log.journal_path(tmp_path)
+    assert [r.action for r in audit_log.read_journal(journal).records] == ["tokens.add"]
+    monkeypatch.setenv("OPS", "u" * 44)
+    assert main(argv) == 0
+    assert store.lookup(token) is None and store.lookup("u" * 44).name == "ops"  # type: ignore[union-attr]
+    assert [r.action for r in audit_log.read_journal(journal).records] == [
+        "tokens.add", "tokens.revoke", "tokens.add"]
+    for bad in ("short", "x" * 42, "a b" * 20, ""):
+        monkeypatch.setenv("OPS", bad)
+        assert main(argv) == 2
+    with pytest.raises(TokenError, match="another name"):
+        store.ensure("other", NATIONAL, "u" * 44)
+    assert [r.name for r in store.records()] == ["ops"]
+
+
 def test_two_tokens_differ() -> None:
     """Tokens are random: 50 of them are pairwise distinct."""
     import secrets

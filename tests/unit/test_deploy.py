@@ -7,12 +7,18 @@ Docker engine or a cluster (none runs on the project's machines).
 - every path the Dockerfile COPYs exists, and its install steps are the Makefile's
   `install` recipe (which .ci/run runs), command for command;
 - every Kubernetes manifest parses, has the keys its kind requires, and the workers'
-  Deployment, Service, ConfigMap and the operators' resources agree with each other.
+  Deployment, Service, ConfigMap and the operators' resources agree with each other;
+- a worker that binds the API beyond loopback stores the ops token's hash before it starts
+  (issue 14 refuses such a bind without a token), and Prometheus (compose and the
+  ServiceMonitor) and the health check send that same token; every variable compose reads
+  is documented at its top.
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
+import importlib.util
 import re
 import shlex
 import tomllib
@@ -24,6 +30,8 @@ import orjson
 import pytest
 import yaml
 
+from cli.parser import build_parser
+from services.access import is_loopback
 from tests.conftest import REPO
 
 DEPLOY = REPO / "deploy"
@@ -235,3 +243,101 @@ def test_compose_workers_fit_the_partitions_and_reach_the_cluster() -> None:
     assert f"<{env['COURIERWATCH_CLICKHOUSE_CLUSTER']}>" in cluster_xml
     shards = re.findall(r"<shard>(.*?)</shard>", cluster_xml, re.S)
     assert [len(re.findall(r"<replica>", s)) for s in shards] == [2, 2]
+
+
+def _token_step(command: str | list[str]) -> argparse.Namespace | None:
+    """The `courierwatch tokens ensure` step of a container's `sh -c` command line, parsed
+    by the CLI's own parser, if it runs before the worker (`services.worker`); else None."""
+    script = command[-1] if isinstance(command, list) else command
+    steps = [shlex.split(part) for part in script.split("&&")]
+    for i, words in enumerate(steps):
+        if words[:1] and words[0].endswith("/courierwatch") and words[1:3] == ["tokens", "ensure"]:
+            later = [w for step in steps[i + 1:] for w in step]
+            if "services.worker" in later:
+                return build_parser().parse_args(words[1:])
+    return None
+
+
+def _image_env(name: str) -> str:
+    env = [kv for kind, args in _dockerfile_instructions() if kind == "ENV"
+           for kv in shlex.split(args)]
+    return dict(kv.split("=", 1) for kv in env)[name]
+
+
+def _compose_workers_without_token_step(doc: dict[str, Any]) -> list[str]:
+    """Services running the courierwatch image whose API binds beyond loopback without a
+    national `tokens ensure` step from a required variable of their environment."""
+    bad = []
+    for name, svc in doc["services"].items():
+        build = svc.get("build") or {}
+        if not (str(svc.get("image", "")).startswith("courierwatch")
+                or (isinstance(build, dict) and build.get("dockerfile") == "deploy/Dockerfile")):
+            continue
+        env = svc.get("environment", {})
+        if is_loopback(env.get("COURIERWATCH_API_HOST", _image_env("COURIERWATCH_API_HOST"))):
+            continue
+        step = _token_step(svc.get("command", ""))
+        if (step is None or step.scope != "national"
+                or not str(env.get(step.from_env, "")).startswith(f"${{{step.from_env}:?")):
+            bad.append(name)
+    return bad
+
+
+def _healthcheck_token_env() -> str:
+    spec = importlib.util.spec_from_file_location("healthcheck", DEPLOY / "healthcheck.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return str(module.TOKEN_ENV)
+
+
+def test_compose_workers_beyond_loopback_store_the_ops_token_that_prometheus_sends() -> None:
+    """A worker listening beyond loopback refuses to start without an API token (issue 14):
+    every compose worker stores the hash of a required national token before it starts;
+    Prometheus scrapes the workers with the same token (a compose secret from the same
+    variable) and the health check sends it. Without the step, the check names the worker."""
+    doc = _compose()
+    assert not _compose_workers_without_token_step(doc)
+    worker = doc["services"]["worker"]
+    var = _token_step(worker["command"]).from_env  # type: ignore[union-attr]
+    assert _healthcheck_token_env() == var
+    prom = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text("utf-8"))
+    job = next(j for j in prom["scrape_configs"] if j["job_name"] == "courierwatch-worker")
+    path = Path(job["authorization"]["credentials_file"])
+    assert path.parent == Path("/run/secrets") and path.name in doc["services"]["prometheus"][
+        "secrets"]
+    assert doc["secrets"][path.name] == {"environment": var}
+    broken = {**doc, "services": {**doc["services"], "worker": {
+        k: v for k, v in worker.items() if k != "command"}}}
+    assert _compose_workers_without_token_step(broken) == ["worker"]
+
+
+def test_every_variable_compose_reads_is_documented_at_its_top() -> None:
+    """The ${VAR} interpolations and the secrets read from the environment are exactly the
+    variables the header's list ("Secrets come from ...", up to the next blank comment
+    line) names: no undocumented secret, no stale one."""
+    text = COMPOSE.read_text("utf-8")
+    header, body = text.split("\nname:", 1)
+    listing = header.split("# Secrets come from", 1)[1].split("\n#\n", 1)[0]
+    documented = set(re.findall(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b", listing))
+    used = set(re.findall(r"(?<!\$)\$\{([A-Z][A-Z0-9_]*)", body))
+    used |= {s["environment"] for s in _compose().get("secrets", {}).values()
+             if "environment" in s}
+    assert used and documented == used
+
+
+def test_the_kubernetes_workers_store_the_ops_token_the_service_monitor_sends() -> None:
+    """As in compose: the Deployment's command stores a national token from a Secret-backed
+    variable before the worker listens on the ConfigMap's non-loopback address, and the
+    ServiceMonitor scrapes with that Secret key."""
+    docs = _k8s_docs()
+    config = _by_kind(docs, "ConfigMap")[0]
+    assert not is_loopback(config["data"]["COURIERWATCH_API_HOST"])
+    container = _by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
+    step = _token_step(container["args"])
+    assert step is not None and step.scope == "national"
+    env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"]}
+    assert step.from_env == _healthcheck_token_env()
+    monitor = _by_kind(docs, "ServiceMonitor")[0]
+    for endpoint in monitor["spec"]["endpoints"]:
+        assert endpoint["authorization"]["credentials"] == env[step.from_env]
