@@ -28,12 +28,13 @@ from datetime import datetime, timezone, timedelta
 from runtime.settings import load_settings
 from services.replay_diff import explained_differences
 from warehouse.client import Warehouse
+from courierwatch.scope import Scope
 from warehouse.queries import CellFilter
 s = load_settings()
 wh = Warehouse(s.clickhouse, s.database)
 cst = timezone(timedelta(hours=8))
 flt = CellFilter("331000", "SF", datetime(2026, 11, 2, tzinfo=cst),
-                 datetime(2026, 11, 3, tzinfo=cst))
+                 datetime(2026, 11, 3, tzinfo=cst), scope=Scope.national())
 cell = ("331000", "SF", "2026-11-02 00:00:00", "volume")
 out = explained_differences(wh, flt, {cell: (1.0, 0.0)}, {cell: (2.0, 0.0)},
                             "2000-01-01 00:00:00.000")
