@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -124,45 +125,46 @@ def replay(args: argparse.Namespace) -> int:
     return 0
 
 
-def restatements(args: argparse.Namespace) -> int:
+def _print_rows(args: argparse.Namespace, rows: list[dict[str, Any]], title: str,
+                columns: tuple[str, ...], cells: Callable[[dict[str, Any]], list[str]]) -> int:
+    """Rows as JSON (`--format json`) or as a rich table of `columns`, one `cells(row)` each."""
     from rich.table import Table
 
+    if args.format == "json":
+        _print_json(rows)
+        return 0
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*cells(r))
+    Console().print(table)
+    return 0
+
+
+def restatements(args: argparse.Namespace) -> int:
     from services.figures_source import fetch_restatements
 
     rows = fetch_restatements(load_settings(), *_filters(args))
-    if args.format == "json":
-        _print_json(rows)
-        return 0
-    table = Table(title=f"Restatements of published figures ({len(rows)})")
-    for col in ("restated at (UTC)", "period", "city", "company", "kpi", "old", "new", "cause"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(r["restated_at"][:19], f"{r['period']} {r['period_start'][:16]}",
-                      city_label(r["city"]), r["company"], r["kpi"],
-                      f"{r['old_numerator']:g}/{r['old_denominator']:g}",
-                      f"{r['new_numerator']:g}/{r['new_denominator']:g}", r["cause"])
-    Console().print(table)
-    return 0
+    return _print_rows(
+        args, rows, f"Restatements of published figures ({len(rows)})",
+        ("restated at (UTC)", "period", "city", "company", "kpi", "old", "new", "cause"),
+        lambda r: [r["restated_at"][:19], f"{r['period']} {r['period_start'][:16]}",
+                   city_label(r["city"]), r["company"], r["kpi"],
+                   f"{r['old_numerator']:g}/{r['old_denominator']:g}",
+                   f"{r['new_numerator']:g}/{r['new_denominator']:g}", r["cause"]])
 
 
 def conflicts(args: argparse.Namespace) -> int:
-    from rich.table import Table
-
     from services.figures_source import fetch_conflicts
 
     rows = fetch_conflicts(load_settings())
-    if args.format == "json":
-        _print_json(rows)
-        return 0
-    table = Table(title=f"Conflicting re-sends: {len({r['event_id'] for r in rows})} event ids")
-    for col in ("event id", "counts", "ts", "city", "company", "type", "partition", "offset"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(str(r["event_id"]), "yes" if r["counts"] else "no", str(r["ts"]),
-                      city_label(str(r["city"])), str(r["company"]), str(r["type"]),
-                      str(r["partition"]), str(r["offset"]))
-    Console().print(table)
-    return 0
+    return _print_rows(
+        args, rows, f"Conflicting re-sends: {len({r['event_id'] for r in rows})} event ids",
+        ("event id", "counts", "ts", "city", "company", "type", "partition", "offset"),
+        lambda r: [str(r["event_id"]), "yes" if r["counts"] else "no", str(r["ts"]),
+                   city_label(str(r["city"])), str(r["company"]), str(r["type"]),
+                   str(r["partition"]), str(r["offset"])])
 
 
 def policies_export(args: argparse.Namespace) -> int:
