@@ -18,7 +18,8 @@ renders each for the deployment:
   shard. A `replicated_everywhere` table (schema_migrations, the audit log) has one replica
   on every node of the cluster (a Keeper path without `{shard}`) and no Distributed table.
 - a later migration's `AddColumn` alters the local and the Distributed table alike (a
-  Distributed table's columns are its own copy); `DropView` drops a view everywhere.
+  Distributed table's columns are its own copy); `DropView` drops a view everywhere;
+  `ModifySettings` changes the MergeTree settings of the local table.
 
 Pure: builds strings, runs nothing.
 """
@@ -47,6 +48,7 @@ class Table:
     ttl: str = ""
     shard_by: str = "rand()"
     replicated_everywhere: bool = False
+    settings: str = ""  # MergeTree settings, `name = value, ...` (SETTINGS clause)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +78,16 @@ class DropView:
     name: str
 
 
-Obj = Table | View | AddColumn | DropView
+@dataclass(frozen=True, slots=True)
+class ModifySettings:
+    """`ALTER TABLE ... MODIFY SETTING <settings>` on the table that stores the rows (the
+    local table on a cluster; a Distributed table has no MergeTree settings)."""
+
+    table: str
+    settings: str
+
+
+Obj = Table | View | AddColumn | DropView | ModifySettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +129,9 @@ class Layout:
             return [self.view(o)]
         if isinstance(o, DropView):
             return [f"DROP VIEW IF EXISTS {self.db}.{o.name}{self.on}"]
+        if isinstance(o, ModifySettings):
+            return [f"ALTER TABLE {self.db}.{self.local(o.table)}{self.on} "
+                    f"MODIFY SETTING {o.settings}"]
         tables = ([o.table] if not self.cluster or o.replicated_everywhere
                   else [self.local(o.table), o.table])
         return [f"ALTER TABLE {self.db}.{t}{self.on} ADD COLUMN IF NOT EXISTS {o.definition}"
@@ -145,4 +159,6 @@ class Layout:
             out += f"\nORDER BY {t.order_by}"
         if t.ttl:
             out += f"\nTTL {t.ttl}"
+        if t.settings:
+            out += f"\nSETTINGS {t.settings}"
         return out

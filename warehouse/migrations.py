@@ -39,9 +39,12 @@ from courierwatch.kpi import COUNTS
 from courierwatch.periods import CST_ZONE as CST
 from warehouse.alert_schema import flags_sql
 from warehouse.audit_schema import AUDIT_COLUMNS
-from warehouse.ddl import AddColumn, DropView, Layout, Obj, Table, View
+from warehouse.ddl import AddColumn, DropView, Layout, ModifySettings, Obj, Table, View
 from warehouse.schema import (
     CELL_SHARD,
+    STATE_TABLE_MERGE_SETTINGS,
+    STATE_TABLE_SETTINGS,
+    STATE_TABLES,
     accepts_objects,
     cell_count_objects,
     cell_counts_view,
@@ -114,7 +117,8 @@ def _alerts() -> list[Obj]:
         Table("alert_cells", """city LowCardinality(String), company LowCardinality(String),
   bucket DateTime('UTC'), flags UInt32, events AggregateFunction(uniqExact, UInt64)""",
               "AggregatingMergeTree", partition_by="toYYYYMM(bucket)",
-              order_by="(bucket, city, company, flags)", shard_by=CELL_SHARD),
+              order_by="(bucket, city, company, flags)", shard_by=CELL_SHARD,
+              settings=STATE_TABLE_SETTINGS),
         View("alert_cells_mv", "alert_cells", "events",
              f"""SELECT city, company, toStartOfFiveMinutes(ts) AS bucket, {flags_sql()} AS flags,
   uniqExactState(sipHash64(event_id)) AS events
@@ -150,6 +154,15 @@ FROM {{source}} WHERE late = 0 GROUP BY hour"""),
     ]
 
 
+def _state_granules() -> list[Obj]:
+    """Merges of the uniqExact-state tables in memory bounded by a cell, not the archive
+    (issue 9, "Memory under pressure"; warehouse.schema.STATE_TABLE_SETTINGS). A database
+    made before this migration gets the smaller merge blocks; its tables keep the
+    granularity they were created with (ClickHouse cannot change it), so their merges
+    still read 8,192 rows of states per part at a time."""
+    return [ModifySettings(t, STATE_TABLE_MERGE_SETTINGS) for t in STATE_TABLES]
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     id: str
@@ -174,6 +187,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0010_audit_log", (_audit_log(),)),
     Migration("0011_alerts", tuple(_alerts())),
     Migration("0012_hour_arrivals", tuple(_hour_arrivals())),
+    Migration("0013_state_granules", tuple(_state_granules())),
 )
 
 

@@ -84,6 +84,18 @@ EVENT_COLUMN_NAMES: tuple[str, ...] = tuple(n for n, _ in EVENT_COLUMNS)
 # See docs/capacity.md, "Sharding".
 CELL_SHARD = "cityHash64(city, company)"
 
+# Tables of `uniqExact` states (one distinct-id set per cell): a merge or a read handles a
+# granule (index_granularity rows) of states from each part at once, and merges write
+# blocks of merge_max_block_size rows. At the defaults (8,192) a granule holds most of
+# the table, so a merge's memory grew with the archive, not with a cell: merging
+# cell_counts after 2 M events took 254 MB, at 64 rows 46 MB (docs/reliability.md,
+# "Memory under pressure"). A state in memory is about ten times its size on disk.
+STATE_TABLE_SETTINGS = "index_granularity = 64, merge_max_block_size = 64"
+# What a database made before migration 0013 can change: index_granularity is fixed when a
+# table is created, so its granules stay large and only merges' output blocks shrink.
+STATE_TABLE_MERGE_SETTINGS = "merge_max_block_size = 64"
+STATE_TABLES = ("cell_counts", "tape_cells", "late_events", "alert_cells")
+
 
 def events_table() -> Table:
     cols = ",\n  ".join(f"`{n}` {t}" for n, t in EVENT_COLUMNS)
@@ -158,7 +170,8 @@ def cell_count_objects() -> list[Table | View]:
     return [
         Table("cell_counts", f"""city LowCardinality(String), company LowCardinality(String),
   hour DateTime('{CST}'),
-  {states}""", "AggregatingMergeTree", order_by="(city, company, hour)", shard_by=CELL_SHARD),
+  {states}""", "AggregatingMergeTree", order_by="(city, company, hour)", shard_by=CELL_SHARD,
+              settings=STATE_TABLE_SETTINGS),
         cell_counts_view(),
     ]
 
@@ -177,7 +190,7 @@ def tape_objects() -> list[Table | View]:
         Table("tape_cells", f"""city LowCardinality(String), company LowCardinality(String),
   hour DateTime('{CST}'), tape_mm UInt16, parcels AggregateFunction(uniqExact, UInt64)""",
               "AggregatingMergeTree", order_by="(city, company, hour, tape_mm)",
-              shard_by=CELL_SHARD),
+              shard_by=CELL_SHARD, settings=STATE_TABLE_SETTINGS),
         View("tape_cells_mv", "tape_cells", "events",
              f"""SELECT city, company, toStartOfHour(ts, '{CST}') AS hour, tape_mm,
   uniqExactState(sipHash64(event_id)) AS parcels
@@ -208,7 +221,8 @@ def misc_objects() -> list[Table | View]:
         Table("late_events", f"""city LowCardinality(String), company LowCardinality(String),
   hour DateTime('{CST}'), arrivals AggregateFunction(uniqExact, UInt64),
   watermark SimpleAggregateFunction(max, DateTime64(3, 'UTC'))""",
-              "AggregatingMergeTree", order_by="(city, company, hour)", shard_by=CELL_SHARD),
+              "AggregatingMergeTree", order_by="(city, company, hour)", shard_by=CELL_SHARD,
+              settings=STATE_TABLE_SETTINGS),
         View("late_events_mv", "late_events", "events",
              f"""SELECT city, company, toStartOfHour(ts, '{CST}') AS hour,
   uniqExactState(sipHash64(event_id)) AS arrivals, max(ingested_at) AS watermark
