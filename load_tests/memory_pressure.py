@@ -192,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
                      if name == "burst" else backlog(settings, events))
                 out.append(r | {"settings": extra})
                 progress.console.print(orjson.dumps({k: v for k, v in r.items()
-                                                     if k != "trace"}).decode())
+                                                     if k != "trace"}).decode(),
+                                       soft_wrap=True)
             progress.advance(task)
     sys.stdout.write(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode() + "\n")
     return 0
