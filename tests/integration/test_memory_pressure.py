@@ -38,13 +38,13 @@ def test_messages_at_the_size_limit_stay_under_the_memory_bound(tmp_path: Path) 
 
 
 def test_a_backlog_stays_under_the_memory_bound_and_is_stored_whole(tmp_path: Path) -> None:
-    """300,000 events (about 290 messages of 250 kB) waiting in the topic before the worker
+    """200,000 events (about 190 messages of 250 kB) waiting in the topic before the worker
     starts: the worker's peak resident memory stays under the documented 2 GiB bound, every
     event id generated is stored (counted from the messages sent, not by the worker), none
     is dead-lettered, and the tables of distinct-id states carry the small granules that
     keep their merges' memory per cell (warehouse.schema.STATE_TABLE_SETTINGS)."""
     settings = load_settings({"COURIERWATCH_DATA_DIR": str(tmp_path / "cw")})
-    events = 300_000
+    events = 200_000
     result = backlog(settings, events)
     sent = list(_messages(events, 47, 250_000))
     assert result["messages"] == len(sent) and result["within_bound"], {
