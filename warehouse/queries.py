@@ -14,7 +14,7 @@ from courierwatch.kpi import COUNT_NAMES, TAPE_MM_SUM
 from courierwatch.periods import CST_ZONE
 from courierwatch.routes import UNCLASSIFIED, RouteTable
 from warehouse.client import Warehouse
-from warehouse.conflicts import count_corrections, winner_filter, winners
+from warehouse.conflicts import ACCEPT_ORDER, count_corrections, winner_filter, winners
 
 # The filter and its WHERE builder live in warehouse.filters (conflicts needs them too);
 # re-exported here, where the reads are.
@@ -123,6 +123,12 @@ def on_time_counts(wh: Warehouse, f: CellFilter,
     acceptance (origin city, destination city, company). DELIVERED events whose parcel has
     no ACCEPTED yet are not in any denominator here; they join when it arrives.
 
+    Both sides follow the conflict rule (warehouse.conflicts): of an id re-sent with other
+    contents only the counting version takes part; of a parcel's acceptances the smallest
+    ACCEPT_ORDER (ts first) is joined, so ties on ts never depend on arrival order. The
+    winner's columns are taken as one tuple: argMin over a Nullable column alone skips
+    NULLs and would take another acceptance's `promised_by` when the winner has none.
+
     On a cluster the deliveries are sharded by cell and the acceptances by parcel
     (warehouse.migrations): `GLOBAL IN` sends the delivered parcel ids to every shard once,
     where a plain IN over two Distributed tables is refused (distributed_product_mode).
@@ -146,13 +152,15 @@ def on_time_counts(wh: Warehouse, f: CellFilter,
                countIf(a.promised_by IS NOT NULL AND d.d_ts <= a.promised_by) AS kept
         FROM ({delivered}) AS d
         INNER JOIN (
-            SELECT parcel_id, argMax(ts, version) AS ts, argMax(city, version) AS city,
-                   argMax(dest_city, version) AS dest_city,
-                   argMax(company, version) AS company,
-                   argMax(promised_by, version) AS promised_by
-            FROM {wh.db}.accepts
-            WHERE parcel_id GLOBAL IN (SELECT d_parcel FROM ({delivered}))
-            GROUP BY parcel_id) AS a ON d.d_parcel = a.parcel_id
+            SELECT parcel_id, w.1 AS ts, w.2 AS city, w.3 AS dest_city, w.4 AS company,
+                   w.5 AS promised_by
+            FROM (
+                SELECT parcel_id,
+                       argMin((ts, city, dest_city, company, promised_by), {ACCEPT_ORDER}) AS w
+                FROM {wh.db}.accepts
+                WHERE parcel_id GLOBAL IN (SELECT d_parcel FROM ({delivered}))
+                  AND {counting.sql}
+                GROUP BY parcel_id)) AS a ON d.d_parcel = a.parcel_id
         GROUP BY d.d_city, d.d_company, p, rc""", params)
     out: dict[Key, list[OnTimeCounts]] = {}
     for city, company, p, rc, joined, on_time, promised, kept in rows:
