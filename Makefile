@@ -15,18 +15,28 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)  ## create .venv and install courierwatch with its test tools
+# The KafkaJS producer of tests/integration/test_real_producers.py: node packages pinned by
+# the folder's package-lock.json, pure JavaScript/WebAssembly, so no install scripts run.
+KAFKAJS       := tests/clients/kafkajs
+KAFKAJS_STAMP := $(KAFKAJS)/node_modules/.installed
+
+$(KAFKAJS_STAMP): $(KAFKAJS)/package.json $(KAFKAJS)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  cd $(KAFKAJS) && npm ci --ignore-scripts --no-audit --no-fund && touch node_modules/.installed; \
+	else echo "npm not found: $(KAFKAJS) not installed (its test is skipped without node)"; fi
+
+install: $(STAMP) $(KAFKAJS_STAMP)  ## create .venv, install courierwatch with its test tools and the KafkaJS test producer
 
 demo: $(STAMP)  ## install, then run the live demo on the embedded defaults (Ctrl-C stops; DURATION=60 to stop by itself)
 	$(BIN)/courierwatch demo $(if $(DURATION),--duration $(DURATION))
 
-test: $(STAMP)  ## install, then run every test (unit, then integration on the real broker and chDB)
+test: $(STAMP) $(KAFKAJS_STAMP)  ## install, then run every test (unit, then integration on the real broker and chDB)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 test-unit: $(STAMP)  ## unit tests only (pure, no I/O)
 	$(BIN)/python -m pytest -q -m "not integration"
 
-test-integration: $(STAMP)  ## integration tests only
+test-integration: $(STAMP) $(KAFKAJS_STAMP)  ## integration tests only
 	$(BIN)/python -m pytest -q -m integration
 
 lint: $(STAMP)  ## ruff, mypy --strict on every package, the import layering (lint-imports)
@@ -41,4 +51,4 @@ rules: $(STAMP)  ## regenerate deploy/prometheus/rules/courierwatch.rules.yml fr
 	$(BIN)/python -m services.prometheus_rules > deploy/prometheus/rules/courierwatch.rules.yml
 
 clean:  ## remove the virtual environment and local state
-	rm -rf $(VENV) .courierwatch
+	rm -rf $(VENV) .courierwatch $(KAFKAJS)/node_modules

@@ -40,6 +40,7 @@ from courierwatch.routes import load_route_table
 from courierwatch.scope import Scope
 from load_tests.generator import DEFAULT_START, GeneratorConfig, generate_batches
 from streams.decode import Arrival, process_batch
+from streams.stream_time import StreamTime
 from warehouse.client import Warehouse
 from warehouse.queries import CellFilter
 from warehouse.report import kpi_report
@@ -88,7 +89,7 @@ def measure(days: int, events_per_day: int, progress: Progress) -> dict[str, Any
     wh = Warehouse(f"chdb://{tmp}/clickhouse", "capacity")
     sink = ClickHouseSink(wh)
     now = datetime.now(UTC)
-    watermark = 0
+    stream_time = StreamTime()
     decode_cpu = insert_cpu = 0.0
     events = 0
     curve = []
@@ -100,12 +101,12 @@ def measure(days: int, events_per_day: int, progress: Progress) -> dict[str, Any
                     for i, body in enumerate(generate_batches(cfg))]
         for i in range(0, len(messages), BATCH_MESSAGES):
             c0 = _cpu()
-            res = process_batch(messages[i:i + BATCH_MESSAGES], now, watermark, LATENESS_MS)
+            res = process_batch(messages[i:i + BATCH_MESSAGES], now, stream_time,
+                                LATENESS_MS)
             c1 = _cpu()
             sink.write(EVENTS_TABLE, res.rows.columns, STAGING_COLUMN_NAMES)
             insert_cpu += _cpu() - c1
             decode_cpu += c1 - c0
-            watermark = res.watermark_ms
             events += len(res.rows)
             progress.advance(task, len(res.rows))
         first_day, last_day = DEFAULT_START, DEFAULT_START + timedelta(days=d)

@@ -34,11 +34,12 @@ from streams.ingest import Ingestor, retry_policy
 from streams.leader import Leadership
 from streams.publisher import Publisher
 from streams.retry import BatchRefused, SinkUnavailable
+from streams.stream_time import StreamTime
 from warehouse.client import Warehouse
 from warehouse.conflicts import IN_ORDER, conflict_ids_sql
 from warehouse.errors import first_line
 from warehouse.publication import StorePublishedFigures
-from warehouse.queries import stored_watermark_ms
+from warehouse.queries import stored_resume_point
 from warehouse.sink import ClickHouseSink
 
 log = logging.getLogger(__name__)
@@ -104,8 +105,9 @@ def build_ingestor(settings: Settings, wh: Warehouse,
                           still_leading=(lambda: leadership.leading) if leadership else
                           (lambda: True))
     crash = faults.crash_after(settings)
-    return Ingestor(settings, sink, stored_watermark_ms(wh), retry_policy(settings),
-                    publisher=publisher, after_stored=[crash] if crash else [])
+    return Ingestor(settings, sink, StreamTime(), retry_policy(settings),
+                    publisher=publisher, after_stored=[crash] if crash else [],
+                    resume_from=lambda t, p, o: stored_resume_point(wh, t, p, o))
 
 
 def build_app(settings: Settings, wh: Warehouse) -> faust.App:
@@ -140,6 +142,12 @@ def _ingest_agent(app: faust.App, settings: Settings, ingestor: Ingestor) -> Non
         for d in dead:
             await dlq_topic.send(value=orjson.dumps(d.envelope()))
         offsets.release(events, app.consumer)
+
+    @app.on_partitions_assigned.connect
+    async def _assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        """Partitions are taken up from the archive again at their next message (on the
+        decoding thread, so before any later batch is decoded)."""
+        pool.submit(ingestor.forget_resumed)
 
     @app.agent(scan_topic, name="ingest")
     async def ingest(stream: Any) -> None:

@@ -1,9 +1,10 @@
 """The decode step: one batch of Kafka messages -> rows for ClickHouse and dead letters. Pure.
 
-The faust agent and the tests call the same function. Lateness is judged against the
-event-time watermark: the latest `ts` seen in earlier batches (persisted implicitly as the
-max `ts` in the archive). An event older than watermark - allowed lateness is still
-archived (late = 1) and counted in `late_events`, but it no longer moves published figures.
+The faust agent and the tests call the same function. Lateness is judged per partition
+against its stream time (streams.stream_time): the latest `ts` before the event in its own
+partition, resumed from the archive after a restart. An event older than that minus the
+allowed lateness is still archived (late = 1) and counted in `late_events`, but it no
+longer moves published figures.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import datetime
 
 from courierwatch.contract import DEFAULT_LIMITS, Limits, Rejection, decode_events
 from courierwatch.redact import mask_text, raw_sha256, redacted_copy
+from streams.stream_time import StreamTime
 from warehouse.rows import EventColumns
 
 # The value of the stand-in record for a record batch the Kafka client could not decode
@@ -77,17 +79,19 @@ class BatchResult:
     partition_max_ms: dict[int, int] = field(default_factory=dict)  # latest ts per partition
 
 
-def process_batch(arrivals: list[Arrival], now: datetime, watermark_ms: int,
+def process_batch(arrivals: list[Arrival], now: datetime, stream_time: StreamTime | int,
                   allowed_lateness_ms: int, limits: Limits = DEFAULT_LIMITS) -> BatchResult:
-    """Decode, validate and lay out one batch; return rows, dead letters and the new watermark.
+    """Decode, validate and lay out one batch; return rows, dead letters and the watermark
+    (the latest `ts` of any partition so far).
 
-    Never raises on bad input: every byte of every message ends up either in a row or in a
-    dead letter.
+    `stream_time` is advanced in place, message by message in log order; a plain number
+    is the stream time of every partition (a fresh StreamTime with that floor). Never raises
+    on bad input: every byte of every message ends up either in a row or in a dead letter.
     """
-    out = BatchResult(watermark_ms=watermark_ms)
+    clock = stream_time if isinstance(stream_time, StreamTime) else StreamTime(
+        floor_ms=stream_time)
+    out = BatchResult()
     now_ms = int(now.timestamp() * 1000)
-    late_before = watermark_ms - allowed_lateness_ms
-    batch_max = watermark_ms
     add = out.rows.add_message
     for a in arrivals:
         if a.value.startswith(UNDECODABLE):
@@ -95,17 +99,15 @@ def process_batch(arrivals: list[Arrival], now: datetime, watermark_ms: int,
             continue
         events, raws, ts, rejections = decode_events(a.value, now, limits)
         if events:
-            late = ([t < late_before for t in ts] if min(ts) < late_before
-                    else [False] * len(ts))  # almost always: no per-event test
+            late = clock.judge((a.topic, a.partition), ts, allowed_lateness_ms)
             out.late += late.count(True)
             msg_max = max(ts)
-            batch_max = max(batch_max, msg_max)
             if msg_max > out.partition_max_ms.get(a.partition, 0):
                 out.partition_max_ms[a.partition] = msg_max
             add(events, raws, ts, late, _valid_indices(len(events), rejections), a.topic,
                 a.partition, a.offset, now_ms)
         out.dead_letters.extend(_dead(r, a, now_ms) for r in rejections)
-    out.watermark_ms = batch_max
+    out.watermark_ms = clock.high_ms
     return out
 
 

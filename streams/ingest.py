@@ -32,6 +32,8 @@ from streams.decode import Arrival, DeadLetter, chunks, process_batch
 from streams.flood import FloodGuard
 from streams.publisher import MAX_HOURS_PER_CALL, Publisher
 from streams.retry import BatchRefused, RetryPolicy
+from streams.stream_time import PartitionKey, StreamTime
+from warehouse.queries import ResumePoint
 from warehouse.schema import STAGING_COLUMN_NAMES
 from warehouse.sink import DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE, EVENTS_TABLE, Sink
 
@@ -60,16 +62,20 @@ def retry_policy(settings: Settings) -> RetryPolicy:
 class Ingestor:
     """Composes the ingest steps for one worker; see the module docstring.
 
-    `watermark_ms` is the latest in-figure event time already stored (read from the store
-    by the caller: warehouse.queries.stored_watermark_ms). `after_stored` hooks run on the
-    insert thread after each batch is stored and accounted (fault injection uses one).
+    Lateness is judged against `stream_time`, per partition (streams.stream_time; a number
+    is the stream time of every partition); `resume_from(topic, partition, offset)` tells
+    what the archive holds of a partition, to take it up at the first offset read
+    (warehouse.queries.stored_resume_point; None: nothing to take up). `after_stored`
+    hooks run on the insert thread after each batch is stored and accounted (fault
+    injection uses one).
     """
 
-    def __init__(self, settings: Settings, sink: Sink, watermark_ms: int,
+    def __init__(self, settings: Settings, sink: Sink, stream_time: StreamTime | int,
                  retry: RetryPolicy | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  publisher: Publisher | None = None,
-                 after_stored: Sequence[Callable[[], None]] = ()) -> None:
+                 after_stored: Sequence[Callable[[], None]] = (),
+                 resume_from: Callable[[str, int, int], ResumePoint] | None = None) -> None:
         self.settings = settings
         self.sink = sink
         self.retry = retry or retry_policy(settings)
@@ -79,8 +85,12 @@ class Ingestor:
         self.after_stored = tuple(after_stored)
         self.flood = FloodGuard(settings.dlq_max_share, settings.dlq_window_events,
                                 settings.dlq_min_events)
-        self.watermark_ms = watermark_ms  # of the batches stored
-        self.decoded_watermark_ms = watermark_ms  # of the batches decoded
+        # per partition, of the batches decoded (the decoding thread's alone)
+        self.stream_time = (stream_time if isinstance(stream_time, StreamTime)
+                            else StreamTime(floor_ms=stream_time))
+        self.watermark_ms = self.stream_time.high_ms  # the latest ts of the batches stored
+        self.resume_from = resume_from
+        self._resumed: set[PartitionKey] = set()
         self.stopping = False
         self.refused: BatchRefused | None = None
         self.archived = self.dead = self.late = self.batches = 0
@@ -110,8 +120,8 @@ class Ingestor:
         lateness_ms = int(self.settings.allowed_lateness_s * 1000)
         now = self.clock()
         for chunk in chunks(arrivals, self.settings.insert_chunk_bytes):
-            res = process_batch(chunk, now, self.decoded_watermark_ms, lateness_ms, self.limits)
-            self.decoded_watermark_ms = res.watermark_ms
+            self._resume(chunk)
+            res = process_batch(chunk, now, self.stream_time, lateness_ms, self.limits)
             d.dead += res.dead_letters
             for p, t in res.partition_max_ms.items():
                 d.partition_max[p] = max(t, d.partition_max.get(p, 0))
@@ -120,7 +130,7 @@ class Ingestor:
                     self._write, EVENTS_TABLE, res.rows.columns, STAGING_COLUMN_NAMES))
                 d.events += len(res.rows)
                 d.late += res.late
-        d.watermark_ms = self.decoded_watermark_ms
+        d.watermark_ms = self.stream_time.high_ms
         return d
 
     def _write(self, table: str, columns: Sequence[Sequence[Any]],
@@ -174,6 +184,31 @@ class Ingestor:
                   if p >= self.settings.partitions]
         active = [t for t, at in marks if now - at < idle_s]
         return min(active) if active else max((t for t, _ in marks), default=0)
+
+    def forget_resumed(self) -> None:
+        """After a rebalance: take up each partition from the archive again at its next
+        message (a partition may have moved on under another worker). Decoding thread."""
+        self._resumed.clear()
+
+    def _resume(self, chunk: list[Arrival]) -> None:
+        """Take up from the archive the partitions of `chunk` not read since the start or
+        the last rebalance, at their first offset here (streams.stream_time)."""
+        if self.resume_from is None:
+            return
+        for a in chunk:
+            key = (a.topic, a.partition)
+            if key in self._resumed:
+                continue
+            self._resumed.add(key)
+            try:
+                point = self.resume_from(a.topic, a.partition, a.offset)
+            except Exception as exc:  # noqa: BLE001 - lateness stays judged on what is known
+                log.warning("could not take up partition %s from the archive: %s", key, exc)
+                continue
+            # the message at this offset is stored already: this is a re-read of the log
+            rereading = bool(point.ids_at_offset) and all(
+                i.encode() in a.value for i in point.ids_at_offset)
+            self.stream_time.resume(key, point.before_ms, point.latest_ms, rereading)
 
     def run_serialised(self, action: Callable[[], T]) -> Future[T]:
         """Run `action` on the insert thread, after every batch submitted so far is stored."""

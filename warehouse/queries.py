@@ -42,12 +42,31 @@ def _period(col: str, by: str) -> str:
     return f"toString({fn}({col}, '{CST_ZONE}'))"
 
 
-@system_read("the ingest watermark (one timestamp) the worker resumes from")
-def stored_watermark_ms(wh: Warehouse) -> int:
-    """The latest in-figure event time in the archive (0 when empty): survives restarts."""
-    rows = wh.query(f"SELECT toUnixTimestamp64Milli(max(ts)), count() FROM {wh.db}.events "
-                    "WHERE late = 0")
-    return int(rows[0][0]) if rows and rows[0][1] else 0
+@dataclass(frozen=True, slots=True)
+class ResumePoint:
+    """What the archive holds of one partition, seen from the offset a worker resumes at
+    (streams.stream_time): the latest in-figure event time before that offset and over the
+    whole partition (None when there is none), and the event ids stored at that offset."""
+
+    before_ms: int | None
+    latest_ms: int | None
+    ids_at_offset: tuple[str, ...]
+
+
+@system_read("the stream time of one partition (timestamps) the worker resumes lateness from")
+def stored_resume_point(wh: Warehouse, topic: str, partition: int, offset: int) -> ResumePoint:
+    """The archive's times of (`topic`, `partition`) before `offset` and in all, and the
+    event ids stored at `offset` (at most 16: enough to recognise the message)."""
+    rows = wh.query(f"""SELECT
+  toUnixTimestamp64Milli(maxIf(ts, late = 0 AND offset < {{o:UInt64}})),
+  countIf(late = 0 AND offset < {{o:UInt64}}),
+  toUnixTimestamp64Milli(maxIf(ts, late = 0)), countIf(late = 0),
+  groupUniqArrayIf(16)(event_id, offset = {{o:UInt64}})
+FROM {wh.db}.events WHERE topic = {{t:String}} AND partition = {{p:UInt32}}""",
+                    {"o": offset, "t": topic, "p": partition})
+    before, n_before, latest, n_latest, ids = rows[0]
+    return ResumePoint(int(before) if n_before else None, int(latest) if n_latest else None,
+                       tuple(sorted(str(i) for i in ids)))
 
 
 COUNTS_PER_QUERY = 4
