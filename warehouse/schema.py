@@ -188,12 +188,15 @@ FROM {{source}} WHERE late = 0 AND type = 'ACCEPTED' GROUP BY city, company, hou
 
 # The acceptance of an ACCEPTED row. `content_hash` is the archive's (migration 0009); a
 # row archived before it holds 0 there, and gets a hash of the columns the join reads, so
-# that versions of one id stored before 0009 stay apart too (replays copy such rows).
+# that versions of one id stored before 0009 stay apart too (replays copy such rows). The
+# source column is named through the table alias: the output of the same name is an alias
+# that the query analyser of older servers would otherwise substitute into its own
+# definition (a cyclic alias).
 _ACCEPTS_SELECT = """SELECT parcel_id, event_id,
-  if(content_hash != 0, content_hash, sipHash64(ts, city, dest_city, company, promised_by))
+  if(e.content_hash != 0, e.content_hash, sipHash64(ts, city, dest_city, company, promised_by))
     AS content_hash,
   ts, city, dest_city, company, promised_by
-FROM {source} WHERE late = 0 AND type = 'ACCEPTED'"""
+FROM {source} AS e WHERE late = 0 AND type = 'ACCEPTED'"""
 
 
 def accepts_objects() -> list[Table | View]:

@@ -93,7 +93,7 @@ def test_every_cluster_statement_parses_and_is_replicated_sharded_on_cluster() -
         f"DROP TABLE IF EXISTS {DB}.accepts_local ON CLUSTER {CLUSTER} SYNC"]
     [backfill] = [s for s in stmts if s.startswith("INSERT")]
     assert backfill.startswith(f"INSERT INTO {DB}.accepts\n")
-    assert f"FROM {DB}.events WHERE" in backfill and "_local" not in backfill
+    assert f"FROM {DB}.events AS e WHERE" in backfill and "_local" not in backfill
     assert backfill.endswith("SETTINGS insert_distributed_sync = 1")
     drop = stmts.index(f"DROP TABLE IF EXISTS {DB}.accepts_local ON CLUSTER {CLUSTER} SYNC")
     assert drop < stmts.index(local["accepts"]) < stmts.index(backfill)
