@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -165,6 +166,22 @@ def conflicts(args: argparse.Namespace) -> int:
         lambda r: [str(r["event_id"]), "yes" if r["counts"] else "no", str(r["ts"]),
                    city_label(str(r["city"])), str(r["company"]), str(r["type"]),
                    str(r["partition"]), str(r["offset"])])
+
+
+def dead_letters(args: argparse.Namespace) -> int:
+    from services.figures_source import fetch_dead_letters
+
+    rows = fetch_dead_letters(load_settings(), *_filters(args), args.reason)
+    reasons = Counter(str(r["reason"]) for r in rows)
+    return _print_rows(
+        args, rows, f"Dead letters ({len(rows)})" + "".join(
+            f", {k} {n}" for k, n in sorted(reasons.items())),
+        ("received (UTC)", "reason", "detail", "city", "topic/partition/offset#index",
+         "redacted copy"),
+        lambda r: [str(r["received_at"])[:19], str(r["reason"]), str(r["detail"])[:60],
+                   city_label(str(r["city"])) if r["city"] else "–",
+                   f"{r['topic']}/{r['partition']}/{r['offset']}#{r['msg_index']}",
+                   str(r["redacted"])[:80]])
 
 
 def policies_export(args: argparse.Namespace) -> int:

@@ -15,14 +15,14 @@ from cli import access_commands, alerts, audit_commands, commands, import_comman
 Subparsers = Any  # argparse's _SubParsersAction, private in typeshed
 
 
-def _add_filters(p: argparse.ArgumentParser) -> None:
+def _add_filters(p: argparse.ArgumentParser, time_of: str = "event time") -> None:
     p.add_argument("--city", help="6-digit code, Chinese or English name (台州, Taizhou "
                    "(Zhejiang)), or YRD for the Yangtze River Delta region")
     p.add_argument("--company", help="brand code: SF, ZTO, YTO, STO, YUNDA, JT, JD, EMS, ...")
     p.add_argument("--from", dest="start", metavar="T",
-                   help="start of event time, inclusive: 2026-11-02 or 2026-11-02T08:00 "
+                   help=f"start of {time_of}, inclusive: 2026-11-02 or 2026-11-02T08:00 "
                    "(China Standard Time unless an offset is given)")
-    p.add_argument("--to", dest="end", metavar="T", help="end of event time, exclusive")
+    p.add_argument("--to", dest="end", metavar="T", help=f"end of {time_of}, exclusive")
 
 
 def _demo(sub: Subparsers) -> None:
@@ -121,6 +121,21 @@ def _restatements(sub: Subparsers) -> None:
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(func=commands.restatements)
 
+
+
+def _dead_letters(sub: Subparsers) -> None:
+    p = sub.add_parser("dead-letters", help="rejected input: reasons, where it came from",
+                       description="Every input line or message the pipeline rejected, "
+                       "newest first: the reason, the topic, partition, offset and index in "
+                       "the message it came from, a redacted copy (digits of anything that "
+                       "looks like personal data masked) and the SHA-256 of the bytes as "
+                       "received, never the bytes. Within your scope by the city the copy "
+                       "names (docs/reliability.md).")
+    _add_filters(p, time_of="arrival (when the pipeline received it)")
+    p.add_argument("--reason", help="one reason: not_json, schema, type_fields, future_ts, "
+                   "pii, oversized, undecodable_batch, ...")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(func=commands.dead_letters)
 
 
 def _conflicts(sub: Subparsers) -> None:
@@ -273,7 +288,7 @@ def _import(sub: Subparsers) -> None:
 
 
 COMMANDS = (_demo, _serve, _generate, _process, _kpi, _replay, _restatements, _conflicts,
-            _policies, _bench, _settings, _audit, _import, _provision, _alerts,
+            _dead_letters, _policies, _bench, _settings, _audit, _import, _provision, _alerts,
             access_commands.tokens_parser, access_commands.access_parser)
 
 

@@ -42,13 +42,15 @@ from services.openapi import spec
 from services.static_assets import register_assets
 from warehouse.client import Warehouse
 from warehouse.conflicts import list_conflicts
+from warehouse.dead_letters import list_dead_letters
 from warehouse.queries import probe_cells, restatements
 from warehouse.report import kpi_report
 
 # Every /api route reads through the caller's scope, or is listed here with the reason it
 # needs none (it still needs a token once tokens exist).
 SCOPED_ROUTES = frozenset({"/api/kpi", "/api/restatements", "/api/probe", "/api/status",
-                           "/api/conflicts", "/api/audit",  # audit: national only
+                           "/api/conflicts", "/api/dead-letters",
+                           "/api/audit",  # audit: national only
                            "/api/series", "/api/alerts"})
 SCOPE_FREE_ROUTES: dict[str, str] = {
     "/api/policies": "the policy catalog: targets quoted from the five public seed plans, "
@@ -97,6 +99,16 @@ def register_views(app: faust.App, settings: Settings, wh: Warehouse) -> None:
         flt = request_filter(request)
         rows = await asyncio.get_running_loop().run_in_executor(
             None, lambda: list_conflicts(wh, flt))
+        return web.json({"rows": rows})
+
+    @app.page("/api/dead-letters")
+    async def dead(web: Any, request: Any) -> Any:
+        """Dead letters with their reasons and redacted copies (warehouse.dead_letters),
+        within the caller's scope; `reason` narrows to one reason."""
+        flt = request_filter(request)
+        reason = request.query.get("reason") or None
+        rows = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: list_dead_letters(wh, flt, reason))
         return web.json({"rows": rows})
 
     @app.page("/api/probe")

@@ -19,6 +19,7 @@ from services.owner import ApiRefused, get_json, running_api
 from services.tokens import TokenStore
 from warehouse.client import Warehouse
 from warehouse.conflicts import list_conflicts
+from warehouse.dead_letters import list_dead_letters
 from warehouse.queries import CellFilter, restatements
 from warehouse.report import kpi_report
 
@@ -84,5 +85,22 @@ def fetch_conflicts(settings: Settings) -> list[dict[str, Any]]:
     wh = Warehouse(settings.clickhouse, settings.database)
     try:
         return list_conflicts(wh, flt)
+    finally:
+        wh.close()
+
+
+def fetch_dead_letters(settings: Settings, city: str | None, company: str | None,
+                       start: datetime | None, end: datetime | None,
+                       reason: str | None) -> list[dict[str, Any]]:
+    """Dead letters (warehouse.dead_letters.list_dead_letters), within the caller's scope."""
+    base = api_base(settings)
+    if base:
+        params = _params(city, company, start, end) | ({"reason": reason} if reason else {})
+        return list(get_json(base, "/api/dead-letters", params,
+                             token=settings.api_token)["rows"])
+    flt = CellFilter(city, company, start, end, scope=local_scope(settings))
+    wh = Warehouse(settings.clickhouse, settings.database, cluster=settings.clickhouse_cluster)
+    try:
+        return list_dead_letters(wh, flt, reason)
     finally:
         wh.close()

@@ -63,6 +63,20 @@ PATHS: dict[str, dict[str, Any]] = {
         "responses": {"200": _json("versions: event_id, content_hash, counts, ts, city, "
                                    "company, type, parcel_id, topic, partition, offset",
                                    "#/components/schemas/Rows")}}},
+    "/api/dead-letters": {"get": {
+        "summary": "Dead letters, newest first: reason, source position, redacted copy and "
+                   "SHA-256 of the bytes (never the bytes), within the caller's scope by the "
+                   "city the copy names",
+        "parameters": [CITY, COMPANY,
+                       _param("from", "received at or after, ISO 8601",
+                              schema={"type": "string", "format": "date-time"}),
+                       _param("to", "received before, ISO 8601",
+                              schema={"type": "string", "format": "date-time"}),
+                       _param("reason", "one reason: not_json, schema, type_fields, "
+                              "future_ts, pii, oversized, undecodable_batch, ...")],
+        "responses": _ok("dead letters: received_at, stage, reason, detail, redacted, "
+                         "raw_sha256, raw_bytes, topic, partition, offset, msg_index, city, "
+                         "company", "#/components/schemas/Rows")}},
     "/api/status": {"get": {
         "summary": "Ingest counters and the event-time watermark",
         "responses": {"200": {"description": "counters", "content": {"application/json": {

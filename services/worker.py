@@ -14,10 +14,12 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 
 import faust
 
 from courierwatch.catalog import load_catalog
+from courierwatch.masking import mask_secrets
 from runtime.lifetime import Identity
 from runtime.settings import Settings, SettingsError, load_settings
 from services.access import BindRefused, check_bind
@@ -27,10 +29,25 @@ from services.api import register_views
 from services.audit_api import register_audit_views
 from services.audit_log import record_catalog_if_changed, sync
 from services.owner import clear_api_record, write_api_record
-from streams.app import build_app
+from streams.app import EXIT_BATCH_FAILED, build_app
+from streams.ingest import retry_policy
+from streams.retry import BatchRefused, RetryPolicy
 from warehouse.client import Warehouse
 
 EXIT_BAD_SETTINGS = 2
+
+
+def open_store(settings: Settings, policy: RetryPolicy | None = None,
+               should_stop: Callable[[], bool] = lambda: False) -> Warehouse:
+    """The worker's store, waited for: a ClickHouse server not up yet or gone for a while
+    (a cluster starting, a restart, a network cut) is retried with the ingest's back-off
+    (streams.retry, warehouse.errors: connection errors are transient), each retry logged;
+    a deterministic failure (credentials, a bad database name, a migration the server
+    refuses) raises BatchRefused at once with its one-line reason."""
+    return (policy or retry_policy(settings)).run(
+        lambda: Warehouse(settings.clickhouse, settings.database,
+                          reset=settings.reset_database, cluster=settings.clickhouse_cluster),
+        should_stop, what=f"opening the store {mask_secrets(settings.clickhouse)}")
 
 
 def register_web(app: faust.App, settings: Settings, wh: Warehouse) -> None:
@@ -55,8 +72,11 @@ def main() -> None:
     sys.setswitchinterval(settings.switch_interval_s)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    wh = Warehouse(settings.clickhouse, settings.database, reset=settings.reset_database,
-                   cluster=settings.clickhouse_cluster)
+    try:
+        wh = open_store(settings)
+    except BatchRefused as exc:
+        sys.stderr.write(f"courierwatch worker: {exc}\n")
+        sys.exit(EXIT_BATCH_FAILED)
     app = build_app(settings, wh)
     register_web(app, settings, wh)
     record_catalog_if_changed(settings, wh)  # the audit log records each catalog change

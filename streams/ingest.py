@@ -192,14 +192,20 @@ class Ingestor:
 
     def _resume(self, chunk: list[Arrival]) -> None:
         """Take up from the archive the partitions of `chunk` not read since the start or
-        the last rebalance, at their first offset here (streams.stream_time)."""
+        the last rebalance, at their first offset here (streams.stream_time), once every
+        batch this worker submitted before is stored: a rebalance re-delivers from the
+        committed offset, and batches still being inserted must be seen as stored."""
         if self.resume_from is None:
             return
+        stored = False
         for a in chunk:
             key = (a.topic, a.partition)
             if key in self._resumed:
                 continue
             self._resumed.add(key)
+            if not stored:  # what this worker decoded before is in the store first
+                self._inserter.submit(lambda: None).result()
+                stored = True
             try:
                 point = self.resume_from(a.topic, a.partition, a.offset)
             except Exception as exc:  # noqa: BLE001 - lateness stays judged on what is known

@@ -49,6 +49,14 @@ def _late_acceptance(n: int, city: str) -> dict[str, object]:
             "security": {"real_name": True, "inspected": True, "xray": True}}
 
 
+PHONE = "13812345678"
+DEAD_LINES = (
+    orjson.dumps({**_late_acceptance(7, TAIZHOU), "event_id": "DEAD-TZ", "remark": PHONE}),
+    orjson.dumps({**_late_acceptance(8, WUHAN), "event_id": "DEAD-WH", "type": "TELEPORTED"}),
+    b"this line is not json",
+)
+
+
 class Api:
     def __init__(self, base: str) -> None:
         self.base = base
@@ -112,7 +120,10 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     # The first late acceptance of each city re-sent with another site: a conflicting
     # re-send (GET /api/conflicts) that changes no figure.
     resent = [{**_late_acceptance(0, c), "site_id": "S-RESENT"} for c in (TAIZHOU, WUHAN)]
-    cli.run("process", "--input", str(write_jsonl(tmp / "b.jsonl", late + resent)))
+    # Dead letters of two cities and one that names none (GET /api/dead-letters); the
+    # phone number must never be shown to anyone.
+    cli.run("process", "--input", str(write_jsonl(tmp / "b.jsonl", late + resent,
+                                                  extra_lines=DEAD_LINES)))
     port = free_port()
     log = tmp / "serve.log"
     with open(log, "wb") as out:
@@ -298,6 +309,21 @@ def test_conflicts_are_scoped(deployment: Deployment) -> None:
     assert ids["wuhan"] == {f"LATE-{WUHAN}-0"}
     assert ids["national"] == ids["taizhou"] | ids["wuhan"]
     assert len(api.rows("/api/conflicts", t["taizhou"])) == 2  # both versions
+
+
+def test_dead_letters_are_scoped_by_the_city_their_copy_names(deployment: Deployment) -> None:
+    """GET /api/dead-letters: each city's token sees its own city's dead letter, the
+    province its city's, national all three (the line that is not JSON names no city:
+    national only); no response shows the rejected phone number."""
+    api, t = deployment.api, deployment.tokens
+    seen = {name: api.rows("/api/dead-letters", t[name])
+            for name in ("taizhou", "wuhan", "zhejiang", "national")}
+    cities = {name: sorted(str(r["city"]) for r in rows) for name, rows in seen.items()}
+    assert cities == {"taizhou": [TAIZHOU], "wuhan": [WUHAN], "zhejiang": [TAIZHOU],
+                      "national": sorted(["", TAIZHOU, WUHAN])}
+    assert {r["reason"] for r in seen["national"]} >= {"not_json", "pii"}
+    assert all(PHONE not in orjson.dumps(rows).decode() for rows in seen.values())
+    assert api.get("/api/dead-letters", t["taizhou"], city=WUHAN)[0] == 403
 
 
 def test_audit_log_is_national_and_records_every_token_change(

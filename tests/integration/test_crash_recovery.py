@@ -184,6 +184,38 @@ def test_a_partition_left_weeks_behind_by_a_crash_is_judged_on_its_own_time(
     assert assert_matches_reference(rows, events, "hour") > 500
 
 
+def test_a_rebalance_that_re_delivers_stored_messages_gives_them_the_flags_they_had(
+        tmp_path: Path) -> None:
+    """One worker stores the first half of four partitions (two weeks of event time each),
+    loses and regains them (a rebalance), and is re-delivered every partition from offset
+    1 to its end (the committed offset, and on): taken up at the time stored before offset
+    1, no re-read event is late, so the archive holds no late row and late_events none."""
+    from streams.decode import Arrival
+    from streams.ingest import Ingestor
+    from streams.stream_time import StreamTime
+    from warehouse.client import Warehouse
+    from warehouse.queries import stored_resume_point
+    from warehouse.sink import ClickHouseSink
+
+    events = sorted(generate(GeneratorConfig(count=4_000, seed=9, span_hours=24 * 28)),
+                    key=lambda e: _ts_ms(orjson.dumps(e)))
+    per = 50
+    messages = [Arrival("scan.v1", (i // per) % 4, i // per // 4,
+                        b"\n".join(orjson.dumps(e) for e in events[i:i + per]))
+                for i in range(0, len(events), per)]
+    wh = Warehouse(f"chdb://{tmp_path / 'clickhouse'}", "rebalance")
+    worker = Ingestor(load_settings({}), ClickHouseSink(wh), StreamTime(),
+                      clock=lambda: datetime(2027, 1, 1, tzinfo=UTC),
+                      resume_from=lambda t, p, o: stored_resume_point(wh, t, p, o))
+    worker.handle([m for m in messages if m.offset < 10])
+    worker.forget_resumed()  # revoked and assigned again
+    worker.handle([m for m in messages if m.offset >= 1])
+    assert worker.late == 0
+    assert wh.query(f"SELECT countIf(late = 1), uniqExact(event_id) FROM {wh.db}.events")[0] == (
+        0, len({e["event_id"] for e in events}))
+    assert wh.query(f"SELECT count() FROM {wh.db}.late_events")[0][0] == 0
+
+
 def _ts_ms(line: bytes) -> int:
     ts = datetime.fromisoformat(str(orjson.loads(line)["ts"]).replace("Z", "+00:00"))
     return int(ts.timestamp() * 1000)

@@ -8,6 +8,7 @@ dead-letter topic. Lines are labelled by tests/hostile.py as they are built.
 from __future__ import annotations
 
 import random
+from collections import Counter
 from pathlib import Path
 
 import orjson
@@ -91,3 +92,18 @@ def test_hostile_lines_cost_nothing_and_leave_no_personal_data(tmp_path: Path) -
     dead_text = ascii_digits(b"\n".join(dlq).decode())
     assert not text_has_personal_data(dead_text)
     assert assert_matches_reference(Cli(data_dir).kpi_rows("--by", "hour"), valid, "hour") > 500
+
+    # What an operator reads: `courierwatch dead-letters` lists each one, with its reason
+    # and where it came from, and shows no planted personal datum either.
+    cli = Cli(data_dir)
+    listed = orjson.loads(cli.run("dead-letters", "--format", "json").stdout)
+    assert len(listed) == n_hostile
+    assert {(r["partition"], r["offset"], r["msg_index"]) for r in listed} == {
+        (e["partition"], e["offset"], e["msg_index"]) for e in envelopes}
+    shown = ascii_digits(orjson.dumps(listed).decode())
+    assert not [p for p in planted if p in shown]
+    by_reason = Counter(e["reason"] for e in envelopes)
+    reason, n = by_reason.most_common(1)[0]
+    narrowed = orjson.loads(cli.run("dead-letters", "--reason", reason, "--format",
+                                    "json").stdout)
+    assert len(narrowed) == n and {r["reason"] for r in narrowed} == {reason}
