@@ -30,8 +30,8 @@ install: $(STAMP) $(KAFKAJS_STAMP)  ## create .venv, install courierwatch with i
 demo: $(STAMP)  ## install, then run the live demo on the embedded defaults (Ctrl-C stops; DURATION=60 to stop by itself)
 	$(BIN)/courierwatch demo $(if $(DURATION),--duration $(DURATION))
 
-test: $(STAMP) $(KAFKAJS_STAMP)  ## install, then run every test (unit, then integration on the real broker and chDB)
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+test: $(STAMP) $(KAFKAJS_STAMP)  ## install, then run every test (unit, then integration on the real broker and chDB; the 25 slowest listed)
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=25
 
 test-unit: $(STAMP)  ## unit tests only (pure, no I/O)
 	$(BIN)/python -m pytest -q -m "not integration"

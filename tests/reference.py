@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -30,19 +31,22 @@ def _city_list(doc: dict[str, Any], name: str) -> set[str]:
     return codes
 
 
-def _route_classes() -> list[tuple[str, int, Any, Any]]:
+@cache
+def _route_classes() -> tuple[tuple[str, int, Any, Any], ...]:
     """(name, hours, endpoints, companies); endpoints "same" (origin = dest), None (both in
-    the YRD) or a set of codes; companies None or a set of brand codes."""
+    the YRD) or a set of codes; companies None or a set of brand codes. Read from the YAML
+    once per process (frozen, so the cached copy cannot be changed by a caller): parsing it
+    per delivery made `expected` take minutes on 20k events."""
     doc = yaml.safe_load(ROUTES.read_text("utf-8"))
     brands = yaml.safe_load(COMPANY_LISTS.read_text("utf-8"))["lists"]
     out = []
     for c in doc["classes"]:
         ep: Any = {"same_city": "same", "yrd_all": None}.get(c["endpoints"])
         if c["endpoints"] not in ("same_city", "yrd_all"):
-            ep = _city_list(doc, c["endpoints"])
-        comp = set(brands[c["companies"]]["codes"]) if c.get("companies") else None
+            ep = frozenset(_city_list(doc, c["endpoints"]))
+        comp = frozenset(brands[c["companies"]]["codes"]) if c.get("companies") else None
         out.append((c["name"], c["hours"], ep, comp))
-    return out
+    return tuple(out)
 
 
 def _in_yrd(code: str) -> bool:

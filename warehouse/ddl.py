@@ -19,6 +19,8 @@ renders each for the deployment:
   on every node of the cluster (a Keeper path without `{shard}`) and no Distributed table.
 - a later migration's `AddColumn` alters the local and the Distributed table alike (a
   Distributed table's columns are its own copy); `DropView` drops a view everywhere;
+  `DropTable` drops both tables of a name everywhere; `Backfill` (INSERT ... SELECT) is
+  the one statement that is not DDL: it runs once, through the public tables;
   `ModifySettings` changes the MergeTree settings of the local table.
 
 Pure: builds strings, runs nothing.
@@ -79,6 +81,28 @@ class DropView:
 
 
 @dataclass(frozen=True, slots=True)
+class DropTable:
+    """`DROP TABLE IF EXISTS ... SYNC` (the Distributed and the local table on a cluster),
+    before a table is re-created with another structure. SYNC: a Replicated table's Keeper
+    path is gone when the statement returns, so a table of the same name can follow."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Backfill:
+    """`INSERT INTO <target> <query>`: fill a re-created table from an existing one.
+
+    `query` names its source as `{source}`. Both names are the public tables (on a cluster
+    the Distributed ones: the SELECT reads every shard, the insert goes to each row's
+    shard, synchronously), and the statement runs once, not ON CLUSTER."""
+
+    target: str
+    source: str
+    query: str
+
+
+@dataclass(frozen=True, slots=True)
 class ModifySettings:
     """`ALTER TABLE ... MODIFY SETTING <settings>` on the table that stores the rows (the
     local table on a cluster; a Distributed table has no MergeTree settings)."""
@@ -87,7 +111,7 @@ class ModifySettings:
     settings: str
 
 
-Obj = Table | View | AddColumn | DropView | ModifySettings
+Obj = Table | View | AddColumn | DropView | DropTable | Backfill | ModifySettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +153,13 @@ class Layout:
             return [self.view(o)]
         if isinstance(o, DropView):
             return [f"DROP VIEW IF EXISTS {self.db}.{o.name}{self.on}"]
+        if isinstance(o, DropTable):
+            names = [o.name, self.local(o.name)] if self.cluster else [o.name]
+            return [f"DROP TABLE IF EXISTS {self.db}.{n}{self.on} SYNC" for n in names]
+        if isinstance(o, Backfill):
+            query = o.query.replace("{source}", f"{self.db}.{o.source}")
+            sync = "\nSETTINGS insert_distributed_sync = 1" if self.cluster else ""
+            return [f"INSERT INTO {self.db}.{o.target}\n{query}{sync}"]
         if isinstance(o, ModifySettings):
             return [f"ALTER TABLE {self.db}.{self.local(o.table)}{self.on} "
                     f"MODIFY SETTING {o.settings}"]

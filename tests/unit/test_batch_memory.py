@@ -56,7 +56,7 @@ def test_small_messages_are_not_split_below_the_budget() -> None:
 
 def test_every_table_of_unique_states_has_small_granules_on_one_node_and_a_cluster() -> None:
     """Each table holding `uniqExact` states, found in its CREATE statement, is created
-    with 64-row granules and merge blocks, and migration 0013 gives an existing one the
+    with 64-row granules and merge blocks, and migration 0014 gives an existing one the
     small merge blocks; no other table is touched."""
     for layout in (Layout("db"), Layout("db", "c")):
         creates = [s for s in schema_statements(layout)
@@ -67,7 +67,7 @@ def test_every_table_of_unique_states_has_small_granules_on_one_node_and_a_clust
         small = {re.match(r"CREATE TABLE IF NOT EXISTS db\.(\w+)", s).group(1)  # type: ignore[union-attr]
                  for s in creates if "index_granularity = 64, merge_max_block_size = 64" in s}
         assert small == stateful
-        m = next(m for m in MIGRATIONS if m.id == "0013_state_granules")
+        m = next(m for m in MIGRATIONS if m.id == "0014_state_granules")
         altered = {re.match(r"ALTER TABLE db\.(\w+)", s).group(1)  # type: ignore[union-attr]
                    for s in m.statements(layout)}
         assert altered == stateful
