@@ -10,12 +10,8 @@ worker's resident memory (VmRSS of its process tree) is sampled every 0.2 s and 
   rate here), then ten times that rate arrives for a while, then more (as fast as the
   producer goes);
 - `backlog`: a backlog already in the topic when the worker starts (`--backlog` events,
-  default 1,000,000). A day's backlog is 10 M events (DESIGN.md, "How fast, how big": a
-  day of a large city); `--backlog 500000,1000000,2000000,4000000` measures the peak at
-  growing backlogs, to show whether it depends on the backlog's length.
-
-Each result carries `trace`: (seconds since the worker started, RSS MiB, messages
-committed) once a second, to see when the peak happens.
+  default 1,000,000: a busy city's hours; the pipeline's bound does not depend on the
+  backlog's length, which the `--backlog` knob lets you check).
 
 The bound is the benchmark's (load_tests/bench_setup.py TARGET_RSS_MB, 2 GiB for the worker).
 """
@@ -32,8 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from rich.console import Console
-from rich.progress import Progress
 
 from courierwatch.contract import DEFAULT_LIMITS
 from load_tests.bench_setup import TARGET_RSS_MB
@@ -65,25 +59,16 @@ def _run(name: str, settings: Settings, load: Callable[[str, Callable[[], None]]
     start the worker when it wants); wait until consumed; return the memory figures."""
     peak = [0.0]
     stop = threading.Event()
-    trace: list[tuple[float, float, int]] = []  # (seconds, tree RSS MiB, messages committed)
-    committed = [0]
     with embedded_broker(settings.data_dir) as bootstrap:
         ensure_topics(bootstrap, settings)
         holder: dict[str, Any] = {}
 
         def start() -> None:
             holder["w"] = start_worker(settings, bootstrap, reset_database=True)
-            t0 = time.monotonic()
 
             def sample() -> None:
-                last = -1.0
                 while not stop.is_set():
-                    rss = tree_rss_mb(holder["w"].proc.pid)
-                    peak[0] = max(peak[0], rss)
-                    now = time.monotonic() - t0
-                    if now - last >= 1.0:
-                        trace.append((round(now, 1), round(rss, 1), committed[0]))
-                        last = now
+                    peak[0] = max(peak[0], tree_rss_mb(holder["w"].proc.pid))
                     time.sleep(0.2)
             threading.Thread(target=sample, daemon=True).start()
 
@@ -94,8 +79,7 @@ def _run(name: str, settings: Settings, load: Callable[[str, Callable[[], None]]
         worker = holder["w"]
         targets = end_offsets(bootstrap, settings.scan_topic, settings.partitions)
         try:
-            wait_until_consumed(bootstrap, settings, targets, worker,
-                                progress=lambda n: committed.__setitem__(0, n), timeout_s=1800)
+            wait_until_consumed(bootstrap, settings, targets, worker, timeout_s=1800)
             hwm = tree_hwm_mb(worker.proc.pid)
         finally:
             stop.set()
@@ -103,7 +87,7 @@ def _run(name: str, settings: Settings, load: Callable[[str, Callable[[], None]]
     return {"scenario": name, "messages": sum(targets.values()),
             "seconds": round(time.monotonic() - began, 1),
             "peak_rss_mb": round(max(peak[0], hwm), 1), "bound_mb": TARGET_RSS_MB,
-            "within_bound": max(peak[0], hwm) < TARGET_RSS_MB, "trace": trace}
+            "within_bound": max(peak[0], hwm) < TARGET_RSS_MB}
 
 
 def size_limit(settings: Settings, messages: int = 6) -> dict[str, Any]:
@@ -162,39 +146,20 @@ def backlog(settings: Settings, events: int) -> dict[str, Any]:
     return out | {"events": events}
 
 
-def _sizes(text: str) -> list[int]:
-    return [int(x) for x in text.replace("_", "").split(",") if x]
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m load_tests.memory_pressure",
                                  description=__doc__.split("\n\n")[0])
-    ap.add_argument("--backlog", type=_sizes, default=[1_000_000],
-                    help="events in the backlog; a comma list (500000,1000000,2000000) runs "
-                         "one backlog after the other, each on a fresh worker: the sweep of "
-                         "docs/reliability.md")
+    ap.add_argument("--backlog", type=int, default=1_000_000, help="events in the backlog")
     ap.add_argument("--only", choices=("size_limit", "burst", "backlog"), action="append")
-    ap.add_argument("--set", action="append", default=[], metavar="COURIERWATCH_X=V",
-                    help="a worker setting for every run (runtime/settings.py), e.g. "
-                         "COURIERWATCH_BATCH_BYTES=67108864 to compare")
     args = ap.parse_args(argv)
-    extra = dict(a.split("=", 1) for a in args.set)
-    runs = [(n, b) for n in args.only or ("size_limit", "burst", "backlog")
-            for b in (args.backlog if n == "backlog" else [0])]
     out = []
-    with Progress(console=Console(stderr=True)) as progress:
-        task = progress.add_task("memory scenarios", total=len(runs))
-        for name, events in runs:
-            with tempfile.TemporaryDirectory(prefix="cw-mem-") as tmp:
-                settings = load_settings({"COURIERWATCH_DATA_DIR": str(Path(tmp) / "cw")}
-                                         | extra)
-                r = (size_limit(settings) if name == "size_limit" else burst(settings)
-                     if name == "burst" else backlog(settings, events))
-                out.append(r | {"settings": extra})
-                progress.console.print(orjson.dumps({k: v for k, v in r.items()
-                                                     if k != "trace"}).decode(),
-                                       soft_wrap=True)
-            progress.advance(task)
+    for name in args.only or ("size_limit", "burst", "backlog"):
+        with tempfile.TemporaryDirectory(prefix="cw-mem-") as tmp:
+            settings = load_settings({"COURIERWATCH_DATA_DIR": str(Path(tmp) / "cw")})
+            r = (size_limit(settings) if name == "size_limit" else burst(settings)
+                 if name == "burst" else backlog(settings, args.backlog))
+            out.append(r)
+            print(orjson.dumps(r).decode(), file=sys.stderr)
     sys.stdout.write(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode() + "\n")
     return 0
 

@@ -136,9 +136,6 @@ SETTINGS: tuple[Setting, ...] = (
             "Kafka messages per batch (one insert) at most"),
     Setting("batch_within_s", "COURIERWATCH_BATCH_WITHIN_S", _float(0.001), "0.5",
             "a partial batch is flushed after this long"),
-    Setting("batch_bytes", "COURIERWATCH_BATCH_BYTES", _int(1), str(32 * MiB),
-            "a gathered batch holding more message bytes is decoded and inserted as several "
-            "batches of about this size (bounds the worker's memory; docs/reliability.md)"),
     Setting("max_batches_in_flight", "COURIERWATCH_MAX_BATCHES_IN_FLIGHT", _int(1), "3",
             "batches gathered, decoded or inserting at once (bounds the worker's memory)"),
     Setting("insert_chunk_bytes", "COURIERWATCH_INSERT_CHUNK_BYTES", _int(1), str(64 * MiB),
@@ -222,7 +219,6 @@ class Settings:
     publish_interval_s: float
     batch_messages: int
     batch_within_s: float
-    batch_bytes: int
     max_batches_in_flight: int
     insert_chunk_bytes: int
     dlq_max_share: float

@@ -18,7 +18,6 @@ import asyncio
 import logging
 import os
 from collections import deque
-from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -27,7 +26,6 @@ import orjson
 
 from courierwatch.catalog import load_catalog
 from courierwatch.routes import load_route_table
-from runtime.heap import release_free_memory
 from runtime.settings import Settings
 from streams import faults, metrics, offsets, transport
 from streams.decode import Arrival, DeadLetter
@@ -50,7 +48,6 @@ EXIT_DEAD_LETTER_FLOOD = 3
 EXIT_SINK_DOWN = 4
 EXIT_BATCH_FAILED = 5
 CONFLICT_CHECK_INTERVAL_S = 30.0
-HEAP_TRIM_INTERVAL_S = 1.0  # malloc_trim takes about 10 ms (docs/reliability.md)
 
 
 def exit_status(exc: BaseException) -> tuple[int, str]:
@@ -156,39 +153,20 @@ def _ingest_agent(app: faust.App, settings: Settings, ingestor: Ingestor) -> Non
     async def ingest(stream: Any) -> None:
         """The body hands the batch to the ingest thread and returns at once, so the next
         batch is gathered while this one is decoded and the one before is inserted. At most
-        `max_batches_in_flight` batches are held in memory, each of at most `batch_bytes`
-        of messages (plus one message): a gathered batch of large messages (a backlog at
-        the size limit) is handed over in several (`by_bytes`)."""
+        `max_batches_in_flight` batches are held in memory."""
         in_flight: deque[asyncio.Task[None]] = deque()
-        async for gathered in stream.take_events(settings.batch_messages,
-                                                   within=settings.batch_within_s):
-            offsets.hold(gathered)
-            for events in by_bytes(gathered, settings.batch_bytes):
-                arrivals = [Arrival(e.message.topic, e.message.partition, e.message.offset,
-                                    e.message.value or b"") for e in events]
-                decoding = pool.submit(ingestor.submit, arrivals)
-                in_flight.append(asyncio.create_task(stored(decoding, events)))
-                while in_flight and (in_flight[0].done()
-                                     or len(in_flight) > settings.max_batches_in_flight):
-                    await in_flight.popleft()
+        async for events in stream.take_events(settings.batch_messages,
+                                                 within=settings.batch_within_s):
+            offsets.hold(events)
+            arrivals = [Arrival(e.message.topic, e.message.partition, e.message.offset,
+                                e.message.value or b"") for e in events]
+            decoding = pool.submit(ingestor.submit, arrivals)
+            in_flight.append(asyncio.create_task(stored(decoding, list(events))))
+            while in_flight and (in_flight[0].done()
+                                 or len(in_flight) > settings.max_batches_in_flight):
+                await in_flight.popleft()
         for task in in_flight:
             await task
-
-
-def by_bytes(events: Sequence[Any], max_bytes: int) -> Iterator[list[Any]]:
-    """Consecutive runs of faust events, in order, each ending at the first message that
-    brings its values to `max_bytes` or more (so at least one message, and at most
-    `max_bytes` plus one message): the batches the ingest pipeline decodes and stores."""
-    run: list[Any] = []
-    size = 0
-    for e in events:
-        run.append(e)
-        size += len(e.message.value or b"")
-        if size >= max_bytes:
-            yield run
-            run, size = [], 0
-    if run:
-        yield run
 
 
 def _publication(app: faust.App, settings: Settings, ingestor: Ingestor,
@@ -218,12 +196,6 @@ def _publication(app: faust.App, settings: Settings, ingestor: Ingestor,
             await asyncio.wrap_future(ingestor.run_serialised(lambda: publish_if_leading(False)))
         except Exception:  # noqa: BLE001 - retried at the next tick; figures are unaffected
             log.exception("publishing failed; retrying at the next interval")
-
-    @app.timer(HEAP_TRIM_INTERVAL_S)  # type: ignore[untyped-decorator]
-    async def trim_heap() -> None:
-        """Return freed batch memory to the system (runtime.heap): without it the C heap
-        keeps what the largest moments needed, and a long backlog ratchets it up."""
-        await asyncio.get_running_loop().run_in_executor(None, release_free_memory)
 
     @app.timer(CONFLICT_CHECK_INTERVAL_S)  # type: ignore[untyped-decorator]
     async def count_conflicts() -> None:

@@ -14,11 +14,8 @@ hold distinct-id sets per cell that cannot forget a loser, so the figures querie
 per cell and count, the conflicting ids that only a losing version put there
 (`count_corrections`); the DELIVERED join reads the winner's row only (`winner_filter`).
 Conflicts are few; the id list is read from `event_versions` (one row per event id).
-
-The acceptance side of that join (`accepts`, every ACCEPTED of a parcel) follows the same
-rule: losing versions are left out by the same filter, and of what remains the parcel's
-smallest `ACCEPT_ORDER` is joined, which is WINNER_KEY among ACCEPTED rows (their type is
-equal) followed by the event id, so that distinct ids of one parcel are ordered too.
+Known limit: the acceptance side of the on-time join (`accepts`, earliest ACCEPTED per parcel)
+may still take its time from a losing ACCEPTED version.
 """
 
 from __future__ import annotations
@@ -37,7 +34,6 @@ Key = tuple[str, str, str]
 _CONFLICT_IDS = ("SELECT event_id FROM {db}.event_versions GROUP BY event_id "
                  "HAVING min(lo) != max(hi)")
 WINNER_KEY = "(ts, city, company, type, content_hash)"
-ACCEPT_ORDER = ("ts", "city", "company", "content_hash", "event_id")  # columns of accepts
 
 
 def conflict_ids_sql(db: str) -> str:

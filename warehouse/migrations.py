@@ -18,7 +18,7 @@ the embedded chDB and a single server get plain MergeTree tables; a cluster
   DELIVERED in another, so the join cannot be shard-local under the cell key; the
   acceptances view writes through the Distributed table (re-sharding by parcel), and the
   on-time query joins the deliveries with `GLOBAL IN`: one shard holds all acceptances of
-  a parcel, and the join picks the earliest of them by a total order (migration 0013).
+  a parcel, so "the earliest ACCEPTED wins" is decided there.
 - `dead_letters`: by topic, partition and offset (its ReplacingMergeTree key).
 - `event_versions` (content hashes per event id): `cityHash64(event_id)`, its view writing
   through the Distributed table, so that every version of an id meets on one shard even
@@ -39,22 +39,9 @@ from courierwatch.kpi import COUNTS
 from courierwatch.periods import CST_ZONE as CST
 from warehouse.alert_schema import flags_sql
 from warehouse.audit_schema import AUDIT_COLUMNS
-from warehouse.ddl import (
-    AddColumn,
-    DropTable,
-    DropView,
-    Layout,
-    ModifySettings,
-    Obj,
-    Table,
-    View,
-)
+from warehouse.ddl import AddColumn, DropView, Layout, Obj, Table, View
 from warehouse.schema import (
     CELL_SHARD,
-    STATE_TABLE_MERGE_SETTINGS,
-    STATE_TABLE_SETTINGS,
-    STATE_TABLES,
-    accepts_backfill,
     accepts_objects,
     cell_count_objects,
     cell_counts_view,
@@ -111,40 +98,6 @@ FROM {source} WHERE late = 0 AND content_hash != 0 GROUP BY event_id""", reshard
     ]
 
 
-def _accepts_by_version() -> list[Obj]:
-    """`accepts` as 0004 made it: one row per parcel, ReplacingMergeTree keeping the largest
-    version, which falls as ts rises, ties broken by sipHash64(event_id) % 1024. Two
-    acceptances with equal ts and equal version (one id re-sent with other contents, or
-    two ids whose remainders collide) were decided by the order of arrival; 0013 replaces
-    it. Kept as released: migrations are history."""
-    return [
-        Table("accepts", """parcel_id String, ts DateTime64(3, 'UTC'), city LowCardinality(String),
-  dest_city LowCardinality(String), company LowCardinality(String),
-  promised_by Nullable(DateTime64(3, 'UTC')), version UInt64""",
-              "ReplacingMergeTree", engine_args="version", order_by="parcel_id",
-              shard_by="cityHash64(parcel_id)"),
-        View("accepts_mv", "accepts", "events",
-             """SELECT parcel_id, ts, city, dest_city, company, promised_by,
-  (toUInt64(4102444800000 - toUnixTimestamp64Milli(ts)) * 1024) + (sipHash64(event_id) % 1024)
-    AS version
-FROM {source} WHERE late = 0 AND type = 'ACCEPTED'""", reshard=True),
-    ]
-
-
-def _accepts_every_version() -> list[Obj]:
-    """`accepts` keeps every acceptance of a parcel, and the join picks one by a total order
-    (warehouse.schema.accepts_objects, warehouse.conflicts.ACCEPT_ORDER; issue 9, item 4).
-
-    The view goes first, then the table (its key changes, so it is re-created, not
-    altered), then the new table and view, then the backfill from the archive: an event
-    stored while this runs is read by the backfill, by the new view, or by both (a copy
-    of one content collapses), never by neither. The backfill reads every ACCEPTED of the
-    archive once; until it finishes, on-time figures read from a partial table.
-    """
-    return [DropView("accepts_mv"), DropTable("accepts"), *accepts_objects(),
-            accepts_backfill()]
-
-
 def _audit_log() -> Table:
     """The hash-chained audit log (warehouse.audit_schema): plain MergeTree, not Replacing,
     so that a forged duplicate seq shows in `audit verify` instead of collapsing."""
@@ -161,8 +114,7 @@ def _alerts() -> list[Obj]:
         Table("alert_cells", """city LowCardinality(String), company LowCardinality(String),
   bucket DateTime('UTC'), flags UInt32, events AggregateFunction(uniqExact, UInt64)""",
               "AggregatingMergeTree", partition_by="toYYYYMM(bucket)",
-              order_by="(bucket, city, company, flags)", shard_by=CELL_SHARD,
-              settings=STATE_TABLE_SETTINGS),
+              order_by="(bucket, city, company, flags)", shard_by=CELL_SHARD),
         View("alert_cells_mv", "alert_cells", "events",
              f"""SELECT city, company, toStartOfFiveMinutes(ts) AS bucket, {flags_sql()} AS flags,
   uniqExactState(sipHash64(event_id)) AS events
@@ -198,15 +150,6 @@ FROM {{source}} WHERE late = 0 GROUP BY hour"""),
     ]
 
 
-def _state_granules() -> list[Obj]:
-    """Merges of the uniqExact-state tables in memory bounded by a cell, not the archive
-    (issue 9, "Memory under pressure"; warehouse.schema.STATE_TABLE_SETTINGS). A database
-    made before this migration gets the smaller merge blocks; its tables keep the
-    granularity they were created with (ClickHouse cannot change it), so their merges
-    still read 8,192 rows of states per part at a time."""
-    return [ModifySettings(t, STATE_TABLE_MERGE_SETTINGS) for t in STATE_TABLES]
-
-
 @dataclass(frozen=True, slots=True)
 class Migration:
     id: str
@@ -221,7 +164,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_events", (events_table(),)),
     Migration("0002_cell_counts", tuple(cell_count_objects())),
     Migration("0003_tape_cells", tuple(tape_objects())),
-    Migration("0004_accepts", tuple(_accepts_by_version())),
+    Migration("0004_accepts", tuple(accepts_objects())),
     Migration("0005_late_dead_published", tuple(misc_objects())),
     Migration("0006_events_in", tuple(staging_objects())),
     Migration("0007_complaint_channel", tuple(_channel())),
@@ -231,8 +174,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0010_audit_log", (_audit_log(),)),
     Migration("0011_alerts", tuple(_alerts())),
     Migration("0012_hour_arrivals", tuple(_hour_arrivals())),
-    Migration("0013_accepts_every_version", tuple(_accepts_every_version())),
-    Migration("0014_state_granules", tuple(_state_granules())),
 )
 
 

@@ -17,9 +17,8 @@ Tables (database per deployment, `courierwatch` by default):
   by a materialized view on `events`; merging states is a set union, so duplicates,
   re-deliveries and any arrival order give the same counts.
 - `tape_cells`: the same per tape length, so the tape sum counts each event once.
-- `accepts`: every ACCEPTED of a parcel, one row per (parcel, event id, content hash): the
-  acceptance side of the DELIVERED join, which takes the earliest by a total order
-  (warehouse.conflicts.ACCEPT_ORDER; migration 0013).
+- `accepts`: one row per parcel, the earliest ACCEPTED wins (ReplacingMergeTree with a
+  version that decreases with ts): the acceptance side of the DELIVERED join.
 - `late_events`: arrivals later than the allowed lateness, counted per cell; they are in
   `events` (late = 1) but not in the figures.
 - `dead_letters`: rejected input with reason, where it came from, a redacted copy in `raw`
@@ -41,7 +40,7 @@ from __future__ import annotations
 
 from courierwatch.kpi import COUNTS
 from courierwatch.periods import CST_ZONE as CST
-from warehouse.ddl import Backfill, Table, View
+from warehouse.ddl import Table, View
 
 EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("event_id", "String"),
@@ -84,18 +83,6 @@ EVENT_COLUMN_NAMES: tuple[str, ...] = tuple(n for n, _ in EVENT_COLUMNS)
 # every copy of one event (a re-send carries the same city and company), live on one shard.
 # See docs/capacity.md, "Sharding".
 CELL_SHARD = "cityHash64(city, company)"
-
-# Tables of `uniqExact` states (one distinct-id set per cell): a merge or a read handles a
-# granule (index_granularity rows) of states from each part at once, and merges write
-# blocks of merge_max_block_size rows. At the defaults (8,192) a granule holds most of
-# the table, so a merge's memory grew with the archive, not with a cell: merging
-# cell_counts after 2 M events took 254 MB, at 64 rows 46 MB (docs/reliability.md,
-# "Memory under pressure"). A state in memory is about ten times its size on disk.
-STATE_TABLE_SETTINGS = "index_granularity = 64, merge_max_block_size = 64"
-# What a database made before migration 0014 can change: index_granularity is fixed when a
-# table is created, so its granules stay large and only merges' output blocks shrink.
-STATE_TABLE_MERGE_SETTINGS = "merge_max_block_size = 64"
-STATE_TABLES = ("cell_counts", "tape_cells", "late_events", "alert_cells")
 
 
 def events_table() -> Table:
@@ -171,8 +158,7 @@ def cell_count_objects() -> list[Table | View]:
     return [
         Table("cell_counts", f"""city LowCardinality(String), company LowCardinality(String),
   hour DateTime('{CST}'),
-  {states}""", "AggregatingMergeTree", order_by="(city, company, hour)", shard_by=CELL_SHARD,
-              settings=STATE_TABLE_SETTINGS),
+  {states}""", "AggregatingMergeTree", order_by="(city, company, hour)", shard_by=CELL_SHARD),
         cell_counts_view(),
     ]
 
@@ -191,7 +177,7 @@ def tape_objects() -> list[Table | View]:
         Table("tape_cells", f"""city LowCardinality(String), company LowCardinality(String),
   hour DateTime('{CST}'), tape_mm UInt16, parcels AggregateFunction(uniqExact, UInt64)""",
               "AggregatingMergeTree", order_by="(city, company, hour, tape_mm)",
-              shard_by=CELL_SHARD, settings=STATE_TABLE_SETTINGS),
+              shard_by=CELL_SHARD),
         View("tape_cells_mv", "tape_cells", "events",
              f"""SELECT city, company, toStartOfHour(ts, '{CST}') AS hour, tape_mm,
   uniqExactState(sipHash64(event_id)) AS parcels
@@ -199,42 +185,22 @@ FROM {{source}} WHERE late = 0 AND type = 'ACCEPTED' GROUP BY city, company, hou
     ]
 
 
-# The acceptance of an ACCEPTED row. `content_hash` is the archive's (migration 0009); a
-# row archived before it holds 0 there, and gets a hash of the columns the join reads, so
-# that versions of one id stored before 0009 stay apart too (replays copy such rows). The
-# source column is named through the table alias: the output of the same name is an alias
-# that the query analyser of older servers would otherwise substitute into its own
-# definition (a cyclic alias).
-_ACCEPTS_SELECT = """SELECT parcel_id, event_id,
-  if(e.content_hash != 0, e.content_hash, sipHash64(ts, city, dest_city, company, promised_by))
-    AS content_hash,
-  ts, city, dest_city, company, promised_by
-FROM {source} AS e WHERE late = 0 AND type = 'ACCEPTED'"""
-
-
 def accepts_objects() -> list[Table | View]:
-    """Every acceptance of a parcel, one row per (parcel, event id, content); which one the
-    DELIVERED join takes is decided when it reads them (warehouse.queries.on_time_counts,
-    order warehouse.conflicts.ACCEPT_ORDER), so no merge and no arrival order can choose.
-
-    ReplacingMergeTree on that key only collapses copies of one content (a re-inserted
-    batch, an identical re-send), which are equal in every column. On a cluster the rows
-    move to the parcel's shard (reshard). Replaces 0004's one row per parcel (migration
-    0013, warehouse.migrations)."""
     return [
-        Table("accepts", """parcel_id String, event_id String, content_hash UInt64,
-  ts DateTime64(3, 'UTC'), city LowCardinality(String), dest_city LowCardinality(String),
-  company LowCardinality(String), promised_by Nullable(DateTime64(3, 'UTC'))""",
-              "ReplacingMergeTree", order_by="(parcel_id, event_id, content_hash)",
+        Table("accepts", """parcel_id String, ts DateTime64(3, 'UTC'), city LowCardinality(String),
+  dest_city LowCardinality(String), company LowCardinality(String),
+  promised_by Nullable(DateTime64(3, 'UTC')), version UInt64""",
+              "ReplacingMergeTree", engine_args="version", order_by="parcel_id",
               shard_by="cityHash64(parcel_id)"),
-        View("accepts_mv", "accepts", "events", _ACCEPTS_SELECT, reshard=True),
+        # The earliest ACCEPTED of a parcel wins: version falls as ts rises; ties on ts
+        # are broken by the event id so that the winner never depends on arrival order.
+        # On a cluster the rows move to the parcel's shard (reshard).
+        View("accepts_mv", "accepts", "events",
+             """SELECT parcel_id, ts, city, dest_city, company, promised_by,
+  (toUInt64(4102444800000 - toUnixTimestamp64Milli(ts)) * 1024) + (sipHash64(event_id) % 1024)
+    AS version
+FROM {source} WHERE late = 0 AND type = 'ACCEPTED'""", reshard=True),
     ]
-
-
-def accepts_backfill() -> Backfill:
-    """The acceptances of everything archived so far, as the view would have written them
-    (a re-created `accepts` starts empty)."""
-    return Backfill("accepts", "events", _ACCEPTS_SELECT)
 
 
 def misc_objects() -> list[Table | View]:
@@ -242,8 +208,7 @@ def misc_objects() -> list[Table | View]:
         Table("late_events", f"""city LowCardinality(String), company LowCardinality(String),
   hour DateTime('{CST}'), arrivals AggregateFunction(uniqExact, UInt64),
   watermark SimpleAggregateFunction(max, DateTime64(3, 'UTC'))""",
-              "AggregatingMergeTree", order_by="(city, company, hour)", shard_by=CELL_SHARD,
-              settings=STATE_TABLE_SETTINGS),
+              "AggregatingMergeTree", order_by="(city, company, hour)", shard_by=CELL_SHARD),
         View("late_events_mv", "late_events", "events",
              f"""SELECT city, company, toStartOfHour(ts, '{CST}') AS hour,
   uniqExactState(sipHash64(event_id)) AS arrivals, max(ingested_at) AS watermark

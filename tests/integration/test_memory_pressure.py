@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 
 from courierwatch.contract import DEFAULT_LIMITS
-from load_tests.memory_pressure import _messages, backlog, size_limit
+from load_tests.memory_pressure import _messages, size_limit
 from runtime.settings import load_settings
 from warehouse.client import Warehouse
-from warehouse.schema import STATE_TABLES
 
 pytestmark = pytest.mark.integration
 
@@ -35,29 +34,3 @@ def test_messages_at_the_size_limit_stay_under_the_memory_bound(tmp_path: Path) 
     finally:
         wh.close()
     assert stored == len(ids) and dead == 0
-
-
-def test_a_backlog_stays_under_the_memory_bound_and_is_stored_whole(tmp_path: Path) -> None:
-    """200,000 events (about 190 messages of 250 kB) waiting in the topic before the worker
-    starts: the worker's peak resident memory stays under the documented 2 GiB bound, every
-    event id generated is stored (counted from the messages sent, not by the worker), none
-    is dead-lettered, and the tables of distinct-id states carry the small granules that
-    keep their merges' memory per cell (warehouse.schema.STATE_TABLE_SETTINGS)."""
-    settings = load_settings({"COURIERWATCH_DATA_DIR": str(tmp_path / "cw")})
-    events = 200_000
-    result = backlog(settings, events)
-    sent = list(_messages(events, 47, 250_000))
-    assert result["messages"] == len(sent) and result["within_bound"], {
-        k: v for k, v in result.items() if k != "trace"}
-    ids = {line.split(b'"event_id":"', 1)[1].split(b'"', 1)[0]
-           for m in sent for line in m.split(b"\n")}
-    wh = Warehouse(settings.clickhouse, settings.database)
-    try:
-        stored = wh.query(f"SELECT uniqExact(event_id) FROM {wh.db}.events")[0][0]
-        dead = wh.query(f"SELECT count() FROM {wh.db}.dead_letters")[0][0]
-        ddl = {t: wh.query(f"SHOW CREATE TABLE {wh.db}.{t}")[0][0] for t in STATE_TABLES}
-    finally:
-        wh.close()
-    assert stored == len(ids) and dead == 0
-    assert all("index_granularity = 64" in d and "merge_max_block_size = 64" in d
-               for d in ddl.values()), ddl
