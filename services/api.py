@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from importlib import resources
 from typing import Any, cast
 
@@ -86,30 +87,28 @@ def register_views(app: faust.App, settings: Settings, wh: Warehouse) -> None:
                                                            settings.min_sample)])
         return web.json({"rows": rows, "min_sample": settings.min_sample})
 
+    async def rows_of(web: Any, read: Callable[[], list[Any]]) -> Any:
+        """`{"rows": read()}`, the store read run off the event loop."""
+        rows = await asyncio.get_running_loop().run_in_executor(None, read)
+        return web.json({"rows": rows})
+
     @app.page("/api/restatements")
     async def restated(web: Any, request: Any) -> Any:
         flt = request_filter(request)
-        rows = await asyncio.get_running_loop().run_in_executor(
-            None, lambda: restatements(wh, flt))
-        return web.json({"rows": rows})
+        return await rows_of(web, lambda: restatements(wh, flt))
 
     @app.page("/api/conflicts")
     async def conflicting(web: Any, request: Any) -> Any:
         """Versions of event ids re-sent with other contents (warehouse.conflicts)."""
         flt = request_filter(request)
-        rows = await asyncio.get_running_loop().run_in_executor(
-            None, lambda: list_conflicts(wh, flt))
-        return web.json({"rows": rows})
+        return await rows_of(web, lambda: list_conflicts(wh, flt))
 
     @app.page("/api/dead-letters")
     async def dead(web: Any, request: Any) -> Any:
         """Dead letters with their reasons and redacted copies (warehouse.dead_letters),
         within the caller's scope; `reason` narrows to one reason."""
-        flt = request_filter(request)
-        reason = request.query.get("reason") or None
-        rows = await asyncio.get_running_loop().run_in_executor(
-            None, lambda: list_dead_letters(wh, flt, reason))
-        return web.json({"rows": rows})
+        flt, reason = request_filter(request), request.query.get("reason") or None
+        return await rows_of(web, lambda: list_dead_letters(wh, flt, reason))
 
     @app.page("/api/probe")
     async def probe(web: Any, request: Any) -> Any:

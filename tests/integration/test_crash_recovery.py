@@ -16,6 +16,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -142,28 +143,13 @@ def test_a_partition_left_weeks_behind_by_a_crash_is_judged_on_its_own_time(
     archive: every re-read event gets the flag it had (none is late: in its own partition
     the log is in time order), so the archive, the late count and every figure equal the
     reference on all the events."""
-    from streams.decode import Arrival
-    from streams.ingest import Ingestor
-    from streams.stream_time import StreamTime
     from warehouse.client import Warehouse
     from warehouse.queries import stored_resume_point
-    from warehouse.sink import ClickHouseSink
 
-    events = sorted(generate(GeneratorConfig(count=4_000, seed=8, span_hours=24 * 28)),
-                    key=lambda e: _ts_ms(orjson.dumps(e)))
-    per = 50
-    messages = [Arrival("scan.v1", (i // per) % 4, i // per // 4,
-                        b"\n".join(orjson.dumps(e) for e in events[i:i + per]))
-                for i in range(0, len(events), per)]
+    events, messages = _four_weeks_in_four_partitions(seed=8)
     settings = load_settings({})
     wh = Warehouse(f"chdb://{tmp_path / 'clickhouse'}", "crash")
-
-    def ingestor() -> Ingestor:
-        return Ingestor(settings, ClickHouseSink(wh), StreamTime(),
-                        clock=lambda: datetime(2027, 1, 1, tzinfo=UTC),  # after every event
-                        resume_from=lambda t, p, o: stored_resume_point(wh, t, p, o))
-
-    first = ingestor()
+    first = _resuming_ingestor(wh)
     stored = [m for m in messages if m.partition != 3 or m.offset < 2]
     for i in range(0, len(stored), 8):
         first.handle(stored[i:i + 8])
@@ -171,7 +157,7 @@ def test_a_partition_left_weeks_behind_by_a_crash_is_judged_on_its_own_time(
     latest = max(stored_resume_point(wh, "scan.v1", p, 0).latest_ms or 0 for p in range(4))
     behind = next(m for m in messages if m.partition == 3 and m.offset == 2)
     assert latest - _ts_ms(behind.value.split(b"\n")[0]) > settings.allowed_lateness_s * 1000
-    rerun = ingestor()
+    rerun = _resuming_ingestor(wh)
     for i in range(0, len(messages), 8):
         rerun.handle(messages[i:i + 8])
     assert (first.late, rerun.late) == (0, 0)
@@ -190,23 +176,11 @@ def test_a_rebalance_that_re_delivers_stored_messages_gives_them_the_flags_they_
     loses and regains them (a rebalance), and is re-delivered every partition from offset
     1 to its end (the committed offset, and on): taken up at the time stored before offset
     1, no re-read event is late, so the archive holds no late row and late_events none."""
-    from streams.decode import Arrival
-    from streams.ingest import Ingestor
-    from streams.stream_time import StreamTime
     from warehouse.client import Warehouse
-    from warehouse.queries import stored_resume_point
-    from warehouse.sink import ClickHouseSink
 
-    events = sorted(generate(GeneratorConfig(count=4_000, seed=9, span_hours=24 * 28)),
-                    key=lambda e: _ts_ms(orjson.dumps(e)))
-    per = 50
-    messages = [Arrival("scan.v1", (i // per) % 4, i // per // 4,
-                        b"\n".join(orjson.dumps(e) for e in events[i:i + per]))
-                for i in range(0, len(events), per)]
+    events, messages = _four_weeks_in_four_partitions(seed=9)
     wh = Warehouse(f"chdb://{tmp_path / 'clickhouse'}", "rebalance")
-    worker = Ingestor(load_settings({}), ClickHouseSink(wh), StreamTime(),
-                      clock=lambda: datetime(2027, 1, 1, tzinfo=UTC),
-                      resume_from=lambda t, p, o: stored_resume_point(wh, t, p, o))
+    worker = _resuming_ingestor(wh)
     worker.handle([m for m in messages if m.offset < 10])
     worker.forget_resumed()  # revoked and assigned again
     worker.handle([m for m in messages if m.offset >= 1])
@@ -214,6 +188,32 @@ def test_a_rebalance_that_re_delivers_stored_messages_gives_them_the_flags_they_
     assert wh.query(f"SELECT countIf(late = 1), uniqExact(event_id) FROM {wh.db}.events")[0] == (
         0, len({e["event_id"] for e in events}))
     assert wh.query(f"SELECT count() FROM {wh.db}.late_events")[0][0] == 0
+
+
+def _four_weeks_in_four_partitions(seed: int) -> tuple[list[dict[str, Any]], list[Any]]:
+    """4,000 generated events over 28 days in time order, as messages of 50 sent
+    round-robin to four partitions (as `process` sends a file): each partition's log is in
+    time order."""
+    from streams.decode import Arrival
+
+    events = sorted(generate(GeneratorConfig(count=4_000, seed=seed, span_hours=24 * 28)),
+                    key=lambda e: _ts_ms(orjson.dumps(e)))
+    per = 50
+    return events, [Arrival("scan.v1", (i // per) % 4, i // per // 4,
+                            b"\n".join(orjson.dumps(e) for e in events[i:i + per]))
+                    for i in range(0, len(events), per)]
+
+
+def _resuming_ingestor(wh: Any) -> Any:
+    """A worker's ingest step on `wh`, taking partitions up from it as streams.app does."""
+    from streams.ingest import Ingestor
+    from streams.stream_time import StreamTime
+    from warehouse.queries import stored_resume_point
+    from warehouse.sink import ClickHouseSink
+
+    return Ingestor(load_settings({}), ClickHouseSink(wh), StreamTime(),
+                    clock=lambda: datetime(2027, 1, 1, tzinfo=UTC),  # after every event
+                    resume_from=lambda t, p, o: stored_resume_point(wh, t, p, o))
 
 
 def _ts_ms(line: bytes) -> int:
