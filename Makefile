@@ -48,7 +48,7 @@ bench: $(STAMP)  ## the benchmark (DURATION seconds, default 60)
 	$(BIN)/courierwatch bench --duration $(or $(DURATION),60) --format json
 
 rules: $(STAMP)  ## regenerate deploy/prometheus/rules/courierwatch.rules.yml from the policy catalog
-	$(BIN)/python -m services.prometheus_rules > deploy/prometheus/rules/courierwatch.rules.yml
+	$(BIN)/python -m dashboards.prometheus_rules > deploy/prometheus/rules/courierwatch.rules.yml
 
 clean:  ## remove the virtual environment and local state
 	rm -rf $(VENV) .courierwatch $(KAFKAJS)/node_modules

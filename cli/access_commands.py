@@ -1,6 +1,6 @@
 """`courierwatch tokens add|ensure|list|revoke` and `courierwatch access clickhouse-sql`.
 
-Token changes are written to the audit log (services.audit_log) by `record_token_change`.
+Token changes are written to the audit log (services.audit.log) by `record_token_change`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from rich.table import Table
 from cli.row_policies import AccessError, add_access_parser
 from courierwatch.scope import ScopeError, parse_scope
 from runtime.settings import Settings, load_settings
-from services import audit_log
-from services.tokens import TokenError, TokenRecord, TokenStore
+from services.access.tokens import TokenError, TokenRecord, TokenStore
+from services.audit import log as audit_log
 
 __all__ = ["AccessError", "access_parser", "tokens_parser"]
 
@@ -26,7 +26,7 @@ access_parser = add_access_parser
 
 
 def record_token_change(settings: Settings, action: str, record: TokenRecord) -> None:
-    """Append the token change to the hash-chained audit log (services.audit_log): action
+    """Append the token change to the hash-chained audit log (services.audit.log): action
     `tokens.add` or `tokens.revoke`, the name and scope, and the token's SHA-256 (which
     ties the record to the stored entry); never the token itself."""
     audit_log.append(audit_log.current_actor(), f"tokens.{action}",

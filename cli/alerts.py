@@ -22,7 +22,7 @@ def fetch_alerts(settings: Settings, active: bool, city: str | None,
     if base:
         params = {"active": "1" if active else "", "city": city or "", "company": company or ""}
         return list(get_json(base, "/api/alerts", params, token=settings.api_token)["rows"])
-    from services.alert_api import alert_rows
+    from services.api.alerts import alert_rows
     from warehouse.client import Warehouse
     from warehouse.filters import CellFilter
 

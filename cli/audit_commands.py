@@ -13,7 +13,7 @@ from rich.table import Table
 
 from courierwatch.audit_chain import canonical_json
 from runtime.settings import load_settings
-from services import audit_log
+from services.audit import log as audit_log
 
 
 def _summary(values: dict[str, Any], width: int = 70) -> str:

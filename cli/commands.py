@@ -107,9 +107,9 @@ def kpi(args: argparse.Namespace) -> int:
 
 
 def replay(args: argparse.Namespace) -> int:
+    from services.audit.replay import run_replay
     from services.figures_source import local_scope
     from services.owner import ensure_unowned
-    from services.replay import run_replay
     from warehouse.queries import CellFilter
 
     settings = load_settings()
@@ -227,7 +227,7 @@ def serve(args: argparse.Namespace) -> int:
     import time
 
     from runtime.broker import ensure_topics, kafka_bootstrap
-    from services.access import check_bind
+    from services.access.guard import check_bind
     from services.pipeline import running_worker
 
     settings = load_settings()
@@ -290,7 +290,7 @@ def provision_grafana(args: argparse.Namespace) -> int:
     from grafana_client.api import GrafanaApi
     from grafana_client.client import GrafanaException
 
-    from services.grafana_provision import Targets, provision, total_steps
+    from services.grafana.provision import Targets, provision, total_steps
 
     token = os.environ.get("COURIERWATCH_GRAFANA_TOKEN") or None
     if token is None and "@" not in args.url:
@@ -307,7 +307,7 @@ def provision_grafana(args: argparse.Namespace) -> int:
             summary = provision(api, catalog, targets, lambda _: bar.advance(task))
     except GrafanaException as exc:
         raise RuntimeError(f"Grafana refused: {exc}") from exc
-    from services import audit_log
+    from services.audit import log as audit_log
 
     audit_log.append(  # provisioning runs are on the hash-chained audit log (docs/audit.md)
         audit_log.current_actor(), "provision_grafana",

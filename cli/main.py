@@ -15,7 +15,7 @@ from cli.commands import UserError
 from cli.parser import build_parser
 from courierwatch.scope import ScopeError
 from runtime.settings import SettingsError
-from services.access import BindRefused
+from services.access.guard import BindRefused
 from warehouse.client import StoreBusy
 from warehouse.queries import OutsideScope
 

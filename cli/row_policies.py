@@ -22,7 +22,7 @@ from rich.table import Table
 
 from courierwatch.scope import Scope, ScopeError, parse_scope
 from runtime.settings import load_settings
-from services.tokens import TokenStore
+from services.access.tokens import TokenStore
 from warehouse.row_policies import (
     CITY_TABLES_SQL,
     VIEW_ENGINES,
@@ -70,7 +70,7 @@ def _grafana(args: argparse.Namespace, scopes: list[Scope], passwords: dict[str,
              database: str, err: Console) -> None:
     """Per scope: its Grafana organisation and data source, as its reader (no password
     is printed: each goes from ClickHouse straight into Grafana's secure storage)."""
-    from services.grafana_scopes import api_factory, provision_scope_org
+    from services.grafana.scopes import api_factory, provision_scope_org
 
     api_for = api_factory(args.grafana_url, args.grafana_credential or "")
     table = Table(title="Grafana organisations per scope")

@@ -1,6 +1,6 @@
 """KPI values and targets as people read them, in the unit of the plans: 12.00%, 2.10‰,
 0.00/100k, 10.5/M, 1,234, 120.00 mm. Pure; shared by the terminal (cli.render) and the
-replay report (services.report_html)."""
+replay report (services.audit.report_html)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@
 - `replay`: an archive of 10 million events (a 500k-event generated pool ingested through
   the same decode and insert code as the worker, then copied 19 times with fresh event and
   parcel ids by INSERT ... SELECT) in the bench's own chDB directory; then
-  `services.replay.run_replay` recomputes every KPI of the whole period in an isolated
+  `services.audit.replay.run_replay` recomputes every KPI of the whole period in an isolated
   database. Reported: events replayed / seconds of copy + recompute (the replay's own
   figure), and the wall time of the whole command (with the live comparison and the trace).
 """
@@ -188,7 +188,7 @@ def _fill_archive(settings: Settings, events: int, console: Console) -> tuple[in
 def replay(settings: Settings, duration_s: float, console: Console,
            events: int = REPLAY_EVENTS) -> dict[str, Any]:
     from courierwatch.scope import Scope
-    from services.replay import run_replay
+    from services.audit.replay import run_replay
     from warehouse.queries import CellFilter
 
     bench_dir = fresh_dir(settings)

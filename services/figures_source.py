@@ -15,8 +15,8 @@ from courierwatch.catalog import load_catalog
 from courierwatch.routes import load_route_table
 from courierwatch.scope import Scope
 from runtime.settings import Settings
+from services.access.tokens import TokenStore
 from services.owner import ApiRefused, get_json, running_api
-from services.tokens import TokenStore
 from warehouse.client import Warehouse
 from warehouse.conflicts import list_conflicts
 from warehouse.dead_letters import list_dead_letters

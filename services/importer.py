@@ -34,7 +34,7 @@ from courierwatch.contract import decode_events
 from courierwatch.import_mapping import Mapping, load_mapping
 from courierwatch.import_rows import RowMapper, RowRejected
 from runtime.settings import Settings
-from services import audit_log
+from services.audit import log as audit_log
 from services.progress import rate_progress
 
 HISTORICAL_LATENESS_S = 100 * 365 * 24 * 3600.0

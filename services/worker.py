@@ -1,7 +1,7 @@
 """Entry point of a worker process: `python -m services.worker worker`.
 
 Owns ClickHouse (chDB allows one process per data directory) and serves the HTTP API
-(services.api) next to the ingest agent (streams.app), so that the CLI and the dashboard
+(services.api.views) next to the ingest agent (streams.app), so that the CLI and the dashboard
 read through it while it runs. Everything it needs comes from the settings table
 (runtime.settings): the parent passes the resolved broker address as COURIERWATCH_KAFKA
 and the API port as COURIERWATCH_API_PORT (services.pipeline.start_worker).
@@ -22,12 +22,12 @@ from courierwatch.catalog import load_catalog
 from courierwatch.masking import mask_secrets
 from runtime.lifetime import Identity
 from runtime.settings import Settings, SettingsError, load_settings
-from services.access import BindRefused, check_bind
-from services.alert_agent import register_alerting
-from services.alert_api import register_alert_views
-from services.api import register_views
-from services.audit_api import register_audit_views
-from services.audit_log import record_catalog_if_changed, sync
+from services.access.guard import BindRefused, check_bind
+from services.alerts.agent import register_alerting
+from services.api.alerts import register_alert_views
+from services.api.audit import register_audit_views
+from services.api.views import register_views
+from services.audit.log import record_catalog_if_changed, sync
 from services.owner import clear_api_record, write_api_record
 from streams.app import EXIT_BATCH_FAILED, build_app
 from streams.ingest import retry_policy
@@ -51,7 +51,7 @@ def open_store(settings: Settings, policy: RetryPolicy | None = None,
 
 
 def register_web(app: faust.App, settings: Settings, wh: Warehouse) -> None:
-    """Every route the worker serves, behind services.access (tests/unit/test_access.py
+    """Every route the worker serves, behind services.access.guard (tests/unit/test_access.py
     enumerates the routes registered here)."""
     register_views(app, settings, wh)
     register_audit_views(app, settings, wh)

@@ -88,7 +88,7 @@ def faust_app(settings: Settings) -> faust.App:
         producer_max_request_size=settings.faust_max_fetch_bytes,
         web_enabled=True,
         web_port=settings.api_port,
-        web_bind=settings.api_host,   # loopback unless tokens exist (services.access)
+        web_bind=settings.api_host,   # loopback unless tokens exist (services.access.guard)
         web_host=settings.api_host,
         # The API reads only GETs: a request body beyond 64 KiB is refused with 413.
         web_application_options={"client_max_size": 64 * 1024},

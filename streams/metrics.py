@@ -29,7 +29,7 @@ CONFLICTING_EVENT_IDS = Gauge("courierwatch_conflicting_event_ids",
                               "Event ids stored with more than one content (re-sends that "
                               "disagree; each counts once, see `courierwatch conflicts`).")
 
-# Alerting (services.alert_runner, services.alert_outbox). KPI series: labels city, company,
+# Alerting (services.alerts.runner, services.alerts.outbox). KPI series: labels city, company,
 # kpi only (bounded by the city registry, the brands and the KPI list; never a parcel).
 KPI_VALUE = Gauge("courierwatch_kpi_value",
                   "KPI over the last settled hour of event time, in the KPI's unit "

@@ -3,7 +3,7 @@
 One row per record of `courierwatch.audit_chain`, its fields as sealed: `ts` stays the text
 that was hashed, `inputs`/`outputs` their canonical JSON. Plain MergeTree, not Replacing:
 an append-only log must show a forged duplicate seq to `audit verify`, not collapse it.
-Rows come from the journal file (services.audit_log), appended under its lock.
+Rows come from the journal file (services.audit.log), appended under its lock.
 """
 
 from __future__ import annotations

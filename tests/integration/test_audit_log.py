@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from runtime.settings import load_settings
-from services import audit_log
+from services.audit import log as audit_log
 from tests.conftest import REPO, Cli
 
 pytestmark = pytest.mark.integration

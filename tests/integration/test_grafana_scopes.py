@@ -1,4 +1,4 @@
-"""Grafana organisations per scope (services.grafana_scopes) against a stand-in Grafana
+"""Grafana organisations per scope (services.grafana.scopes) against a stand-in Grafana
 HTTP API: no Grafana can run on these machines, so a real http.server on loopback answers
 the organisation and data-source endpoints as Grafana 11 documents them (404 for an unknown
 name or uid, X-Grafana-Org-Id selecting the organisation)."""
@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from courierwatch.scope import parse_scope
-from services.grafana_scopes import CLICKHOUSE_UID, api_factory, provision_scope_org
+from services.grafana.scopes import CLICKHOUSE_UID, api_factory, provision_scope_org
 from warehouse.row_policies import scope_access
 
 pytestmark = pytest.mark.integration

@@ -26,7 +26,7 @@ LIVE_DIFF = """
 import orjson
 from datetime import datetime, timezone, timedelta
 from runtime.settings import load_settings
-from services.replay_diff import explained_differences
+from services.audit.diff import explained_differences
 from warehouse.client import Warehouse
 from courierwatch.scope import Scope
 from warehouse.queries import CellFilter

@@ -19,10 +19,10 @@ import services
 import warehouse
 from courierwatch.scope import Scope, parse_scope
 from runtime.settings import load_settings
-from services.access import BindRefused, ScopedRegistry, check_bind
-from services.ratelimit import RateLimiter
-from services.request_filter import BadRequest, parse_filter
-from services.tokens import TokenError, TokenStore
+from services.access.guard import BindRefused, ScopedRegistry, check_bind
+from services.access.ratelimit import RateLimiter
+from services.access.request_filter import BadRequest, parse_filter
+from services.access.tokens import TokenError, TokenStore
 from warehouse.client import Warehouse
 from warehouse.queries import CellFilter, OutsideScope, where_clause
 
@@ -158,7 +158,7 @@ def test_ensure_stores_a_given_token_once_and_replaces_it_on_rotation(
     new token under the same name replaces the old one (revoke + add in the audit log);
     a short, missing or already-used token is refused."""
     from cli.main import main
-    from services import audit_log
+    from services.audit import log as audit_log
 
     monkeypatch.setenv("COURIERWATCH_DATA_DIR", str(tmp_path))
     token = "t" * 43
@@ -254,8 +254,8 @@ def test_every_api_route_is_scoped_or_listed_scope_free(tmp_path: Path) -> None:
     """Enumerate the routes the worker serves: each /api route reads through the caller's
     scope (SCOPED_ROUTES) or is listed in SCOPE_FREE_ROUTES with a reason; the access
     middleware is installed in front of all of them."""
-    from services.access import PUBLIC_PATHS, PUBLIC_PREFIXES
-    from services.api import SCOPE_FREE_ROUTES, SCOPED_ROUTES
+    from services.access.guard import PUBLIC_PATHS, PUBLIC_PREFIXES
+    from services.api.views import SCOPE_FREE_ROUTES, SCOPED_ROUTES
     from services.worker import register_web
 
     app = faust.App("routes-test", broker="kafka://127.0.0.1:1", web_enabled=True,

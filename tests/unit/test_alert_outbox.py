@@ -1,4 +1,4 @@
-"""The webhook outbox (services.alert_outbox) with a fake clock and a fake receiver.
+"""The webhook outbox (services.alerts.outbox) with a fake clock and a fake receiver.
 
 The real HTTP round trip is in tests/integration/test_alerting_pipeline.py; here the
 retry schedule, ordering and idempotence are checked without sockets.
@@ -13,7 +13,7 @@ import orjson
 
 from courierwatch.alert_format import webhook_body
 from courierwatch.alert_model import FIRING, RESOLVED, Alert, fingerprint
-from services.alert_outbox import Outbox
+from services.alerts.outbox import Outbox
 
 URL = "http://receiver.invalid/hook"
 

@@ -1,6 +1,6 @@
 """The evaluator on generated streams replayed as live traffic (pure: no broker, no store).
 
-`live_alerts` plays the worker's part (services.alert_runner) on events in arrival order:
+`live_alerts` plays the worker's part (services.alerts.runner) on events in arrival order:
 distinct events are counted into 5-minute buckets (tests/alert_reference.py), a bucket is
 handed to the evaluator once the watermark is `settle_s` past its end, and an event whose
 bucket was already evaluated is left out of the alerts, as in the pipeline.

@@ -7,8 +7,8 @@ from openapi_spec_validator import validate
 
 from courierwatch.catalog import load_catalog
 from runtime.settings import load_settings
-from services.api_series import series_payload
-from services.openapi import spec
+from services.api.openapi import spec
+from services.api.series import series_payload
 from services.worker import register_web
 
 

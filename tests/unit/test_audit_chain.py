@@ -11,7 +11,7 @@ import pytest
 
 from courierwatch.audit_chain import GENESIS_HASH, AuditRecord, seal, verify_chain
 from runtime.settings import load_settings
-from services import audit_log
+from services.audit import log as audit_log
 
 
 def _chain(n: int) -> list[AuditRecord]:

@@ -31,7 +31,7 @@ import pytest
 import yaml
 
 from cli.parser import build_parser
-from services.access import is_loopback
+from services.access.guard import is_loopback
 from tests.conftest import REPO
 
 DEPLOY = REPO / "deploy"

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from services.prometheus_rules import rules_document
+from dashboards.prometheus_rules import rules_document
 
 REPO = Path(__file__).resolve().parents[2]
 RULES = REPO / "deploy" / "prometheus" / "rules" / "courierwatch.rules.yml"

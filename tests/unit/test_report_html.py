@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from services.report_html import render_report
+from services.audit.report_html import render_report
 
 EVIL = '<script>alert("x")</script>'
 

@@ -3,7 +3,7 @@
 API for every command that must leave a trace (replay, import, catalog changes, Grafana
 provisioning, token changes):
 
-    from services import audit_log
+    from services.audit import log as audit_log
     audit_log.append(audit_log.current_actor(), "tokens.add", {"name": n, "scope": s},
                      {"token_sha256": ...}, settings=settings)
 
@@ -163,7 +163,7 @@ def _row(rec: AuditRecord) -> list[Any]:
             for n in AUDIT_COLUMN_NAMES]
 
 
-@system_read("the audit log: served only to the national scope (services.audit_api)")
+@system_read("the audit log: served only to the national scope (services.api.audit)")
 def store_records(wh: Warehouse) -> list[dict[str, Any]]:
     """The `audit_log` rows in seq order, as JSON records (inputs/outputs parsed)."""
     cols = ", ".join(AUDIT_COLUMN_NAMES)

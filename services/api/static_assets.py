@@ -2,7 +2,7 @@
 machines and many regulators' networks have no internet).
 
 Only the files listed here are served, each at a fixed path; nothing maps a request path
-to the file system. uPlot 1.6.32 (MIT, services/static/vendor/uplot/LICENSE) comes from
+to the file system. uPlot 1.6.32 (MIT, services/api/static/vendor/uplot/LICENSE) comes from
 the npm registry (`npm pack uplot`), dist/uPlot.iife.min.js and dist/uPlot.min.css.
 """
 
@@ -23,7 +23,7 @@ ASSETS: dict[str, tuple[str, str]] = {
 
 
 def read_asset(name: str) -> bytes:
-    return resources.files("services").joinpath(name).read_bytes()
+    return resources.files("services.api").joinpath(name).read_bytes()
 
 
 def register_assets(app: faust.App) -> None:

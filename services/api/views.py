@@ -11,10 +11,10 @@
 - GET /api/probe?city=&prefix=                        -> {"cells": {company: accepted}} of the
   city's cells whose company starts with prefix (the benchmark's latency markers)
 - GET /metrics                                        -> Prometheus exposition
-- GET /api/series, GET /api/policies (services/api_series.py), GET /openapi.json
-  (services/openapi.py), GET /static/... (services/static_assets.py)
+- GET /api/series, GET /api/policies (services/api/series.py), GET /openapi.json
+  (services/api/openapi.py), GET /static/... (services/api/static_assets.py)
 
-Every route but the page sits behind services.access: the caller's token gives a scope,
+Every route but the page sits behind services.access.guard: the caller's token gives a scope,
 the request's filter is parsed within it, and each handler reads with `request_filter`
 (whose scope the data layer binds into every query). SCOPED_ROUTES and SCOPE_FREE_ROUTES
 list every /api route; a test fails when a route is in neither.
@@ -37,10 +37,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from courierwatch.catalog import load_catalog
 from courierwatch.routes import load_route_table
 from runtime.settings import Settings
-from services.access import ScopedRegistry, access_middleware, request_filter, request_scope
-from services.api_series import register_series_views
-from services.openapi import spec
-from services.static_assets import register_assets
+from services.access.guard import ScopedRegistry, access_middleware, request_filter, request_scope
+from services.api.openapi import spec
+from services.api.series import register_series_views
+from services.api.static_assets import register_assets
 from warehouse.client import Warehouse
 from warehouse.conflicts import list_conflicts
 from warehouse.dead_letters import list_dead_letters
@@ -64,7 +64,7 @@ def register_views(app: faust.App, settings: Settings, wh: Warehouse) -> None:
     catalog = load_catalog()
     routes = load_route_table()
 
-    dashboard = resources.files("services").joinpath("static/dashboard.html").read_text("utf-8")
+    dashboard = resources.files("services.api").joinpath("static/dashboard.html").read_text("utf-8")
     # faust's aiohttp driver: its Application is `web_app`; middlewares freeze at start-up.
     cast(Any, app.web).web_app.middlewares.append(access_middleware(settings))
 

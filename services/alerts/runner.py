@@ -19,7 +19,7 @@ from courierwatch.alerting import AlertRules, Evaluator
 from courierwatch.catalog import Catalog
 from courierwatch.kpi import KPI_BY_NAME
 from courierwatch.scope import Scope
-from services.alert_outbox import Outbox
+from services.alerts.outbox import Outbox
 from streams import metrics
 from warehouse.alert_store import (
     bucket_counts,

@@ -94,7 +94,7 @@ def policies_payload(catalog: Catalog, city: str | None) -> dict[str, Any]:
 
 def register_series_views(app: faust.App, wh: Warehouse, catalog: Catalog, routes: RouteTable,
                           parse_filter: Any, min_sample: int) -> None:
-    """`parse_filter(request) -> CellFilter` is services.access.request_filter: the
+    """`parse_filter(request) -> CellFilter` is services.access.guard.request_filter: the
     request's filter within the caller's scope, checked by the access middleware;
     `min_sample` the setting COURIERWATCH_MIN_SAMPLE (the figures' one judgement rule)."""
 

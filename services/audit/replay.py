@@ -15,11 +15,11 @@ result with the live and the published figures. Live tables are only read. It wr
   msg_index), every archived column but the ingest time, so each figure can be traced to
   its messages and recomputed; its SHA-256 pins the input;
 - `differences.json`: every difference from the live and the published figures, each with
-  its causes (services.replay_diff);
+  its causes (services.audit.diff);
 - `manifest.json`: range, filters, snapshot, event counts, archive ranges (topic,
   partition, first and last offset), the SHA-256 of events.csv, kpis.json, differences.json
   and report.html, the code version and source hash, the policy catalog's hashes;
-- `report.html`: the printable, self-contained report (services.report_html).
+- `report.html`: the printable, self-contained report (services.audit.report_html).
 
 Each replay is appended to the audit log (who, range, input and output hashes).
 """
@@ -38,17 +38,17 @@ from courierwatch.cities import city_label
 from courierwatch.judgement import ReportRow
 from courierwatch.routes import load_route_table
 from runtime.settings import Settings
-from services import audit_log
-from services.progress import rate_progress
-from services.replay_diff import Cell, Counts, explained_differences, snapshot_of
-from services.replay_manifest import (
+from services.audit import log as audit_log
+from services.audit.diff import Cell, Counts, explained_differences, snapshot_of
+from services.audit.manifest import (
     archive_ranges,
     code_version,
     event_counts,
     file_sha256,
     write_canonical,
 )
-from services.report_html import render_report
+from services.audit.report_html import render_report
+from services.progress import rate_progress
 from warehouse.client import Warehouse
 from warehouse.queries import CellFilter, where_clause
 from warehouse.report import kpi_report

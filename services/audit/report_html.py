@@ -14,7 +14,7 @@ from html import escape
 from typing import Any
 
 from courierwatch.units import fmt_target, fmt_value
-from services.svg_chart import bar_chart
+from services.audit.svg_chart import bar_chart
 
 MAX_BARS = 40  # per chart; beyond it the chart keeps the all-company ('*') rows
 

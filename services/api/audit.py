@@ -1,6 +1,6 @@
 """`GET /api/audit` on the worker that owns ClickHouse: the audit log as the store holds it.
 
-The worker syncs the journal into `audit_log` first (services.audit_log.sync), so a CLI that
+The worker syncs the journal into `audit_log` first (services.audit.log.sync), so a CLI that
 cannot open chDB while the worker runs still lists and verifies the ClickHouse copy.
 Answers `{"records": [...]}` in seq order, each record as sealed.
 """
@@ -13,8 +13,8 @@ from typing import Any
 import faust
 
 from runtime.settings import Settings
-from services import audit_log
-from services.access import request_scope
+from services.access.guard import request_scope
+from services.audit import log as audit_log
 from warehouse.client import Warehouse
 
 

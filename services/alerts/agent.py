@@ -21,8 +21,8 @@ from courierwatch.alert_format import alert_row
 from courierwatch.alerting import AlertRules
 from courierwatch.catalog import Catalog
 from runtime.settings import Settings
-from services.alert_outbox import Outbox
-from services.alert_runner import AlertRunner
+from services.alerts.outbox import Outbox
+from services.alerts.runner import AlertRunner
 from warehouse.client import Warehouse
 
 log = logging.getLogger(__name__)

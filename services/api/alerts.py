@@ -11,7 +11,7 @@ from typing import Any
 import faust
 
 from courierwatch.alert_format import alert_row
-from services.access import request_filter
+from services.access.guard import request_filter
 from warehouse.alert_store import load_alerts
 from warehouse.client import Warehouse
 from warehouse.filters import CellFilter

@@ -4,14 +4,14 @@ For every request except the public ones (PUBLIC_PATHS: the dashboard page, whic
 no figures and asks for a token), in this order:
 
 1. size: a query string longer than MAX_QUERY_BYTES is refused (414);
-2. who: `Authorization: Bearer TOKEN` is looked up in the token store (services.tokens);
+2. who: `Authorization: Bearer TOKEN` is looked up in the token store (services.access.tokens);
    without a header, the caller is the local user (national scope) only in local mode:
    the server listens on loopback, no token exists, and the request was not forwarded by a
    proxy (`Forwarded` / `X-Forwarded-For`: a proxy on the same host would otherwise turn
    every remote caller into a local one). Otherwise 401;
 3. rate: a token bucket per token (or per client address for a refused caller) (429);
 4. what: the standard filter parameters (`city`, `company`, `from`, `to`, `by`) are parsed
-   against the caller's scope (services.request_filter): 400 for a bad value, 403 for a
+   against the caller's scope (services.access.request_filter): 400 for a bad value, 403 for a
    city the scope does not cover, decided before any query;
 5. the scope and the filter are put on the request (`request_scope`, `request_filter`) for
    the handler, whose reads (warehouse.queries) cannot be built without them.
@@ -33,9 +33,9 @@ from prometheus_client.metrics_core import Metric
 
 from courierwatch.scope import Scope
 from runtime.settings import Settings
-from services.ratelimit import RateLimiter
-from services.request_filter import BadRequest, OutsideScope, parse_filter
-from services.tokens import TokenStore
+from services.access.ratelimit import RateLimiter
+from services.access.request_filter import BadRequest, OutsideScope, parse_filter
+from services.access.tokens import TokenStore
 from warehouse.queries import CellFilter
 
 MAX_QUERY_BYTES = 2048

@@ -1,0 +1,1 @@
+"""Alert delivery: the agent, its runner and the outbox."""

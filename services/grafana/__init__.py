@@ -1,0 +1,1 @@
+"""Grafana: provisioning of folder, data sources, dashboards and alert rules; per-scope access."""
