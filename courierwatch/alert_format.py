@@ -7,12 +7,12 @@ alert transition, so that a receiver can deduplicate on (fingerprint, status, st
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from courierwatch.alert_model import ALERT_NAME, FIRING, Alert
+from courierwatch.periods import CST
 
-CST = timezone(timedelta(hours=8))
 ZERO_TIME = "0001-01-01T00:00:00Z"  # Alertmanager's endsAt of a firing alert
 
 

@@ -13,16 +13,7 @@ import hashlib
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-# The counts the alert store keeps per bucket (their SQL conditions: warehouse.alert_schema).
-ALERT_COUNTS: tuple[str, ...] = (
-    "accepted", "accepted_ecommerce", "delivered", "delivered_locker",
-    "exc_delay", "exc_damage", "exc_loss",
-    "complaint_filed", "complaint_accepted", "complaint_resolved", "complaint_valid",
-    "complaint_satisfied", "company_complaint_resolved", "company_complaint_satisfied",
-    "not_standard", "not_e_waybill", "ecommerce_secondary", "not_recycled_bag",
-    "not_real_name", "not_inspected", "not_xray",
-)
-COUNT_INDEX: dict[str, int] = {n: i for i, n in enumerate(ALERT_COUNTS)}
+from courierwatch.kpi import COUNT_KPIS, COUNT_NAMES
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,27 +33,35 @@ class KpiCounts:
         return (den - n if self.complement else n), den
 
 
-# The KPIs alerting evaluates: every ratio KPI of courierwatch.figures whose counts are not
-# a join (on_time_rate and promise_kept_rate need the DELIVERED x ACCEPTED join: see
-# docs/alerting.md), with the same numerator and denominator as the figures.
-ALERT_KPIS: dict[str, KpiCounts] = {
-    "locker_share": KpiCounts("delivered", "delivered_locker"),
-    "delay_rate": KpiCounts("accepted", "exc_delay"),
-    "damage_rate": KpiCounts("accepted", "exc_damage"),
-    "loss_rate": KpiCounts("accepted", "exc_loss"),
-    "valid_complaint_rate": KpiCounts("accepted", "complaint_valid"),
-    "complaint_acceptance_rate": KpiCounts("complaint_filed", "complaint_accepted"),
-    "complaint_satisfaction": KpiCounts("complaint_resolved", "complaint_satisfied"),
-    "company_complaint_satisfaction": KpiCounts("company_complaint_resolved",
-                                                "company_complaint_satisfied"),
-    "standard_packaging_share": KpiCounts("accepted", "not_standard", True),
-    "e_waybill_share": KpiCounts("accepted", "not_e_waybill", True),
-    "no_secondary_packaging_share": KpiCounts("accepted_ecommerce", "ecommerce_secondary", True),
-    "recycled_bag_share": KpiCounts("accepted", "not_recycled_bag", True),
-    "real_name_rate": KpiCounts("accepted", "not_real_name", True),
-    "inspection_rate": KpiCounts("accepted", "not_inspected", True),
-    "xray_rate": KpiCounts("accepted", "not_xray", True),
+# The KPIs alerting evaluates: every ratio KPI of the KPI table (courierwatch.kpi) whose
+# counts are not a join (on_time_rate and promise_kept_rate need the DELIVERED x ACCEPTED
+# join: see docs/alerting.md) and are distinct events (not tape_mm_mean's sum), with the
+# table's numerator and denominator. For the shares near 100 % the store counts the events
+# that miss instead (this map names that complement count; its condition is
+# warehouse.alert_schema's).
+COMPLEMENT_COUNTS: dict[str, str] = {
+    "standard_packaging_share": "not_standard",
+    "e_waybill_share": "not_e_waybill",
+    "no_secondary_packaging_share": "ecommerce_secondary",
+    "recycled_bag_share": "not_recycled_bag",
+    "real_name_rate": "not_real_name",
+    "inspection_rate": "not_inspected",
+    "xray_rate": "not_xray",
 }
+ALERT_KPIS: dict[str, KpiCounts] = {
+    k.name: KpiCounts(k.denominator, COMPLEMENT_COUNTS.get(k.name, k.numerator),
+                      k.name in COMPLEMENT_COUNTS)
+    for k in COUNT_KPIS if k.denominator and k.numerator in COUNT_NAMES}
+
+# The counts the alert store keeps per bucket, derived from ALERT_KPIS: the KPI table's
+# counts they read directly (in the table's order), then the complements. Bit i of
+# `alert_cells.flags` is count i (warehouse.alert_schema.flags_sql) and databases keep those
+# bits, so a new count must come last: tests/unit/test_alerting.py pins the order.
+_DIRECT = ({how.denominator for how in ALERT_KPIS.values()}
+           | {how.count for how in ALERT_KPIS.values() if not how.complement})
+ALERT_COUNTS: tuple[str, ...] = (*(n for n in COUNT_NAMES if n in _DIRECT),
+                                 *COMPLEMENT_COUNTS.values())
+COUNT_INDEX: dict[str, int] = {n: i for i, n in enumerate(ALERT_COUNTS)}
 
 ALERT_NAME = "CourierwatchTargetBreach"
 FIRING, RESOLVED = "firing", "resolved"

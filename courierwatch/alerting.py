@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 
 from courierwatch.alert_model import (
     ALERT_COUNTS,
@@ -48,8 +48,8 @@ from courierwatch.catalog import Catalog, PolicyTarget
 from courierwatch.cities import CITIES
 from courierwatch.judgement import DEFAULT_MIN_SAMPLE
 from courierwatch.kpi import KPI_BY_NAME
+from courierwatch.periods import CST
 
-CST = timezone(timedelta(hours=8))
 Cell = tuple[str, str]  # city, company
 Counts = tuple[int, ...]  # in ALERT_COUNTS order
 

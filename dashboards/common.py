@@ -25,6 +25,7 @@ from grafana_foundation_sdk.models.dashboard import (
 
 from courierwatch.catalog import ROUTE_CLASSES
 from courierwatch.cities import SEED_CITIES
+from courierwatch.periods import CST_ZONE
 from dashboards.sources import CLICKHOUSE, DATABASE, ClickHouseQuery
 
 FOLDER_UID = "courierwatch"
@@ -62,7 +63,7 @@ GRAFANA_UNITS = {"ratio": "percentunit", "count": "short", "per_1000": "‰",
 def base(uid: str, title: str, description: str) -> dashboard.Dashboard:
     """A dashboard with the shared settings: CST, last 24 h, 30 s refresh, shared cursor."""
     return (dashboard.Dashboard(title).uid(uid).description(description).tags(TAGS)
-            .timezone("Asia/Shanghai").time("now-24h", "now").refresh("30s")
+            .timezone(CST_ZONE).time("now-24h", "now").refresh("30s")
             .tooltip(DashboardCursorSync.CROSSHAIR).readonly())
 
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from courierwatch.cities import YRD_REGION, resolve_city
+from courierwatch.periods import as_cst
 from courierwatch.scope import Scope
 from warehouse.queries import CellFilter, OutsideScope
 
-CST = timezone(timedelta(hours=8))
 MAX_VALUE_CHARS = 64
 MAX_RANGE_DAYS = 400          # a year of day rows and some; longer reads go through replay
 MIN_YEAR, MAX_YEAR = 2000, 2100
@@ -38,7 +38,7 @@ def _time(name: str, text: str) -> datetime:
         t = datetime.fromisoformat(text)
     except ValueError:
         raise BadRequest(f"{name}: not an ISO 8601 date or time") from None
-    t = t if t.tzinfo else t.replace(tzinfo=CST)
+    t = as_cst(t)
     if not MIN_YEAR <= t.year <= MAX_YEAR:
         raise BadRequest(f"{name}: year outside {MIN_YEAR}..{MAX_YEAR}")
     return t

@@ -231,12 +231,28 @@ def test_wilson_lower_bound(misses: int, n: int, lo: float, hi: float) -> None:
 
 
 def test_fingerprints_are_stable_and_distinct() -> None:
-    """Same labels, same fingerprint; any label changed, another one."""
+    """Same labels, same fingerprint, a value fixed across releases (receivers deduplicate on
+    it); any label changed, another one. The literal: `sha256sum` (coreutils) of the labels
+    `alertname=CourierwatchTargetBreach`, `city=331000`, `company=ZTO`, `kpi=delay_rate`,
+    `policy_id=yrd-2020-delay-rate` joined by NUL bytes, first 16 hex digits."""
     base = fingerprint(TAIZHOU, "ZTO", "delay_rate", "yrd-2020-delay-rate")
     assert base == fingerprint(TAIZHOU, "ZTO", "delay_rate", "yrd-2020-delay-rate")
-    assert len(base) == 16 and int(base, 16) >= 0
+    assert base == "39c43473a281bf23"
     others = {fingerprint(WUHAN, "ZTO", "delay_rate", "yrd-2020-delay-rate"),
               fingerprint(TAIZHOU, "YTO", "delay_rate", "yrd-2020-delay-rate"),
               fingerprint(TAIZHOU, "ZTO", "loss_rate", "yrd-2020-delay-rate"),
               fingerprint(TAIZHOU, "ZTO", "delay_rate", "x")}
     assert base not in others and len(others) == 4
+
+
+def test_the_alert_count_bits_keep_their_released_order() -> None:
+    """Bit i of `alert_cells.flags` is ALERT_COUNTS[i], and every database migrated since
+    0011 stores those bits: the counts derived from the KPI table must keep this order, a
+    new count coming only after them."""
+    released = ("accepted", "accepted_ecommerce", "delivered", "delivered_locker",
+                "exc_delay", "exc_damage", "exc_loss", "complaint_filed", "complaint_accepted",
+                "complaint_resolved", "complaint_valid", "complaint_satisfied",
+                "company_complaint_resolved", "company_complaint_satisfied", "not_standard",
+                "not_e_waybill", "ecommerce_secondary", "not_recycled_bag", "not_real_name",
+                "not_inspected", "not_xray")
+    assert ALERT_COUNTS[:len(released)] == released
