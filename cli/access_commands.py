@@ -6,7 +6,6 @@ Token changes are written to the audit log (services.audit.log) by `record_token
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import Any
 
@@ -16,7 +15,7 @@ from rich.table import Table
 
 from cli.row_policies import AccessError, add_access_parser
 from courierwatch.scope import ScopeError, parse_scope
-from runtime.settings import Settings, load_settings
+from runtime.settings import Settings, load_settings, named_variable
 from services.access.tokens import TokenError, TokenRecord, TokenStore
 from services.audit import log as audit_log
 
@@ -61,7 +60,7 @@ def tokens_ensure(args: argparse.Namespace) -> int:
     operator's one secret both lets the API bind beyond loopback and is what Prometheus and
     the health check send). The token never appears on a command line or in the output."""
     settings = load_settings()
-    token = os.environ.get(args.from_env, "").strip()
+    token = named_variable(args.from_env).strip()
     if not token:
         raise AccessError(f"{args.from_env} is not set or empty: set it to the token "
                           "(e.g. `openssl rand -base64 32`)")

@@ -12,26 +12,23 @@ from rich.table import Table
 
 from courierwatch.cities import resolve_city
 from runtime.settings import Settings, load_settings
-from services.figures_source import api_base, local_scope
-from services.owner import get_json
+from services.figures_source import Params, RowSource, fetch_rows
+from warehouse.client import Warehouse
+from warehouse.filters import CellFilter
+
+
+def _alert_rows(wh: Warehouse, flt: CellFilter, _: Settings, params: Params) -> list[Any]:
+    from services.api.alerts import alert_rows
+
+    return alert_rows(wh, flt, bool(params.get("active")))
+
+
+ALERT_ROWS = RowSource("/api/alerts", _alert_rows)
 
 
 def fetch_alerts(settings: Settings, active: bool, city: str | None,
                  company: str | None) -> list[dict[str, Any]]:
-    base = api_base(settings)
-    if base:
-        params = {"active": "1" if active else "", "city": city or "", "company": company or ""}
-        return list(get_json(base, "/api/alerts", params, token=settings.api_token)["rows"])
-    from services.api.alerts import alert_rows
-    from warehouse.client import Warehouse
-    from warehouse.filters import CellFilter
-
-    flt = CellFilter(city, company, scope=local_scope(settings))
-    wh = Warehouse(settings.clickhouse, settings.database)
-    try:
-        return alert_rows(wh, flt, active)
-    finally:
-        wh.close()
+    return fetch_rows(settings, ALERT_ROWS, city, company, active="1" if active else "")
 
 
 def alerts_table(rows: list[dict[str, Any]], title: str) -> Table:

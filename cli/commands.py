@@ -89,10 +89,10 @@ def _print_json(rows: object) -> None:
 
 def kpi(args: argparse.Namespace) -> int:
     from cli.render import kpi_table, to_csv
-    from services.figures_source import fetch_kpi_rows
+    from services.figures_source import KPI_ROWS, fetch_rows
 
     city, company, start, end = _filters(args)
-    rows = fetch_kpi_rows(load_settings(), city, company, start, end, args.by)
+    rows = fetch_rows(load_settings(), KPI_ROWS, city, company, start, end, args.by)
     if args.breaches:
         rows = [r for r in rows if r["status"] == "breach"]
     if args.format == "json":
@@ -144,9 +144,9 @@ def _print_rows(args: argparse.Namespace, rows: list[dict[str, Any]], title: str
 
 
 def restatements(args: argparse.Namespace) -> int:
-    from services.figures_source import fetch_restatements
+    from services.figures_source import RESTATEMENT_ROWS, fetch_rows
 
-    rows = fetch_restatements(load_settings(), *_filters(args))
+    rows = fetch_rows(load_settings(), RESTATEMENT_ROWS, *_filters(args))
     return _print_rows(
         args, rows, f"Restatements of published figures ({len(rows)})",
         ("restated at (UTC)", "period", "city", "company", "kpi", "old", "new", "cause"),
@@ -157,9 +157,9 @@ def restatements(args: argparse.Namespace) -> int:
 
 
 def conflicts(args: argparse.Namespace) -> int:
-    from services.figures_source import fetch_conflicts
+    from services.figures_source import CONFLICT_ROWS, fetch_rows
 
-    rows = fetch_conflicts(load_settings())
+    rows = fetch_rows(load_settings(), CONFLICT_ROWS)
     return _print_rows(
         args, rows, f"Conflicting re-sends: {len({r['event_id'] for r in rows})} event ids",
         ("event id", "counts", "ts", "city", "company", "type", "partition", "offset"),
@@ -169,9 +169,10 @@ def conflicts(args: argparse.Namespace) -> int:
 
 
 def dead_letters(args: argparse.Namespace) -> int:
-    from services.figures_source import fetch_dead_letters
+    from services.figures_source import DEAD_LETTER_ROWS, fetch_rows
 
-    rows = fetch_dead_letters(load_settings(), *_filters(args), args.reason)
+    reason = {"reason": args.reason} if args.reason else {}
+    rows = fetch_rows(load_settings(), DEAD_LETTER_ROWS, *_filters(args), **reason)
     reasons = Counter(str(r["reason"]) for r in rows)
     return _print_rows(
         args, rows, f"Dead letters ({len(rows)})" + "".join(
@@ -285,14 +286,13 @@ def _without_credentials(url: str) -> str:
 
 
 def provision_grafana(args: argparse.Namespace) -> int:
-    import os
-
     from grafana_client.api import GrafanaApi
     from grafana_client.client import GrafanaException
 
-    from services.grafana.provision import Targets, provision, total_steps
+    from services.grafana.provision import provision, total_steps
+    from services.grafana.targets import Targets
 
-    token = os.environ.get("COURIERWATCH_GRAFANA_TOKEN") or None
+    token = load_settings().grafana_token or None
     if token is None and "@" not in args.url:
         raise UserError("set COURIERWATCH_GRAFANA_TOKEN to a Grafana service-account token "
                         "(or put user:password in --url)")

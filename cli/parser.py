@@ -11,6 +11,7 @@ import argparse
 from typing import Any
 
 from cli import access_commands, alerts, audit_commands, commands, import_command
+from services.grafana.targets import DEFAULT_TARGETS
 
 Subparsers = Any  # argparse's _SubParsersAction, private in typeshed
 
@@ -184,11 +185,11 @@ def _provision(sub: Subparsers) -> None:
                          description="Provision a Grafana (tested against a recorded stub, "
                          "not a live Grafana; see dashboards/README.md).")
     pg.add_argument("--url", required=True, help="Grafana base URL, e.g. http://grafana:3000")
-    pg.add_argument("--clickhouse-url", default="http://clickhouse:8123",
+    pg.add_argument("--clickhouse-url", default=DEFAULT_TARGETS.clickhouse_url,
                     help="ClickHouse HTTP address as Grafana reaches it")
-    pg.add_argument("--prometheus-url", default="http://prometheus:9090",
+    pg.add_argument("--prometheus-url", default=DEFAULT_TARGETS.prometheus_url,
                     help="Prometheus address as Grafana reaches it")
-    pg.add_argument("--webhook-url", default="http://courierwatch:8765/api/grafana-alerts",
+    pg.add_argument("--webhook-url", default=DEFAULT_TARGETS.webhook_url,
                     help="where the contact point posts alert notifications")
     pg.add_argument("--format", choices=("table", "json"), default="table")
     pg.set_defaults(func=commands.provision_grafana)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import secrets
 import sys
 import tempfile
@@ -72,7 +71,8 @@ def _grafana(args: argparse.Namespace, scopes: list[Scope], passwords: dict[str,
     is printed: each goes from ClickHouse straight into Grafana's secure storage)."""
     from services.grafana.scopes import api_factory, provision_scope_org
 
-    api_for = api_factory(args.grafana_url, args.grafana_credential or "")
+    credential = args.grafana_credential or load_settings().grafana_token
+    api_for = api_factory(args.grafana_url, credential)
     table = Table(title="Grafana organisations per scope")
     for col in ("scope", "organisation id", "organisation", "data source"):
         table.add_column(col)
@@ -155,6 +155,7 @@ def add_access_parser(sub: Any) -> None:
     c.add_argument("--print", action="store_true", help="print the SQL, do not apply it")
     c.add_argument("--grafana-url", help="also give each scope a Grafana organisation whose "
                    "ClickHouse data source logs in as the scope's reader (needs --dsn)")
-    c.add_argument("--grafana-credential", default=os.environ.get("GRAFANA_TOKEN"),
-                   help="Grafana server-admin token or user:password (default $GRAFANA_TOKEN)")
+    c.add_argument("--grafana-credential",
+                   help="Grafana server-admin token or user:password (default "
+                   "$COURIERWATCH_GRAFANA_TOKEN)")
     c.set_defaults(func=clickhouse_sql)

@@ -3,24 +3,31 @@
 Sends the ops token (COURIERWATCH_OPS_TOKEN: deploy/compose.yaml and deploy/k8s store its
 hash before the worker starts). Exit 0 when the API answers 200, or 401/403 when no token
 was given (the API is up and enforces tokens, issue 14: an image run without the deploy
-files); 1 otherwise, so a worker that does not accept the ops token is unhealthy.
-Standard library only: it runs in the image's Python without importing the application.
+files); 1 otherwise, so a worker that does not accept the ops token is unhealthy, and 1 with
+a line on stderr when the settings themselves are bad. The port and the token come from the
+settings table (runtime.settings), like every other command's: the image installs the
+application, so the check reads the same variables, with the same defaults, as the worker.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import urllib.error
 import urllib.request
 
-TOKEN_ENV = "COURIERWATCH_OPS_TOKEN"
+from runtime.settings import SettingsError, load_settings, variable_of
+
+TOKEN_ENV = variable_of("ops_token")
 
 
 def main() -> int:
-    port = os.environ.get("COURIERWATCH_API_PORT", "8765")
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/api/status")
-    token = os.environ.get(TOKEN_ENV, "").strip()
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        sys.stderr.write(f"healthcheck: {exc}\n")
+        return 1
+    req = urllib.request.Request(f"http://127.0.0.1:{settings.api_port}/api/status")
+    token = settings.ops_token.strip()
     if token:
         req.add_header("Authorization", f"Bearer {token}")
     try:

@@ -10,14 +10,13 @@ The bench produces the same generated events it uses for the pipeline, one per m
 into its own topic *before* starting this app (so the producer never limits it), then
 counts how fast the app's committed offsets advance over a fixed window.
 
-Run as `python -m load_tests.baseline worker` with BASELINE_BOOTSTRAP, BASELINE_TOPIC,
-BASELINE_PARTITIONS and BASELINE_DATADIR in the environment.
+Run as `python -m load_tests.baseline worker BOOTSTRAP TOPIC PARTITIONS DATADIR` (arguments,
+not environment variables: only runtime.settings reads the environment).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -28,15 +27,13 @@ from typing import Any
 GROUP_SUFFIX = "baseline"
 
 
-def build_app() -> Any:
+def build_app(bootstrap: str, topic_name: str, partitions: int, datadir: str) -> Any:
     import faust
 
-    topic_name = os.environ["BASELINE_TOPIC"]
-    partitions = int(os.environ["BASELINE_PARTITIONS"])
     app = faust.App(
-        f"{topic_name}-{GROUP_SUFFIX}", broker=f"kafka://{os.environ['BASELINE_BOOTSTRAP']}",
+        f"{topic_name}-{GROUP_SUFFIX}", broker=f"kafka://{bootstrap}",
         store="memory://", value_serializer="raw", key_serializer="raw", autodiscover=False,
-        datadir=os.environ["BASELINE_DATADIR"], topic_partitions=partitions,
+        datadir=datadir, topic_partitions=partitions,
         consumer_auto_offset_reset="earliest",
         # The same broker-facing settings as the real worker (tansu needs the short timeouts).
         broker_rebalance_timeout=4.0, broker_session_timeout=6.0,
@@ -56,7 +53,8 @@ def build_app() -> Any:
 def main() -> None:
     import faust
 
-    app = build_app()
+    bootstrap, topic, partitions, datadir = sys.argv[2:6]
+    app = build_app(bootstrap, topic, int(partitions), datadir)
     faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False
                  ).execute_from_commandline()
 
@@ -93,12 +91,10 @@ def run_baseline(bootstrap: str, topic: str, partitions: int, events: list[bytes
         finally:
             producer.close()
         work_dir.mkdir(parents=True, exist_ok=True)
-        env = os.environ | {"BASELINE_BOOTSTRAP": bootstrap, "BASELINE_TOPIC": topic,
-                            "BASELINE_PARTITIONS": str(partitions),
-                            "BASELINE_DATADIR": str(work_dir / "faust")}
+        argv = [sys.executable, "-m", "load_tests.baseline", "worker", bootstrap, topic,
+                str(partitions), str(work_dir / "faust")]
         with open(work_dir / "baseline.log", "ab") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "load_tests.baseline", "worker"],
-                                    env=env, stdout=log, stderr=subprocess.STDOUT,
+            proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                     start_new_session=True)
         started = time.monotonic()
         try:

@@ -5,8 +5,11 @@ else, come: parsing (`load_settings`, once per process; a bad value is one line 
 variable, `SettingsError`), the environment that rebuilds the same settings in a worker
 process (`settings_env`), the printable form with secrets masked (`Settings.masked`) and
 the README's settings table (`markdown_table`; `python -m runtime.settings` prints it and
-`tests/unit/test_settings.py` fails when the README is stale). No module reads
-`os.environ` for a setting of its own.
+`tests/unit/test_settings.py` fails when the README is stale). No other module reads the
+environment (tests/unit/test_environment_reads.py fails on one that does): a worker's
+environment comes from `child_environment`, and the one variable whose name is not in the
+table, the one a user names on the command line (`tokens ensure --from-env NAME`), is read
+by `named_variable`.
 """
 
 from __future__ import annotations
@@ -123,6 +126,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("api_url", "COURIERWATCH_API_URL", _url, "",
             "client: read figures from this API (e.g. a remote `https://host`) instead of "
             "the worker recorded in the data directory"),
+    Setting("ops_token", "COURIERWATCH_OPS_TOKEN", _text, "",
+            "deploy: the national token the health check (deploy/healthcheck.py) and "
+            "Prometheus send; each worker stores its hash first (`tokens ensure --from-env`)",
+            secret=True),
+    Setting("grafana_token", "COURIERWATCH_GRAFANA_TOKEN", _text, "",
+            "Grafana credential: a service-account token for `provision grafana`; a "
+            "server-admin token or `user:password` for `access clickhouse-sql --grafana-url`",
+            secret=True),
     Setting("min_sample", "COURIERWATCH_MIN_SAMPLE", _int(0), str(DEFAULT_MIN_SAMPLE),
             "a rate on a smaller denominator is shown as `too_few`, not judged"),
     Setting("allowed_lateness_s", "COURIERWATCH_ALLOWED_LATENESS_S", _float(0), "604800",
@@ -184,6 +195,9 @@ SETTINGS: tuple[Setting, ...] = (
             "other alerting defaults are courierwatch.alerting.AlertRules"),
     Setting("alert_max_backoff_s", "COURIERWATCH_ALERT_MAX_BACKOFF_S", _float(0.01), "60",
             "longest wait between two attempts to deliver a webhook"),
+    Setting("owner", "COURIERWATCH_OWNER", _text, "",
+            "worker: set by the command that starts it (its process identity as JSON, "
+            "services.owner); not for users"),
     Setting("reset_database", "COURIERWATCH_RESET_DATABASE", _bool, "0",
             "worker: drop the database at start (the demo's fresh start)"),
     Setting("crash_after_batches", "COURIERWATCH_CRASH_AFTER_BATCHES", _int(0), "0",
@@ -213,6 +227,8 @@ class Settings:
     api_burst: int
     api_token: str
     api_url: str
+    ops_token: str
+    grafana_token: str
     min_sample: int
     allowed_lateness_s: float
     publish_grace_s: float
@@ -241,6 +257,7 @@ class Settings:
     alert_interval_s: float
     alert_settle_s: int
     alert_max_backoff_s: float
+    owner: str
     reset_database: bool
     crash_after_batches: int
     fault_file: str
@@ -319,6 +336,23 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 def settings_env(s: Settings) -> dict[str, str]:
     """The environment that rebuilds `s` in a child process (a worker)."""
     return {row.env: _format(getattr(s, row.field)) for row in SETTINGS}
+
+
+def child_environment(s: Settings) -> dict[str, str]:
+    """A child process's whole environment: this process's (PATH and the like pass through
+    unread) with every setting's variable set to rebuild `s`."""
+    return os.environ | settings_env(s)
+
+
+def named_variable(name: str) -> str:
+    """The value of the variable a user names on the command line (`tokens ensure
+    --from-env NAME`), "" when unset: the one read of a variable that is not in SETTINGS."""
+    return os.environ.get(name, "")
+
+
+def variable_of(field: str) -> str:
+    """The environment variable of a Settings field (`variable_of("ops_token")`)."""
+    return _BY_FIELD[field].env
 
 
 def markdown_table() -> str:

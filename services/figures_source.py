@@ -8,6 +8,8 @@ same rows either way.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +22,8 @@ from services.owner import ApiRefused, get_json, running_api
 from warehouse.client import Warehouse
 from warehouse.conflicts import list_conflicts
 from warehouse.dead_letters import list_dead_letters
-from warehouse.queries import CellFilter, restatements
+from warehouse.filters import CellFilter
+from warehouse.queries import restatements
 from warehouse.report import kpi_report
 
 
@@ -45,62 +48,44 @@ def _params(city: str | None, company: str | None, start: datetime | None,
             "from": start.isoformat() if start else "", "to": end.isoformat() if end else ""}
 
 
-def fetch_kpi_rows(settings: Settings, city: str | None, company: str | None,
-                   start: datetime | None, end: datetime | None,
-                   by: str) -> list[dict[str, Any]]:
+Params = Mapping[str, str]
+Read = Callable[[Warehouse, CellFilter, Settings, Params], list[dict[str, Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class RowSource:
+    """Rows one API endpoint serves: its path, and how the store gives the same rows to a
+    command that opens it itself (the filter already bound to the caller's scope; `params`
+    are the endpoint's own parameters beyond the filter, e.g. `reason`)."""
+
+    path: str
+    read: Read
+
+
+def fetch_rows(settings: Settings, source: RowSource, city: str | None = None,
+               company: str | None = None, start: datetime | None = None,
+               end: datetime | None = None, by: str | None = None,
+               **params: str) -> list[dict[str, Any]]:
+    """The rows of `source`: from the live worker's API when one runs (its token decides
+    the scope), else read from the store opened here (cluster included) within
+    `local_scope`. `by` (hour | day) and `params` are sent only when given."""
     base = api_base(settings)
     if base:
-        params = _params(city, company, start, end) | {"by": by}
-        return list(get_json(base, "/api/kpi", params, token=settings.api_token)["rows"])
-    flt = CellFilter(city, company, start, end, by, scope=local_scope(settings))
+        query = _params(city, company, start, end) | ({"by": by} if by else {}) | params
+        return list(get_json(base, source.path, query, token=settings.api_token)["rows"])
+    flt = CellFilter(city, company, start, end, by or "day", scope=local_scope(settings))
     wh = Warehouse(settings.clickhouse, settings.database, cluster=settings.clickhouse_cluster)
     try:
-        return [r.to_json() for r in kpi_report(wh, flt, load_route_table(), load_catalog(),
-                                                settings.min_sample)]
+        return source.read(wh, flt, settings, params)
     finally:
         wh.close()
 
 
-def fetch_restatements(settings: Settings, city: str | None, company: str | None,
-                       start: datetime | None, end: datetime | None) -> list[dict[str, Any]]:
-    base = api_base(settings)
-    if base:
-        return list(get_json(base, "/api/restatements", _params(city, company, start, end),
-                             token=settings.api_token)["rows"])
-    flt = CellFilter(city, company, start, end, scope=local_scope(settings))
-    wh = Warehouse(settings.clickhouse, settings.database, cluster=settings.clickhouse_cluster)
-    try:
-        return restatements(wh, flt)
-    finally:
-        wh.close()
-
-
-def fetch_conflicts(settings: Settings) -> list[dict[str, Any]]:
-    """Versions of conflicting event ids (warehouse.conflicts.list_conflicts), within the
-    caller's scope."""
-    base = api_base(settings)
-    if base:
-        return list(get_json(base, "/api/conflicts", token=settings.api_token)["rows"])
-    flt = CellFilter(scope=local_scope(settings))
-    wh = Warehouse(settings.clickhouse, settings.database)
-    try:
-        return list_conflicts(wh, flt)
-    finally:
-        wh.close()
-
-
-def fetch_dead_letters(settings: Settings, city: str | None, company: str | None,
-                       start: datetime | None, end: datetime | None,
-                       reason: str | None) -> list[dict[str, Any]]:
-    """Dead letters (warehouse.dead_letters.list_dead_letters), within the caller's scope."""
-    base = api_base(settings)
-    if base:
-        params = _params(city, company, start, end) | ({"reason": reason} if reason else {})
-        return list(get_json(base, "/api/dead-letters", params,
-                             token=settings.api_token)["rows"])
-    flt = CellFilter(city, company, start, end, scope=local_scope(settings))
-    wh = Warehouse(settings.clickhouse, settings.database, cluster=settings.clickhouse_cluster)
-    try:
-        return list_dead_letters(wh, flt, reason)
-    finally:
-        wh.close()
+KPI_ROWS = RowSource("/api/kpi", lambda wh, flt, s, _: [
+    r.to_json() for r in kpi_report(wh, flt, load_route_table(), load_catalog(), s.min_sample)])
+RESTATEMENT_ROWS = RowSource("/api/restatements", lambda wh, flt, _s, _p: restatements(wh, flt))
+CONFLICT_ROWS = RowSource(  # versions of conflicting event ids (warehouse.conflicts)
+    "/api/conflicts", lambda wh, flt, _s, _p: list_conflicts(wh, flt))
+DEAD_LETTER_ROWS = RowSource(  # `reason` narrows to one reason (warehouse.dead_letters)
+    "/api/dead-letters",
+    lambda wh, flt, _s, p: list_dead_letters(wh, flt, p.get("reason") or None))

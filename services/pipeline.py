@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from kafka.errors import KafkaError
 from runtime.lifetime import die_with_parent, identity
 from runtime.ports import free_port
 from runtime.processes import stop_process
-from runtime.settings import Settings, settings_env
+from runtime.settings import Settings, child_environment
 from services.owner import ensure_unowned
 
 LINES_PER_MESSAGE = 500
@@ -60,7 +59,7 @@ def start_worker(settings: Settings, bootstrap: str, web_port: int | None = None
                  reset_database: bool = False) -> Worker:
     """Start `python -m services.worker`; `reset_database` empties its database first.
 
-    The child gets its settings through the environment (runtime.settings.settings_env):
+    The child gets its settings through the environment (runtime.settings.child_environment):
     the broker as the resolved bootstrap list, its API port, and the reset flag. Raises
     StoreBusy when a live worker of a live command already owns the data directory (chDB:
     one process each); an orphaned worker (its command gone) is stopped first. The worker
@@ -71,8 +70,7 @@ def start_worker(settings: Settings, bootstrap: str, web_port: int | None = None
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     log_path = settings.data_dir / "worker.log"
     child = settings.with_(kafka=bootstrap, api_port=port, reset_database=reset_database)
-    env = os.environ | settings_env(child) | {
-        "COURIERWATCH_OWNER": json.dumps(identity().as_record())}  # for services.owner
+    env = child_environment(child.with_(owner=json.dumps(identity().as_record())))
     with open(log_path, "ab") as log:
         proc = subprocess.Popen([sys.executable, "-m", "services.worker", "worker"], env=env,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import atexit
 import json
 import logging
-import os
 import sys
 from collections.abc import Callable
 
@@ -81,7 +80,7 @@ def main() -> None:
     register_web(app, settings, wh)
     record_catalog_if_changed(settings, wh)  # the audit log records each catalog change
     sync(wh, settings.data_dir)  # records appended while no process held the store
-    owner = os.environ.get("COURIERWATCH_OWNER", "")  # the command that started us
+    owner = settings.owner  # the command that started us
     write_api_record(settings.data_dir, settings.api_port,
                      Identity.from_record(json.loads(owner)) if owner else None)
     app.alert_runner = register_alerting(  # type: ignore[attr-defined]

@@ -28,16 +28,7 @@ from dashboards.sources import (
     PROMETHEUS_TYPE,
     PROMETHEUS_UID,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Targets:
-    """Where Grafana reaches the data: ClickHouse over HTTP and Prometheus."""
-
-    clickhouse_url: str = "http://clickhouse:8123"
-    clickhouse_user: str = "default"
-    prometheus_url: str = "http://prometheus:9090"
-    webhook_url: str = "http://courierwatch:8765/api/grafana-alerts"
+from services.grafana.targets import Targets
 
 
 @dataclass
