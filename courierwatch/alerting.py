@@ -116,12 +116,6 @@ def wilson_lower(misses: int, n: int, z: float) -> float:
     return max(0.0, (centre - margin) / (1 + z2 / n))
 
 
-def miss_counts(target: PolicyTarget, c: Counts) -> tuple[int, int]:
-    """(events against the target, denominator) for the target's KPI in counts `c`."""
-    num, den = ALERT_KPIS[target.metric].num_den(c)
-    return (num if target.comparator in ("<=", "<") else den - num), den
-
-
 def kpi_value(target: PolicyTarget, c: Counts) -> float | None:
     num, den = ALERT_KPIS[target.metric].num_den(c)
     return KPI_BY_NAME[target.metric].value(num, den)

@@ -17,11 +17,6 @@ DAY_MS = 24 * HOUR_MS
 CST_OFFSET_MS = 8 * HOUR_MS
 
 
-def hour_of(ts_ms: int) -> int:
-    """Start (epoch ms) of the hour containing `ts_ms` (CST hours align with UTC hours)."""
-    return ts_ms // HOUR_MS * HOUR_MS
-
-
 def day_of(ts_ms: int) -> int:
     """Start (epoch ms) of the CST day containing `ts_ms`."""
     return (ts_ms + CST_OFFSET_MS) // DAY_MS * DAY_MS - CST_OFFSET_MS

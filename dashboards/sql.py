@@ -25,7 +25,6 @@ from dashboards.sources import DATABASE
 # A rate whose denominator is below this is shown but not judged ("too few to judge"): the
 # default of COURIERWATCH_MIN_SAMPLE (a deployment that changes it regenerates the JSON).
 MIN_JUDGED_DENOMINATOR = DEFAULT_MIN_SAMPLE
-JOIN_KPIS = ("on_time_rate", "promise_kept_rate")
 # Count KPIs of cell_counts; tape_mm_mean needs tape_cells and has its own panel.
 CELL_KPIS = tuple(k.name for k in COUNT_KPIS if TAPE_MM_SUM not in (k.numerator, k.denominator))
 

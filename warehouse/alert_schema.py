@@ -37,25 +37,3 @@ def flags_sql() -> str:
     return " + ".join(f"bitShiftLeft(toUInt32({ALERT_CONDITIONS[n]}), {i})"
                       for i, n in enumerate(ALERT_COUNTS))
 
-
-def alert_ddl(db: str) -> tuple[str, ...]:
-    return (
-        f"""CREATE TABLE IF NOT EXISTS {db}.alert_cells (
-  city LowCardinality(String), company LowCardinality(String), bucket DateTime('UTC'),
-  flags UInt32, events AggregateFunction(uniqExact, UInt64)
-) ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(bucket)
-ORDER BY (bucket, city, company, flags)""",
-        f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.alert_cells_mv TO {db}.alert_cells AS
-SELECT city, company, toStartOfFiveMinutes(ts) AS bucket, {flags_sql()} AS flags,
-  uniqExactState(sipHash64(event_id)) AS events
-FROM {db}.events WHERE late = 0 AND flags != 0 GROUP BY city, company, bucket, flags""",
-        f"""CREATE TABLE IF NOT EXISTS {db}.alerts (
-  fingerprint String, started_at DateTime64(3, 'UTC'), evaluated_at DateTime64(3, 'UTC'),
-  state LowCardinality(String), severity LowCardinality(String), city LowCardinality(String),
-  company LowCardinality(String), kpi LowCardinality(String), policy_id String,
-  resolved_at Nullable(DateTime64(3, 'UTC')), payload String
-) ENGINE = ReplacingMergeTree(evaluated_at) ORDER BY (fingerprint, started_at)""",
-        f"""CREATE TABLE IF NOT EXISTS {db}.alert_progress (
-  name String, evaluated_until DateTime64(3, 'UTC')
-) ENGINE = ReplacingMergeTree(evaluated_until) ORDER BY name""",
-    )

@@ -22,7 +22,3 @@ AUDIT_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 AUDIT_COLUMN_NAMES: tuple[str, ...] = tuple(n for n, _ in AUDIT_COLUMNS)
 
-
-def audit_log_ddl(db: str) -> list[str]:
-    cols = ", ".join(f"`{n}` {t}" for n, t in AUDIT_COLUMNS)
-    return [f"CREATE TABLE IF NOT EXISTS {db}.audit_log ({cols}) ENGINE = MergeTree ORDER BY seq"]

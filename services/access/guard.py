@@ -45,7 +45,6 @@ PUBLIC_PATHS = {"/": "the dashboard page: static HTML without figures, asks for 
 PUBLIC_PREFIXES = ("/static/",)  # the dashboard's own scripts and styles, no figures
 _SCOPE = "courierwatch.scope"
 _FILTER = "courierwatch.filter"
-_CALLER = "courierwatch.caller"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -77,12 +76,6 @@ def request_scope(request: web.Request) -> Scope:
     scope = request[_SCOPE]
     assert isinstance(scope, Scope)
     return scope
-
-
-def request_caller(request: web.Request) -> str:
-    """`token:<name>` for a request with a token, `local:<address>` in the local mode (for
-    the audit log's actor)."""
-    return str(request[_CALLER])
 
 
 def request_filter(request: web.Request) -> CellFilter:
@@ -140,7 +133,7 @@ def access_middleware(settings: Settings, store: TokenStore | None = None,
             return _error(400, str(exc))
         except OutsideScope:
             return _error(403, "the requested city is outside this token's scope")
-        request[_SCOPE], request[_CALLER] = scope, caller
+        request[_SCOPE] = scope
         return await handler(request)
 
     return middleware

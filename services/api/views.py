@@ -6,6 +6,7 @@
   dashboard reads the number from here)
 - GET /api/restatements?city=&company=&from=&to=          -> changes to published figures
 - GET /api/conflicts                                  -> versions of re-sent event ids
+- GET /api/dead-letters?city=&company=&from=&to=&reason= -> dead letters, redacted copies
 - GET /api/status                                     -> ingest counters, watermark, and
   whether this worker is the deployment's publisher (streams.leader)
 - GET /api/probe?city=&prefix=                        -> {"cells": {company: accepted}} of the
@@ -61,23 +62,42 @@ _PREFIX = re.compile(r"[A-Za-z0-9_]{1,32}")
 
 
 def register_views(app: faust.App, settings: Settings, wh: Warehouse) -> None:
-    catalog = load_catalog()
-    routes = load_route_table()
-
-    dashboard = resources.files("services.api").joinpath("static/dashboard.html").read_text("utf-8")
+    """Every route of this module, by group: the page and its assets, the figures, and the
+    operations routes (the audit and alert routes: services.api.audit and .alerts)."""
     # faust's aiohttp driver: its Application is `web_app`; middlewares freeze at start-up.
     cast(Any, app.web).web_app.middlewares.append(access_middleware(settings))
+    register_page_views(app)
+    register_figure_views(app, settings, wh)
+    register_operations_views(app, wh)
+
+
+def register_page_views(app: faust.App) -> None:
+    """The dashboard page, its static assets and the API's OpenAPI description."""
+    dashboard = resources.files("services.api").joinpath("static/dashboard.html").read_text("utf-8")
 
     @app.page("/")
     async def index(web: Any, request: Any) -> Any:
         return web.html(dashboard)
 
     register_assets(app)
-    register_series_views(app, wh, catalog, routes, request_filter, settings.min_sample)
 
     @app.page("/openapi.json")
     async def openapi(web: Any, request: Any) -> Any:
         return web.json(spec())
+
+
+async def rows_of(web: Any, read: Callable[[], list[Any]]) -> Any:
+    """`{"rows": read()}`, the store read run off the event loop."""
+    rows = await asyncio.get_running_loop().run_in_executor(None, read)
+    return web.json({"rows": rows})
+
+
+def register_figure_views(app: faust.App, settings: Settings, wh: Warehouse) -> None:
+    """The figures and what stands behind them, each read within the caller's scope: KPI
+    rows, series and policies, restatements, conflicting re-sends, dead letters."""
+    catalog = load_catalog()
+    routes = load_route_table()
+    register_series_views(app, wh, catalog, routes, request_filter, settings.min_sample)
 
     @app.page("/api/kpi")
     async def kpi(web: Any, request: Any) -> Any:
@@ -86,11 +106,6 @@ def register_views(app: faust.App, settings: Settings, wh: Warehouse) -> None:
             None, lambda: [r.to_json() for r in kpi_report(wh, flt, routes, catalog,
                                                            settings.min_sample)])
         return web.json({"rows": rows, "min_sample": settings.min_sample})
-
-    async def rows_of(web: Any, read: Callable[[], list[Any]]) -> Any:
-        """`{"rows": read()}`, the store read run off the event loop."""
-        rows = await asyncio.get_running_loop().run_in_executor(None, read)
-        return web.json({"rows": rows})
 
     @app.page("/api/restatements")
     async def restated(web: Any, request: Any) -> Any:
@@ -109,6 +124,11 @@ def register_views(app: faust.App, settings: Settings, wh: Warehouse) -> None:
         within the caller's scope; `reason` narrows to one reason."""
         flt, reason = request_filter(request), request.query.get("reason") or None
         return await rows_of(web, lambda: list_dead_letters(wh, flt, reason))
+
+
+def register_operations_views(app: faust.App, wh: Warehouse) -> None:
+    """What operators and the benchmark read: the benchmark's probe, the worker's status,
+    Prometheus metrics."""
 
     @app.page("/api/probe")
     async def probe(web: Any, request: Any) -> Any:
