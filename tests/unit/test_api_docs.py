@@ -12,7 +12,8 @@ from services.api.series import series_payload
 from services.worker import register_web
 
 
-def _served_paths() -> set[str]:
+def served_paths() -> set[str]:
+    """Every path the worker's web server registers (no request is served)."""
     app = faust.App("docs-test", broker="kafka://127.0.0.1:1", web_enabled=True,
                     autodiscover=False)
     register_web(app, load_settings({}), None)  # type: ignore[arg-type]  # no request served
@@ -24,7 +25,7 @@ def test_openapi_document_is_valid_and_lists_every_served_api_path() -> None:
     /api/ path the worker registers is documented; nothing undocumented is served."""
     doc = spec()
     validate(doc)
-    served = {p for p in _served_paths() if p.startswith("/api/")}
+    served = {p for p in served_paths() if p.startswith("/api/")}
     assert served, "no /api paths registered"
     assert served <= set(doc["paths"]), served - set(doc["paths"])
     assert set(doc["paths"]) <= served, set(doc["paths"]) - served
