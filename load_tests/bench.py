@@ -100,12 +100,19 @@ def throughput(settings: Settings, duration_s: float, rate: float | None,
                        "startup_s": base.startup_s,
                        "method": "one event per message; json.loads; faust Table += 1 per "
                                  "event (city x company x hour x type)"}
-    # Both as fast as they go: the pipeline's capacity (= the sustained rate when it fell
-    # behind) against the baseline working through its backlog.
-    best = out["capacity_events_per_s"] or out["events_per_s"]
-    out["speedup"] = round(best / base.events_per_s, 1) if base.events_per_s else None
+    out["speedup"] = speedup(out["capacity_events_per_s"], out["events_per_s"],
+                             base.events_per_s)
     out["targets"] = throughput_targets(out)
     return out
+
+
+def speedup(capacity_per_s: float | None, sustained_per_s: float,
+            baseline_per_s: float) -> float | None:
+    """Pipeline over baseline, both as fast as they go, to one decimal: the pipeline's
+    capacity (its sustained rate when it measured none, having fallen behind) over the
+    baseline working through its backlog. None when the baseline counted nothing."""
+    best = capacity_per_s or sustained_per_s
+    return round(best / baseline_per_s, 1) if baseline_per_s else None
 
 
 def throughput_targets(r: dict[str, Any]) -> list[dict[str, Any]]:

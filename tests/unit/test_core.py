@@ -99,7 +99,8 @@ def test_batch_flags_events_older_than_the_lateness_and_advances_the_watermark()
     """Lateness is judged against the watermark of earlier batches; the new watermark is
     the latest ts seen; every valid event becomes a row, every bad one a dead letter with
     its partition and offset."""
-    wm = int(datetime(2026, 11, 10, tzinfo=UTC).timestamp() * 1000)
+    # 2026-11-10T00:00Z: 20,767 days after 1970-01-01 (56 years, 14 of them leap, + 304 + 9).
+    wm = 1_794_268_800_000
     arrivals = [Arrival("scan.v1", 2, 7, _event("a", "2026-11-09T23:00:00Z") + b"\nnot json\n" +
                         _event("b", "2026-11-01T00:00:00Z")),
                 Arrival("scan.v1", 3, 9, _event("c", "2026-11-11T00:00:00Z"))]
@@ -110,7 +111,7 @@ def test_batch_flags_events_older_than_the_lateness_and_advances_the_watermark()
     assert (cols["partition"], cols["offset"]) == ([2, 2, 3], [7, 7, 9])
     assert cols["msg_index"] == [0, 2, 0]  # the position in its message, the bad line counted
     assert res.late == 1
-    assert res.watermark_ms == int(datetime(2026, 11, 11, tzinfo=UTC).timestamp() * 1000)
+    assert res.watermark_ms == 1_794_355_200_000  # 2026-11-11T00:00Z, event c: one day on
     assert [(d.reason, d.partition, d.offset, d.msg_index) for d in res.dead_letters] == [
         ("not_json", 2, 7, 1)]
     assert Counter(d.stage for d in res.dead_letters) == {"decode": 1}
