@@ -83,7 +83,12 @@ PATHS: dict[str, dict[str, Any]] = {
             "schema": {"type": "object", "properties": {
                 "archived": {"type": "integer"}, "late": {"type": "integer"},
                 "dead_lettered": {"type": "integer"},
-                "watermark_ms": {"type": "integer"}}}}}}}}},
+                "watermark_ms": {"type": "integer"},
+                "publisher": {"type": "boolean"},
+                "published_until_ms": {
+                    "type": "integer", "description": "every hour ending at or before this "
+                    "has been published by this worker since it started publishing (0: "
+                    "nothing yet)"}}}}}}}}},
     "/api/alerts": {"get": {
         "summary": "Alerts on breaches of the plans' targets (firing and resolved)",
         "parameters": [CITY, COMPANY,

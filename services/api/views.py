@@ -154,9 +154,11 @@ def register_operations_views(app: faust.App, wh: Warehouse) -> None:
         ing = app.ingestor  # type: ignore[attr-defined]
         if not request_scope(request).is_national:
             return web.json({"watermark_ms": ing.watermark_ms})
+        published = ing.publisher.published_until_ms if ing.publisher else 0
         return web.json({"archived": ing.archived, "late": ing.late,
                          "dead_lettered": ing.dead, "watermark_ms": ing.watermark_ms,
-                         "publisher": app.leadership.leading})  # type: ignore[attr-defined]
+                         "publisher": app.leadership.leading,  # type: ignore[attr-defined]
+                         "published_until_ms": published})
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:

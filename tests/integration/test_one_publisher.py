@@ -46,6 +46,7 @@ from warehouse.sink import ClickHouseSink
 pytestmark = pytest.mark.integration
 
 KEY = "city, company, period, period_start, kpi"
+HOUR_MS = 3_600_000  # also the default publication grace (COURIERWATCH_PUBLISH_GRACE_S)
 CST = timezone(timedelta(hours=8))
 
 
@@ -216,7 +217,15 @@ def test_two_workers_in_one_group_have_exactly_one_publisher_and_hand_over(
         wait_until_consumed(bootstrap, s, targets, workers[0], timeout_s=180)
         leader = next(i for i, p in enumerate(ports) if (_status(p) or {}).get("publisher"))
         other = 1 - leader
-        time.sleep(2)  # two publish intervals with both workers running
+        # Observed, not slept for: while both workers run, the publisher publishes every
+        # hour that closed (that ended an hour of grace before the newest event it stored:
+        # each stand-in worker has a store of its own), and the other worker, which holds
+        # the other partitions' events, has published nothing.
+        newest_ms = int((_status(ports[leader]) or {})["watermark_ms"])
+        closed_ms = (newest_ms - HOUR_MS) // HOUR_MS * HOUR_MS
+        _wait(lambda: (_status(ports[leader]) or {}).get("published_until_ms", 0) >= closed_ms,
+              120, f"the publisher publishing every hour closed by {closed_ms}")
+        assert (_status(ports[other]) or {}).get("published_until_ms") == 0
         assert workers[leader].stop() == 0
         handed_over_ms = time.time() * 1000
         _wait(lambda: bool((_status(ports[other]) or {}).get("publisher")), 120,
