@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 import orjson
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
@@ -37,10 +37,11 @@ def fetch_alerts(settings: Settings, active: bool, city: str | None,
         wh.close()
 
 
-def alerts_table(rows: list[dict[str, Any]], title: str, base_url: str = "") -> Table:
+def alerts_table(rows: list[dict[str, Any]], title: str, base_url: str = "") -> Group:
     """Alerts as the dashboard writes them (courierwatch.alert_format.describe_alert): where,
     who, which KPI, value vs target in the KPI's unit, strength, since when (CST) and for how
-    long, and the drill-down link when the worker's address is known. Folds to 80 columns."""
+    long; below the table, each alert's drill-down link when the worker's address is known
+    (a link is not folded, so that a terminal can open it). Fits 80 columns."""
     table = Table(title=title, header_style="bold", title_justify="left", expand=False)
     table.add_column("", no_wrap=True)
     table.add_column("alert 告警", overflow="fold", ratio=3)
@@ -52,10 +53,11 @@ def alerts_table(rows: list[dict[str, Any]], title: str, base_url: str = "") -> 
         what = Text(f"{d.headline}\n", style=style)
         what.append(f"{d.value} vs {d.target} · {d.strength} · {r['policy_id']} · "
                     f"n = {r['sample']:,} {denominator_name(r['kpi'])}")
-        if base_url:
-            what.append(f"\n{d.link}", style="dim")
         table.add_row(Text(f"{d.mark} {r['severity']}", style=style), what, d.since)
-    return table
+    links = [Text(f"{describe_alert(r).place.split(' (')[0]} {r['company']} {r['kpi']}: "
+                  f"{describe_alert(r, base_url).link}", style="dim", overflow="ignore")
+             for r in rows] if base_url else []
+    return Group(table, *links)
 
 
 def alerts_list(args: argparse.Namespace) -> int:

@@ -26,7 +26,7 @@ from courierwatch.cities import SEED_CITIES, YRD_REGION, city_label
 from courierwatch.judgement import BREACH
 from courierwatch.kpi_names import kpi_name
 from courierwatch.periods import CST
-from load_tests.generator import GeneratorConfig, Incident, generate_batches
+from load_tests.generator import HOURLY_PROFILE, GeneratorConfig, Incident, generate_batches
 from runtime.broker import ensure_topics, kafka_bootstrap
 from runtime.ports import free_port, port_free
 from runtime.settings import Settings
@@ -74,18 +74,39 @@ class Producer(threading.Thread):
             producer.close()
 
 
+def busy_since(now: datetime, mean_hours: float) -> datetime:
+    """The latest start before `now` whose span up to `now` holds `mean_hours` hours of the
+    day's mean acceptance rate (the generator's China-time profile): six such hours are
+    six hours at midday and twelve or more across a night. An incident over that span has
+    the same parcels to show itself on whatever the time the demo is run."""
+    profile = [w * 24 / sum(HOURLY_PROFILE) for w in HOURLY_PROFILE]
+    t, need = now.astimezone(CST), mean_hours
+    while need > 0:
+        hour_start = t.replace(minute=0, second=0, microsecond=0)
+        if hour_start == t:
+            hour_start -= timedelta(hours=1)
+        weight = profile[hour_start.hour]
+        span_h = (t - hour_start).total_seconds() / 3600
+        if weight * span_h >= need:
+            return (t - timedelta(hours=need / weight)).replace(second=0, microsecond=0)
+        need -= weight * span_h
+        t = hour_start
+    return t
+
+
 def demo_config(now: datetime, count: int) -> GeneratorConfig:
     """The last 24 hours of a healthy network (load_tests/lifecycle.py) up to `now`, with a
-    ZTO delay wave in Taizhou (台州: about 5 % of parcels delayed, the YRD plan allows 2‰)
-    over the last six hours and an X-ray lapse at YTO in Wuhan (武汉: 5 % of acceptances
-    unscreened, the plan says all) over the last eight. Both run past `now`, so they are
-    inside the generated span whatever its exact end, and the delay alert is still firing
-    when the demo stops."""
+    ZTO delay wave in Taizhou (台州: about 8 % of parcels delayed, the YRD plan allows 2‰)
+    and an X-ray lapse at YTO in Wuhan (武汉: 5 % of acceptances unscreened, the plan says
+    all), each over the latest span holding six (eight) hours of mean traffic
+    (`busy_since`). Both run past `now`, so they are inside the generated span whatever its
+    exact end, and the delay alert is still firing when the demo stops."""
+    wave, lapse = busy_since(now, 6), busy_since(now, 8)
     return GeneratorConfig(
         count=count, seed=int(now.timestamp()), start=now, span_hours=SPAN_HOURS,
         realtime=True, duplicate_rate=0.02, disorder_s=300,
-        incidents=(Incident("331000", "ZTO", "delay", now - timedelta(hours=6), 8, 500.0),
-                   Incident("420100", "YTO", "no_xray", now - timedelta(hours=8), 10, 5.0)))
+        incidents=(Incident("331000", "ZTO", "delay", wave, SPAN_HOURS, 800.0),
+                   Incident("420100", "YTO", "no_xray", lapse, SPAN_HOURS, 5.0)))
 
 
 def _short(city: str) -> str:
@@ -107,7 +128,9 @@ def kpi_matrix(board: dict[str, Any], title: str, width: int) -> list[Table]:
     """KPIs x cities for all companies over the window; as many city columns per table as
     `width` holds (an 80-column terminal gets two tables, a wide one a single table)."""
     cells = {(c["city"], c["kpi"]): c for c in board["cells"] if c["company"] == "*"}
-    per_table = max(1, (width - LABEL_WIDTH - 4) // CITY_WIDTH)
+    fits = max(1, (width - LABEL_WIDTH - 4) // CITY_WIDTH)
+    n_tables = -(-len(SHOWN_CITIES) // fits)
+    per_table = -(-len(SHOWN_CITIES) // n_tables)  # balanced: 3 + 3 rather than 5 + 1
     tables = []
     for i in range(0, len(SHOWN_CITIES), per_table):
         cities = SHOWN_CITIES[i:i + per_table]
@@ -229,9 +252,12 @@ def _screen(board: dict[str, Any], status: dict[str, Any], producer: Producer, r
                 f"{_cst(status.get('watermark_ms'))} (event time)")
     title = (f"{'Final' if final else 'Live'} KPIs vs. targets, last {SPAN_HOURS} h "
              "(CST), all companies")
-    return Group(head, *kpi_matrix(board, title, width), breaches(board),
-                 alerts_table(alerts, f"Active alerts ({len(alerts)})"
-                              + (f": {sys.argv[0]} alerts list" if final else ""), base))
+    parts: list[Any] = [head, *kpi_matrix(board, title, width), breaches(board),
+                        alerts_table(alerts, f"Active alerts ({len(alerts)})", base)]
+    if final:
+        parts.append(Text(f"Dashboard: {base}/?city=331000 · alerts: courierwatch alerts "
+                          "list (while a worker runs)"))
+    return Group(*parts)
 
 
 def _wait_for_api(base: str, worker: Any, token: str, timeout_s: float = 60) -> None:

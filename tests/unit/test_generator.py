@@ -265,7 +265,7 @@ def _share(events: list[Event], event_type: str, test: Callable[[Event], bool]) 
     pytest.param(lambda ev: _share(ev, "ACCEPTED", lambda e: "promised_by" in e), 0.56, 0.64,
                  id="promised_by"),
     pytest.param(lambda ev: _share(ev, "DELIVERED", lambda e: e["mode"] == "LOCKER"),
-                 0.17, 0.23, id="locker_share"),
+                 0.26, 0.34, id="locker_share"),
     pytest.param(lambda ev: _share(ev, "ACCEPTED", lambda e: 40 <= e["packaging"]["tape_mm"]
                                    <= 160), 1.0, 1.0, id="tape_mm_range"),
 ])
