@@ -10,6 +10,9 @@
   cells only. `status` adds `invalid` to the figures' statuses: a share above 100 % cannot
   be true (its cause is upstream) and is never shown or judged as a figure. Each target
   carries its quote, section and source for the page's hover. Read within the caller's scope.
+- GET /api/board?latest=1 -> {"data_up_to_ms"}: the latest event time stored within the
+  caller's scope (the page's "data up to" when no live watermark exists, e.g. `serve` after
+  a `process` run), null without data.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from courierwatch.periods import CST
 from courierwatch.routes import RouteTable
 from courierwatch.units import fmt_figure, fmt_target
 from warehouse.client import Warehouse
-from warehouse.filters import CellFilter
+from warehouse.filters import CellFilter, where_clause
 from warehouse.report import kpi_report
 
 INVALID = "invalid"
@@ -93,6 +96,10 @@ def register_board_view(app: faust.App, wh: Warehouse, catalog: Catalog, routes:
     @app.page("/api/board")
     async def board(web: Any, request: Any) -> Any:
         flt = board_filter(parse_filter(request))
+        if request.query.get("latest"):
+            latest = await asyncio.get_running_loop().run_in_executor(
+                None, lambda: latest_event_ms(wh, flt))
+            return web.json({"data_up_to_ms": latest})
 
         def read() -> dict[str, Any]:
             rows = [r.to_json() for r in kpi_report(wh, flt, routes, catalog, min_sample)]
@@ -100,6 +107,15 @@ def register_board_view(app: faust.App, wh: Warehouse, catalog: Catalog, routes:
                                  min_sample, _iso(flt.start), _iso(flt.end))
 
         return web.json(await asyncio.get_running_loop().run_in_executor(None, read))
+
+
+def latest_event_ms(wh: Warehouse, flt: CellFilter) -> int | None:
+    """The latest event time (epoch ms) in the archive within the filter's scope and city."""
+    params: dict[str, object] = {}
+    where = where_clause(CellFilter(city=flt.city, scope=flt.scope), "ts", params)
+    rows = wh.query(f"SELECT count(), toUnixTimestamp64Milli(max(ts)) FROM {wh.db}.events "
+                    f"WHERE {where}", params)
+    return int(rows[0][1]) if rows and int(rows[0][0]) else None
 
 
 def _iso(t: datetime | None) -> str | None:

@@ -33,7 +33,7 @@ pytestmark = [pytest.mark.integration,
 
 CST = timezone(timedelta(hours=8))
 TAIZHOU, WUHAN = "331000", "420100"
-INCIDENTS = ("delay:331000:ZTO:2026-11-02T08:00+08:00:10:800",   # ~8 % of ZTO delayed
+INCIDENTS = ("delay:331000:ZTO:2026-11-02T08:00+08:00:20:800",   # ~8 % of ZTO delayed
              "no_xray:420100:YTO:2026-11-02T06:00+08:00:12:5")   # 5 % of YTO unscreened
 ARTIFACTS = Path(os.environ.get("COURIERWATCH_ARTIFACTS", REPO / "tests" / "artifacts"))
 HOSTILE = '<img src=x onerror="window.__xss=1">'

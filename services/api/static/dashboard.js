@@ -32,7 +32,7 @@ const SUFFIX = {ratio: "%", per_1000: "‰", per_100000: "/100k", per_1000000: "
 const RANGES = {"6h": 6 * HOUR, "24h": 24 * HOUR, "7d": 7 * 24 * HOUR, "all": null};
 const COMPANY_COLOUR = "#1f77b4";
 const state = {city: null, company: "", kpi: "", range: "24h", from: null, to: null,
-               minSample: 50, upTo: null, names: {}, tv: false};
+               minSample: 50, upTo: null, names: {}, tv: false, showOthers: false};
 const charts = [];
 
 // ---- DOM helpers: text only ------------------------------------------------------------
@@ -219,7 +219,11 @@ function renderOverview(board, alerts) {
   const thead = table.tHead; clear(thead);
   thead.appendChild(headerRow("城市 City", columns, "未达标企业 companies breaching"));
   const tbody = table.tBodies[0]; clear(tbody);
-  for (const city of cities) {
+  // Cities where parcels are accepted (or that breach) are listed; cities that only
+  // receive parcels are folded into one row of names (open it to see their figures).
+  const main = cities.filter(c => (volume[c] || 0) > 0 || (breaching[c] && breaching[c].breaching.length));
+  const others = cities.filter(c => !main.includes(c));
+  for (const city of [...main, ...(state.showOthers ? others : [])]) {
     const b = breaching[city] || {breaching: [], aspirational: []};
     const name = el("th", {class: "city" + (city === state.city ? " chosen" : ""),
                            "data-city": city, title: "open the board 查看企业", scope: "row"},
@@ -240,7 +244,15 @@ function renderOverview(board, alerts) {
     }
     tbody.appendChild(tr);
   }
-  if (!state.city && cities.length) state.city = breachingFirst(cities, breaching);
+  if (others.length) {
+    const toggle = el("button", {type: "button", class: "linkish"}, state.showOthers
+      ? "hide them 收起" : `show ${others.length} cities with deliveries only 仅派送城市`);
+    toggle.addEventListener("click", () => { state.showOthers = !state.showOthers; renderOverview(board, alerts); });
+    const names = state.showOthers ? "" : others.map(c => state.names[c] || c).join(" · ");
+    tbody.appendChild(el("tr", {class: "others"}, el("td", {colspan: columns.length + 2},
+      toggle, " ", el("span", {class: "muted"}, names))));
+  }
+  if (!state.city && cities.length) state.city = breachingFirst(main.length ? main : cities, breaching);
 }
 function breachingFirst(cities, breaching) {
   return cities.find(c => c !== "YRD" && (breaching[c] || {breaching: []}).breaching.length) ||
@@ -560,7 +572,10 @@ let lastBoard = null;
 async function refresh() {
   try {
     const status = await apiJson("/api/status", {});
-    state.upTo = status.watermark_ms ? status.watermark_ms / 1000 : null;
+    // The live watermark, else (a server started on stored data) the latest stored event.
+    const latest = status.watermark_ms ||
+      (await apiJson("/api/board", {latest: "1"})).data_up_to_ms;
+    state.upTo = latest ? latest / 1000 : null;
     $("data-up-to").textContent = state.upTo ? "data up to 数据截至 " + cstFull(state.upTo) : "no data yet 暂无数据";
     const alerts = await loadAlerts();
     const w = window_();
