@@ -63,14 +63,18 @@ def coarsen(points: Sequence[Row], hours: int) -> list[tuple[int, list[Row]]]:
 
 
 def smallest_judgeable_window(points: Sequence[Row], min_sample: int) -> int:
-    """The fewest hours (of WINDOW_HOURS) at which at least half of a series' windows with
-    data reach `min_sample` in their denominator; the day when none does. A count (volume)
-    is drawn per hour."""
+    """The fewest hours (of WINDOW_HOURS) at which most of a series' denominator (at least
+    half its events) lies in windows that reach `min_sample`, i.e. most of what it counts
+    can be judged; the day when none does. A count (volume) is drawn per hour. A busy
+    all-companies series stays hourly through a quiet night; one company's series of a few
+    parcels an hour goes to 3, 6 or 12 h windows instead of vanishing."""
     if not points or points[0]["unit"] == "count":
+        return 1
+    total = sum(p["denominator"] for p in points)
+    if total <= 0:
         return 1
     for hours in WINDOW_HOURS:
         dens = [sum(p["denominator"] for p in group) for _, group in coarsen(points, hours)]
-        dens = [d for d in dens if d > 0]
-        if dens and sum(d >= min_sample for d in dens) * 2 >= len(dens):
+        if sum(d for d in dens if d >= min_sample) * 2 >= total:
             return hours
     return WINDOW_HOURS[-1]

@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 import pytest
 
+from load_tests.generator import GeneratorConfig, parse_incident, write_jsonl
 from runtime.ports import free_port
 from tests.conftest import REPO, Cli
 
@@ -33,8 +34,9 @@ pytestmark = [pytest.mark.integration,
 
 CST = timezone(timedelta(hours=8))
 TAIZHOU, WUHAN = "331000", "420100"
-INCIDENTS = ("delay:331000:ZTO:2026-11-02T08:00+08:00:20:800",   # ~8 % of ZTO delayed
-             "no_xray:420100:YTO:2026-11-02T06:00+08:00:12:5")   # 5 % of YTO unscreened
+END = datetime(2026, 11, 3, 0, 0, tzinfo=CST)  # the generated day: 11-02 CST
+INCIDENTS = ("delay:331000:ZTO:2026-11-02T10:00+08:00:20:800",   # ~8 % of ZTO delayed
+             "no_xray:420100:YTO:2026-11-02T08:00+08:00:20:5")   # 5 % of YTO unscreened
 ARTIFACTS = Path(os.environ.get("COURIERWATCH_ARTIFACTS", REPO / "tests" / "artifacts"))
 HOSTILE = '<img src=x onerror="window.__xss=1">'
 DELAY_CEILING_PER_1000 = 2.0  # yrd-2020-delay-rate: 快件延误率 ≤ 2‰ (seed 003, 专栏)
@@ -88,9 +90,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
     tmp = tmp_path_factory.mktemp("dash-browser")
     cli = Cli(tmp / "cw")
     events = tmp / "events.jsonl"
-    cli.run("generate", "--count", str(EVENTS), "--seed", "12", "--out", str(events),
-            "--start", "2026-11-02T00:00+08:00", "--span-hours", "24",
-            "--incident", INCIDENTS[0], "--incident", INCIDENTS[1])
+    # A day as the demo streams it (realtime: the network in full swing up to the end, no
+    # lifecycles trailing for days after), both incidents running to its end.
+    write_jsonl(GeneratorConfig(count=EVENTS, seed=12, start=END, span_hours=24,
+                                realtime=True,
+                                incidents=tuple(parse_incident(i) for i in INCIDENTS)),
+                events)
     # `process` is idempotent; once it was seen to exit with a few messages unconsumed
     # (the end-offset check of the embedded broker), so the stored count is checked and a
     # short run repeated rather than testing the page on incomplete data.
@@ -404,14 +409,17 @@ def test_auto_refresh_updates_the_charts_in_place(served: tuple[str, dict[str, A
 def test_the_default_range_ends_at_the_latest_event_not_the_browser_clock(
         served: tuple[str, dict[str, Any]], browser: Any) -> None:
     """Opened without a range on data weeks old, the page shows the last 24 h *of the
-    data* (its volume is the acceptances of that day, not 0), and the tv view enlarges
-    the type."""
+    data* up to its latest event (the acceptances of that day: volume is not 0), and the
+    tv view enlarges the type."""
     base, _ = served
     browser.get(f"{base}/?city={TAIZHOU}")
     vol = _wait(browser, f"return document.querySelector('#overview td[data-city=\"{TAIZHOU}\"]"
                          "[data-kpi=\"volume\"]')")
-    assert _number(vol.text) > 0
+    assert _number(vol.text) > 0 and "acceptances" in vol.get_attribute("title")
     assert "range=24h" in browser.current_url
+    up_to = browser.find_element("id", "data-up-to").text.split("截至 ")[1]
+    assert browser.find_element("id", "overview-sub").text.endswith(
+        f"{up_to}, all companies 全部企业")
     browser.get(f"{base}/?city={TAIZHOU}&tv=1")
     _wait(browser, "return document.querySelectorAll('#overview td.cell').length > 0")
     size = browser.execute_script("return parseFloat(getComputedStyle(document.body).fontSize)")

@@ -467,7 +467,8 @@ async function loadCity() {
   const city = state.city;
   if (!city) return;
   const w = window_();
-  const companies = state.company ? state.company : "";
+  // Only a brand code goes to the API (anything else is shown as text, never sent).
+  const companies = /^[A-Z][A-Z0-9_]{0,15}$/.test(state.company) ? state.company : "";
   let body;
   try {
     body = await apiJson("/api/series", {city, from: w.from, to: w.to, by: "hour",
@@ -516,7 +517,6 @@ async function loadCity() {
   // A refresh of the same charts draws the new data in place (no flicker, hover kept).
   const same = specs.length === charts.length && specs.every((sp, i) => sp.key === charts[i].key);
   if (!same) { destroyCharts(); clear(box); }
-  const width = Math.max(320, Math.min(760, (box.clientWidth || 1000) / 2 - 28));
   specs.forEach((sp, i) => {
     const {kpi, unit, shown, focus, lines, marks, invalid} = sp;
     const legend = el("p", {class: "chart-legend"});
@@ -541,6 +541,7 @@ async function loadCity() {
     }
     const card = el("div", attrs, el("h3", {}, SHORT[kpi]), legend);
     box.appendChild(card);
+    const width = Math.max(280, card.clientWidth - 12); // the grid's column, never wider
     const series = [{label: "CST", value: (u, v) => v === null ? "–" : cstTime(v)}];
     shown.forEach(s => series.push({label: s.company === "*" ? "all" : s.company,
       stroke: s.company === "*" ? "#1d2430" : COMPANY_COLOUR, width: s.company === "*" ? 2 : 2.5,
