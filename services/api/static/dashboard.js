@@ -171,7 +171,10 @@ function cityOrder(cities, volume) {
   });
 }
 function shownColumns(cells) {
-  const have = new Set(cells.filter(c => c.kpi === "volume" || c.thresholds.length).map(c => c.kpi));
+  // A wall screen (?tv=1) keeps volume and the KPIs something breaches: large type, few columns.
+  const keep = c => c.kpi === "volume" || (state.tv ? ["breach", "aspirational", "invalid"]
+    .includes(cellVerdict(c)) && c.company !== "*" || cellVerdict(c) === "breach" : c.thresholds.length);
+  const have = new Set(cells.filter(keep).map(c => c.kpi));
   return COLUMNS.filter(([k]) => have.has(k));
 }
 function cellTitle(c) {
