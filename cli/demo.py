@@ -248,8 +248,8 @@ def _screen(board: dict[str, Any], status: dict[str, Any], producer: Producer, r
     """Header (event time in CST), the matrix, the binding breaches, the active alerts."""
     head = Text(f"produced {producer.sent:,} events at {rate:,}/s · archived "
                 f"{status.get('archived', 0):,} · dead-lettered "
-                f"{status.get('dead_lettered', 0):,} · data up to "
-                f"{_cst(status.get('watermark_ms'))} (event time)")
+                f"{status.get('dead_lettered', 0):,}\n"
+                f"data up to {_cst(status.get('watermark_ms'))} (event time)")
     title = (f"{'Final' if final else 'Live'} KPIs vs. targets, last {SPAN_HOURS} h "
              "(CST), all companies")
     parts: list[Any] = [head, *kpi_matrix(board, title, width), breaches(board),
