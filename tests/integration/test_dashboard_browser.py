@@ -228,6 +228,7 @@ def test_taizhou_board_shows_zto_breaching_the_delay_target(
     count = _wait(browser, f"return document.querySelector('#overview td.count[data-city="
                            f"\"{TAIZHOU}\"]')")
     assert int(count.get_attribute("data-breaching")) >= 1 and "ZTO" in count.text
+    _chart(browser, "volume")  # the drill-down is drawn too before the screenshots
     cell.click()
     detail = browser.find_element("id", "cell-detail")
     assert "yrd-2020-delay-rate" in detail.text and "延误率" in detail.text

@@ -287,7 +287,11 @@ function renderBoard(board) {
     const tr = el("tr", {"data-company": company}, name);
     for (const [k] of columns) {
       const c = byCompany[company][k];
-      tr.appendChild(c ? boardCell(c, showDetail) : el("td", {class: "none"}, ""));
+      if (!c) { tr.appendChild(el("td", {class: "none"}, "")); continue; }
+      const td = boardCell(c, showDetail);
+      if (lastAlerts.some(a => a.city === city && a.company === company && a.kpi === k))
+        td.classList.add("alerting");
+      tr.appendChild(td);
     }
     $("board").tBodies[0].appendChild(tr);
   }
@@ -572,7 +576,7 @@ async function loadCity() {
 function destroyCharts() { for (const c of charts.splice(0)) c.plot.destroy(); }
 
 // ---- refresh loop ------------------------------------------------------------------------
-let lastBoard = null;
+let lastBoard = null, lastAlerts = [];
 async function refresh() {
   try {
     const status = await apiJson("/api/status", {});
@@ -582,6 +586,7 @@ async function refresh() {
     state.upTo = latest ? latest / 1000 : null;
     $("data-up-to").textContent = state.upTo ? "data up to 数据截至 " + cstFull(state.upTo) : "no data yet 暂无数据";
     const alerts = await loadAlerts();
+    lastAlerts = alerts;
     const w = window_();
     const board = await apiJson("/api/board", {from: w.from, to: w.to});
     lastBoard = board;
