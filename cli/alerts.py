@@ -40,8 +40,8 @@ def fetch_alerts(settings: Settings, active: bool, city: str | None,
 def alerts_table(rows: list[dict[str, Any]], title: str, base_url: str = "") -> Group:
     """Alerts as the dashboard writes them (courierwatch.alert_format.describe_alert): where,
     who, which KPI, value vs target in the KPI's unit, strength, since when (CST) and for how
-    long; below the table, each alert's drill-down link when the worker's address is known
-    (a link is not folded, so that a terminal can open it). Fits 80 columns."""
+    long; below the table, each alert's drill-down link when the worker's address is known.
+    Fits 80 columns."""
     table = Table(title=title, header_style="bold", title_justify="left", expand=False)
     table.add_column("", no_wrap=True)
     table.add_column("alert 告警", overflow="fold", ratio=3)
@@ -55,7 +55,7 @@ def alerts_table(rows: list[dict[str, Any]], title: str, base_url: str = "") -> 
                     f"n = {r['sample']:,} {denominator_name(r['kpi'])}")
         table.add_row(Text(f"{d.mark} {r['severity']}", style=style), what, d.since)
     links = [Text(f"{describe_alert(r).place.split(' (')[0]} {r['company']} {r['kpi']}: "
-                  f"{describe_alert(r, base_url).link}", style="dim", overflow="ignore")
+                  f"{describe_alert(r, base_url).link}", style="dim", overflow="fold")
              for r in rows] if base_url else []
     return Group(table, *links)
 
