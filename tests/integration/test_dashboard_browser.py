@@ -288,6 +288,7 @@ def test_alert_is_written_for_a_person(served: tuple[str, dict[str, Any]],
     assert started.strftime("%H:%M CST") in text  # CST, not the browser's New York time
     href = li.find_element("css selector", "a.drill").get_attribute("href")
     assert f"city={TAIZHOU}" in href and "company=ZTO" in href and "kpi=delay_rate" in href
+    _wait(browser, "return document.querySelectorAll('#board td.cell').length > 0")
     _screenshot(browser, "dashboard_alert.png", browser.find_element("id", "alerts-panel"))
     li.find_element("css selector", "a.drill").click()
     card = _wait(browser, "const c = document.querySelector('.chart[data-kpi=\"delay_rate\"]');"
