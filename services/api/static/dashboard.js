@@ -562,6 +562,8 @@ async function loadCity() {
     const yr = sp.yr;
     const plot = new uPlot({width, height: state.tv ? 260 : 200, series, legend: {show: false},
       cursor: {points: {show: false}},
+      // Ticks fall on CST hours and days whatever the browser's zone.
+      tzDate: ts => uPlot.tzDate(new Date(ts * 1e3), "Asia/Shanghai"),
       scales: {x: {time: true, range: () => [range[0], range[1]]}, y: {range: () => yr}},
       axes: [{space: 70, values: (u, vals) => vals.map(v => { const p = cstParts(v); return p.hm + "\n" + p.md; })},
              {size: 64, values: (u, vals) => vals.map(v => fmt(v, unit))}]}, sp.data, card);
