@@ -344,6 +344,8 @@ def test_every_city_is_reachable_at_1280_px_and_times_are_cst(
             "return [...document.querySelectorAll('#overview th.city')].map("
             "e => e.getBoundingClientRect().right)")
         assert len(rights) >= 9 and max(rights) <= 1280
+        zone = browser.execute_script("return Intl.DateTimeFormat().resolvedOptions().timeZone")
+        assert zone != "Asia/Shanghai"  # CST on the page is the page's doing, not the zone's
         latest = datetime.fromisoformat(hand["latest"])
         up_to = browser.find_element("id", "data-up-to").text
         assert "CST" in up_to
