@@ -214,18 +214,22 @@ function renderOverview(board, alerts) {
   }
   for (const c of board.cities) state.names[c.city] = c.city_name;
   const cities = cityOrder(Object.keys(byCity), volume);
+  const breaching = Object.fromEntries(board.cities.map(c => [c.city, c]));
+  // Cities where parcels are accepted (or that breach) are listed; cities that only
+  // receive parcels are folded into one row of names (open it to see their figures).
+  const main = cities.filter(c => (volume[c] || 0) > 0 || (breaching[c] && breaching[c].breaching.length));
+  const others = cities.filter(c => !main.includes(c));
+  if (!state.city && cities.length) {
+    state.city = breachingFirst(main.length ? main : cities, breaching);
+    writeUrl();
+  }
   fillCitySelect(cities);
   const columns = shownColumns(star);
-  const breaching = Object.fromEntries(board.cities.map(c => [c.city, c]));
   const alerting = new Set(alerts.map(a => a.city + "|" + a.kpi));
   const table = $("overview");
   const thead = table.tHead; clear(thead);
   thead.appendChild(headerRow("城市 City", columns, "未达标企业 companies breaching"));
   const tbody = table.tBodies[0]; clear(tbody);
-  // Cities where parcels are accepted (or that breach) are listed; cities that only
-  // receive parcels are folded into one row of names (open it to see their figures).
-  const main = cities.filter(c => (volume[c] || 0) > 0 || (breaching[c] && breaching[c].breaching.length));
-  const others = cities.filter(c => !main.includes(c));
   for (const city of [...main, ...(state.showOthers ? others : [])]) {
     const b = breaching[city] || {breaching: [], aspirational: []};
     const name = el("th", {class: "city" + (city === state.city ? " chosen" : ""),
@@ -255,7 +259,6 @@ function renderOverview(board, alerts) {
     tbody.appendChild(el("tr", {class: "others"}, el("td", {colspan: columns.length + 2},
       toggle, " ", el("span", {class: "muted"}, names))));
   }
-  if (!state.city && cities.length) state.city = breachingFirst(main.length ? main : cities, breaching);
 }
 function breachingFirst(cities, breaching) {
   return cities.find(c => c !== "YRD" && (breaching[c] || {breaching: []}).breaching.length) ||
