@@ -9,7 +9,6 @@ The demo keeps its own database (courierwatch_demo), emptied at start.
 from __future__ import annotations
 
 import contextlib
-import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -239,7 +238,7 @@ def run_demo(settings: Settings, duration: float | None, fmt: str, rate: int) ->
         console.print(_screen(board, status, producer, rate, alerts, base, console.width,
                               final=True))
         console.print(f"All figures: COURIERWATCH_DATABASE={settings.database} "
-                      f"{sys.argv[0]} kpi")
+                      "courierwatch kpi")
     return 0
 
 
