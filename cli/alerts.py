@@ -7,12 +7,15 @@ import sys
 from typing import Any
 
 import orjson
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
+from rich.text import Text
 
+from courierwatch.alert_format import describe_alert
 from courierwatch.cities import resolve_city
+from courierwatch.kpi_names import denominator_name
 from runtime.settings import Settings, load_settings
-from services.figures_source import Params, RowSource, fetch_rows
+from services.figures_source import Params, RowSource, api_base, fetch_rows
 from warehouse.client import Warehouse
 from warehouse.filters import CellFilter
 
@@ -31,28 +34,37 @@ def fetch_alerts(settings: Settings, active: bool, city: str | None,
     return fetch_rows(settings, ALERT_ROWS, city, company, active="1" if active else "")
 
 
-def alerts_table(rows: list[dict[str, Any]], title: str) -> Table:
-    table = Table(title=title, header_style="bold", title_justify="left")
-    for col in ("state", "city", "company", "kpi", "value", "target", "policy", "since (CST)",
-                "resolved", "n"):
-        table.add_column(col, overflow="fold")
+def alerts_table(rows: list[dict[str, Any]], title: str, base_url: str = "") -> Group:
+    """Alerts as the dashboard writes them (courierwatch.alert_format.describe_alert): where,
+    who, which KPI, value vs target in the KPI's unit, strength, since when (CST) and for how
+    long; below the table, each alert's drill-down link when the worker's address is known.
+    Fits 80 columns."""
+    table = Table(title=title, header_style="bold", title_justify="left", expand=False)
+    table.add_column("", no_wrap=True)
+    table.add_column("alert 告警", overflow="fold", ratio=3)
+    table.add_column("since 起 (CST)", overflow="fold", ratio=1)
     for r in rows:
+        d = describe_alert(r, base_url)
         style = "bold red" if r["state"] == "firing" and r["severity"] == "page" else (
             "yellow" if r["state"] == "firing" else "dim")
-        table.add_row(f"[{style}]{r['state']} {r['severity']}[/]",
-                      f"{r['city_zh'] or r['city']} {r['city_en']}".strip(), r["company"],
-                      r["kpi"], f"{r['value']:.4g}", f"{r['comparator']} {r['threshold']:g}",
-                      r["policy_id"], (r["started_at"] or "")[5:16].replace("T", " "),
-                      (r["resolved_at"] or "–")[5:16].replace("T", " "), str(r["sample"]))
-    return table
+        what = Text(f"{d.headline}\n", style=style)
+        what.append(f"{d.value} vs {d.target} · {d.strength} · {r['policy_id']} · "
+                    f"n = {r['sample']:,} {denominator_name(r['kpi'])}")
+        table.add_row(Text(f"{d.mark} {r['severity']}", style=style), what, d.since)
+    links = [Text(f"{describe_alert(r).place.split(' (')[0]} {r['company']} {r['kpi']}: "
+                  f"{describe_alert(r, base_url).link}", style="dim", overflow="fold")
+             for r in rows] if base_url else []
+    return Group(table, *links)
 
 
 def alerts_list(args: argparse.Namespace) -> int:
     city = resolve_city(args.city) if args.city else None
-    rows = fetch_alerts(load_settings(), args.active, city, args.company)
+    settings = load_settings()
+    rows = fetch_alerts(settings, args.active, city, args.company)
     if args.format == "json":
         sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         which = "active alerts" if args.active else "alerts (firing and resolved)"
-        Console().print(alerts_table(rows, f"{len(rows)} {which}"))
+        Console().print(alerts_table(rows, f"{len(rows)} {which}",
+                                     api_base(settings) or ""))
     return 0

@@ -32,7 +32,7 @@ import os
 import random
 import re
 import sys
-from bisect import insort
+from bisect import bisect_left, insort
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -132,7 +132,30 @@ def _acceptances_per_ms(config: GeneratorConfig, first_sends: int) -> float:
     offsets = _event_offsets_ms(config.cities, config.companies)
     if not config.realtime:
         return first_sends * _CALIBRATION_PARCELS / (span_ms * len(offsets))
-    return first_sends * _CALIBRATION_PARCELS / sum(span_ms - o for o in offsets if o < span_ms)
+    # Weighted by the day/night profile: a stream that ends at night loses fewer events past
+    # its end than a flat rate would, and (calibrated flat) ended hours before `start`.
+    t0 = int(config.start.timestamp() * 1000) - int(span_ms)
+    within = _profile_integral(t0, int(span_ms))
+    return first_sends * _CALIBRATION_PARCELS / sum(within(span_ms - o) for o in offsets
+                                                    if o < span_ms)
+
+
+def _profile_integral(t0_ms: int, span_ms: int) -> Callable[[float], float]:
+    """x -> integral of the hourly profile over [t0, t0 + x] (ms), for 0 <= x <= span."""
+    edges, cum = [0.0], [0.0]
+    t = t0_ms
+    while t < t0_ms + span_ms:
+        nxt = min((t // HOUR_MS + 1) * HOUR_MS, t0_ms + span_ms)
+        weight = _PROFILE[(t + CST_OFFSET_MS) // HOUR_MS % 24]
+        edges.append(float(nxt - t0_ms))
+        cum.append(cum[-1] + weight * (nxt - t))
+        t = nxt
+
+    def within(x: float) -> float:
+        i = max(1, min(bisect_left(edges, x), len(edges) - 1))
+        return cum[i - 1] + _PROFILE[(t0_ms + int(edges[i - 1]) + CST_OFFSET_MS) // HOUR_MS
+                                     % 24] * (x - edges[i - 1])
+    return within
 
 
 def _copy(ev: Event) -> Event:

@@ -9,10 +9,12 @@ parcels it touches, so that dashboards and alerts have something to find:
 | `damage`        | EXCEPTION DAMAGE probability                   | at planned arrival; the     |
 | `loss`          | EXCEPTION LOSS probability                     | exception is emitted there  |
 | `complaint`     | COMPLAINT FILED probability                    | dest at delivery            |
-| `no_xray`       | share of ACCEPTED without `security.xray`      | origin at acceptance        |
+| `no_xray`       | sets ACCEPTED without `security.xray` to factor %  | origin at acceptance     |
 | `locker_outage` | divides the LOCKER delivery share (to STATION) | dest at delivery            |
 
-Probabilities are capped at 1. `city` and `company` may be `*` (any).
+Probabilities are capped at 1. The baseline X-ray share is 100 %, so `no_xray` sets the
+share of acceptances without X-ray to `factor` per cent instead of multiplying it.
+`city` and `company` may be `*` (any).
 """
 
 from __future__ import annotations

@@ -29,12 +29,17 @@ def expand(sql: str, variables: Mapping[str, list[str]], start_s: int, end_s: in
 
 
 def clickhouse_queries(model: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-    """(where, rawSql) of every ClickHouse query of a dashboard: panels and variables."""
+    """(where, rawSql) of every ClickHouse query of a dashboard: panels, annotations and
+    variables."""
     for panel in model.get("panels", []):
         for target in panel.get("targets", []):
             if target.get("datasource", {}).get("type") == CLICKHOUSE:
                 yield f"{model['uid']} / {panel.get('title')} / {target['refId']}", \
                     target["rawSql"]
+    for note in model.get("annotations", {}).get("list", []):
+        target = note.get("target") or {}
+        if target.get("datasource", {}).get("type") == CLICKHOUSE:
+            yield f"{model['uid']} / annotation {note['name']}", target["rawSql"]
     for var in model.get("templating", {}).get("list", []):
         if var.get("datasource", {}).get("type") == CLICKHOUSE:
             yield f"{model['uid']} / variable {var['name']}", str(var["query"])

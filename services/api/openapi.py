@@ -49,6 +49,12 @@ PATHS: dict[str, dict[str, Any]] = {
             _param("kpi", "comma list of KPI names (default all): " + ", ".join(KPI_NAMES)
                    + ", on_time_rate.<route class>"), FROM, TO, BY],
         "responses": _ok("series and target lines", "#/components/schemas/Series")}},
+    "/api/board": {"get": {
+        "summary": "The breach board: each city x company x KPI over the window, judged "
+                   "against every applicable target (with its quote), and per city the "
+                   "companies breaching",
+        "parameters": [CITY, COMPANY, FROM, TO],
+        "responses": _ok("board cells", "#/components/schemas/Board")}},
     "/api/policies": {"get": {
         "summary": "The policy catalog (optionally only the targets covering one city)",
         "parameters": [CITY],
@@ -140,15 +146,32 @@ SCHEMAS: dict[str, Any] = {
         "cells": {"type": "object", "additionalProperties": {"type": "integer"}}}},
     "Policies": {"type": "object", "properties": {
         "policies": {"type": "array", "items": {"type": "object"}}}},
+    "Board": {"type": "object", "properties": {
+        "from": {"type": "string", "nullable": True}, "to": {"type": "string", "nullable": True},
+        "min_sample": {"type": "integer"},
+        "kpis": {"type": "array", "items": {"type": "object"}},
+        "cities": {"type": "array", "items": {"type": "object", "properties": {
+            "city": {"type": "string"}, "city_name": {"type": "string"},
+            "breaching": {"type": "array", "items": {"type": "string"}},
+            "aspirational": {"type": "array", "items": {"type": "string"}}}}},
+        "cells": {"type": "array", "items": {"type": "object", "properties": {
+            "city": {"type": "string"}, "company": {"type": "string"},
+            "kpi": {"type": "string"}, "value": _NULLABLE_NUM, "unit": {"type": "string"},
+            "text": {"type": "string"}, "numerator": _NUM, "denominator": _NUM,
+            "denominator_name": {"type": "string"},
+            "status": {"type": "string", "enum": ["pass", "breach", "no_target", "no_data",
+                                                   "too_few", "invalid"]},
+            "thresholds": {"type": "array", "items": {"type": "object"}}}}}}},
     "Series": {"type": "object", "properties": {
         "city": {"type": "string"}, "city_name": {"type": "string"},
         "by": {"type": "string"}, "min_sample": {"type": "integer"},
         "series": {"type": "array", "items": {"type": "object", "properties": {
             "kpi": {"type": "string"}, "unit": {"type": "string"},
-            "company": {"type": "string"},
+            "company": {"type": "string"}, "window_h": {"type": "integer"},
             "points": {"type": "array", "items": {"type": "object", "properties": {
                 "t": {"type": "string"}, "value": _NULLABLE_NUM, "numerator": _NUM,
-                "denominator": _NUM, "status": {"type": "string"}}}}}}},
+                "denominator": _NUM, "status": {"type": "string"},
+                "invalid": {"type": "boolean"}}}}}}},
         "targets": {"type": "array", "items": {"type": "object", "properties": {
             "kpi": {"type": "string"}, "policy_id": {"type": "string"},
             "comparator": {"type": "string"}, "threshold": _NUM,

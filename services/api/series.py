@@ -5,6 +5,10 @@
      "points": [{"t", "value", "numerator", "denominator", "status"}]}], "targets": [...]}
   One series per KPI x company of the city (company '*' = all companies, always included),
   points in time order, the same figures and judgements as `courierwatch kpi --by hour`;
+  a series whose hours are too small to judge (most below `min_sample`) is summed into the
+  smallest CST-aligned window that reaches it (3, 6, 12 h or the day: `window_h`, which the
+  chart states) and judged again, so a company's breach stays visible; a share above 100 %
+  is not a figure: its point has value null and `invalid` true;
   `targets` lists every target that judged a point (a chart's target lines), with its
   strength (binding, or aspirational for 力争/基本 sentences) and the companies it judges
   (null: every company and the all-companies row).
@@ -18,12 +22,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import faust
 
+from courierwatch.board import coarsen, smallest_judgeable_window, window_figures
 from courierwatch.catalog import Catalog
 from courierwatch.cities import city_label, resolve_city
+from courierwatch.periods import CST
 from courierwatch.routes import RouteTable
 from warehouse.client import Warehouse
 from warehouse.queries import CellFilter
@@ -46,27 +53,42 @@ def series_payload(rows: Iterable[dict[str, Any]], city: str, by: str, catalog: 
     """
     series: dict[tuple[str, str], dict[str, Any]] = {}
     targets: dict[tuple[str, str], dict[str, Any]] = {}
+    raw: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in rows:
         if kpis is not None and r["kpi"] not in kpis:
             continue
         if companies is not None and r["company"] not in companies | {"*"}:
             continue
-        s = series.setdefault((r["kpi"], r["company"]), {
+        series.setdefault((r["kpi"], r["company"]), {
             "kpi": r["kpi"], "unit": r["unit"], "company": r["company"], "points": []})
-        s["points"].append({"t": r["period_start"], "value": r["value"],
-                            "numerator": r["numerator"], "denominator": r["denominator"],
-                            "status": r["status"]})
+        raw.setdefault((r["kpi"], r["company"]), []).append(r)
         for t in r["thresholds"]:
             targets.setdefault((r["kpi"], t["policy_id"]), {
                 "kpi": r["kpi"], "policy_id": t["policy_id"], "comparator": t["comparator"],
                 "threshold": t["threshold"], "unit": t["unit"], "source": t["source"],
                 "strength": _strength(catalog, t), "companies": _companies(catalog, t)})
-    for s in series.values():
+    for key, s in series.items():
+        hours = smallest_judgeable_window(raw[key], min_sample)
+        s["window_h"] = hours
+        if hours == 1:
+            s["points"] = [_point(r["period_start"], r) for r in raw[key]]
+        else:
+            s["points"] = [_point(datetime.fromtimestamp(start / 1000, CST).isoformat(),
+                                  window_figures(group, catalog, min_sample)[0].to_json())
+                           for start, group in coarsen(raw[key], hours)]
         s["points"].sort(key=lambda p: p["t"])
     return {"city": city, "city_name": city_label(city), "by": by, "min_sample": min_sample,
             "series": sorted(series.values(), key=lambda s: (s["kpi"], s["company"] != "*",
                                                              s["company"])),
             "targets": sorted(targets.values(), key=lambda t: (t["kpi"], t["policy_id"]))}
+
+
+def _point(t: str, r: dict[str, Any]) -> dict[str, Any]:
+    """A chart point; a share above 100 % cannot be true and is flagged, not drawn."""
+    invalid = r["unit"] == "ratio" and r["value"] is not None and r["value"] > 1 + 1e-9
+    return {"t": t, "value": None if invalid else r["value"], "numerator": r["numerator"],
+            "denominator": r["denominator"], "status": "invalid" if invalid else r["status"],
+            "invalid": invalid}
 
 
 def _strength(catalog: Catalog, threshold: dict[str, Any]) -> str:

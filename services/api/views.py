@@ -12,7 +12,8 @@
 - GET /api/probe?city=&prefix=                        -> {"cells": {company: accepted}} of the
   city's cells whose company starts with prefix (the benchmark's latency markers)
 - GET /metrics                                        -> Prometheus exposition
-- GET /api/series, GET /api/policies (services/api/series.py), GET /openapi.json
+- GET /api/series, GET /api/policies (services/api/series.py), GET /api/board
+  (services/api/board.py), GET /openapi.json
   (services/api/openapi.py), GET /static/... (services/api/static_assets.py)
 
 Every route but the page sits behind services.access.guard: the caller's token gives a scope,
@@ -39,6 +40,7 @@ from courierwatch.catalog import load_catalog
 from courierwatch.routes import load_route_table
 from runtime.settings import Settings
 from services.access.guard import ScopedRegistry, access_middleware, request_filter, request_scope
+from services.api.board import register_board_view
 from services.api.openapi import spec
 from services.api.series import register_series_views
 from services.api.static_assets import register_assets
@@ -53,7 +55,7 @@ from warehouse.report import kpi_report
 SCOPED_ROUTES = frozenset({"/api/kpi", "/api/restatements", "/api/probe", "/api/status",
                            "/api/conflicts", "/api/dead-letters",
                            "/api/audit",  # audit: national only
-                           "/api/series", "/api/alerts"})
+                           "/api/series", "/api/alerts", "/api/board"})
 SCOPE_FREE_ROUTES: dict[str, str] = {
     "/api/policies": "the policy catalog: targets quoted from the five public seed plans, "
                      "no figures (a city outside the scope is still refused by the middleware)",
@@ -98,6 +100,7 @@ def register_figure_views(app: faust.App, settings: Settings, wh: Warehouse) -> 
     catalog = load_catalog()
     routes = load_route_table()
     register_series_views(app, wh, catalog, routes, request_filter, settings.min_sample)
+    register_board_view(app, wh, catalog, routes, request_filter, settings.min_sample)
 
     @app.page("/api/kpi")
     async def kpi(web: Any, request: Any) -> Any:

@@ -17,6 +17,7 @@ import urllib.parse
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -341,3 +342,26 @@ def test_audit_log_is_national_and_records_every_token_change(
     assert [r["inputs"]["name"] for r in records if r["action"] == "tokens.revoke"] == ["gone"]
     text = orjson.dumps(body).decode()
     assert not any(token in text for token in t.values())
+
+
+def test_breach_board_and_its_latest_event_are_scoped(deployment: Deployment) -> None:
+    """GET /api/board (the dashboard's board and overview) holds cells of the token's cities
+    only: Taizhou's token sees Taizhou alone, its volume the ACCEPTED counted from the
+    events; Wuhan is 403 for it; the "data up to" time is the latest event of the scope's
+    own cities, never a later one elsewhere."""
+    api, t = deployment.api, deployment.tokens
+    status, body, _ = api.get("/api/board", t["taizhou"])
+    assert status == 200
+    assert {c["city"] for c in body["cells"]} == {TAIZHOU}
+    assert {c["city"] for c in body["cities"]} == {TAIZHOU}
+    volume = next(c for c in body["cells"] if c["company"] == "*" and c["kpi"] == "volume")
+    accepted = {e["event_id"] for e in deployment.events
+                if e["city"] == TAIZHOU and e["type"] == "ACCEPTED"}
+    assert volume["value"] == len(accepted)
+    assert api.get("/api/board", t["taizhou"], city=WUHAN)[0] == 403
+    for name, city in (("taizhou", TAIZHOU), ("wuhan", WUHAN)):
+        latest = max(datetime.fromisoformat(str(e["ts"])) for e in deployment.events
+                     if e["city"] == city)
+        status, body, _ = api.get("/api/board", t[name], latest="1")
+        assert status == 200
+        assert body["data_up_to_ms"] == int(latest.timestamp() * 1000)

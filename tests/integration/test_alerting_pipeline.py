@@ -61,7 +61,7 @@ class Receiver:
 @pytest.fixture(scope="module")
 def incident_day() -> list[dict[str, Any]]:
     incident = parse_incident(f"delay:{TAIZHOU}:ZTO:{INCIDENT_START.isoformat()}:"
-                              f"{INCIDENT_HOURS}:40")
+                              f"{INCIDENT_HOURS}:1200")  # x40 of the old 3e-3 baseline
     # The stream's sparse tail (deliveries and complaints for days after) is cut at the
     # end of the next day: the test is about the incident day.
     end = datetime.fromisoformat("2026-11-04T00:00:00+08:00")

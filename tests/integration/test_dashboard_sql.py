@@ -12,6 +12,7 @@ import pytest
 from courierwatch.catalog import load_catalog
 from dashboards.alert_rules import alert_rules
 from dashboards.build import render
+from dashboards.city import BOARD_KPIS, breach_board_sql
 from dashboards.sql import company_series, judged_figures
 from tests.grafana_macros import clickhouse_queries, expand
 from warehouse.client import Warehouse
@@ -122,3 +123,26 @@ def test_every_alert_rule_query_runs_and_fires_only_where_the_catalog_says(wh: W
     assert set(seen) == {t.id for t in catalog.targets if t.measurable_by == "events"}
     delay = [t.id for t in catalog.targets if t.metric == "delay_rate" and t.covers_city(TAIZHOU)]
     assert delay and all(seen[i] == [(TAIZHOU, pytest.approx(100.0))] for i in delay)
+
+
+def test_breach_board_marks_each_company_cell_against_its_own_targets(wh: Warehouse) -> None:
+    """The city dashboard's breach board for Taizhou: the ZTO row and the all-companies row
+    (here the same 100 parcels) read `✗ 100‰` for delays (10 DELAY / 100 ACCEPTED against
+    ≤2‰) and `✗ 50%` for X-ray (50 of 100 against 100 %), `✗ 75%` for standard packaging
+    (75 of 100 against > 95 %); ZTO, a major brand, is judged on recycled bags (0 of 100
+    against the brands' ≥ 90 %) but the all-companies row is not; the breached policy ids
+    are listed."""
+    rows = wh.query(expand(breach_board_sql(load_catalog()), {**VARS, "city": [TAIZHOU]},
+                           START, END))
+    header = ["company", *BOARD_KPIS, "policies"]
+    board = {r[0]: dict(zip(header, r, strict=True)) for r in rows}
+    assert set(board) == {"*", "ZTO"}
+    for company in ("*", "ZTO"):
+        assert board[company]["delay_rate"] == "✗ 100‰"
+        assert board[company]["xray_rate"] == "✗ 50%"
+        assert board[company]["standard_packaging_share"] == "✗ 75%"
+        assert "yrd-2020-delay-rate" in board[company]["policies"].split()
+        assert "taizhou-2022-xray" in board[company]["policies"].split()
+    assert board["ZTO"]["recycled_bag_share"] == "✗ 0%"
+    assert board["*"]["recycled_bag_share"] is None  # no target judges it: an empty cell
+    assert "taizhou-2022-recycled-bag-share" not in board["*"]["policies"].split()

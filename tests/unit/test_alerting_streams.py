@@ -79,7 +79,7 @@ def test_the_same_stream_with_an_incident_raises_exactly_it() -> None:
     """The healthy stream plus eight hours of ZTO delays in Taizhou raises that alert only,
     and resolves it (the contrast case of the test above, same noise)."""
     start = datetime.fromisoformat("2026-11-02T06:00:00+08:00")
-    incident = parse_incident(f"delay:331000:ZTO:{start.isoformat()}:8:40")  # ~5 % delayed
+    incident = parse_incident(f"delay:331000:ZTO:{start.isoformat()}:8:1200")  # ~5 % delayed
     events = list(generate(GeneratorConfig(count=250_000, seed=21, span_hours=48,
                                            duplicate_rate=0.05, disorder_s=1800,
                                            incidents=(incident,))))

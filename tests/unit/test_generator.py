@@ -206,7 +206,9 @@ def test_all_event_types_modes_and_stages_occur(plain: list[Event]) -> None:
         "DOOR", "LOCKER", "STATION", "SELF_PICKUP"}
     assert {e["stage"] for e in plain if e["type"] == "COMPLAINT"} == {
         "FILED", "ACCEPTED", "RESOLVED"}
-    assert "DELAY" in {e["kind"] for e in plain if e["type"] == "EXCEPTION"}
+    # The healthy baseline delays 1 parcel in 10 000 (a 20k stream may hold none): RETURN
+    # (5 in 10 000) is the exception every such stream holds.
+    assert "RETURN" in {e["kind"] for e in plain if e["type"] == "EXCEPTION"}
 
 
 def test_all_route_classes_occur_and_mostly_meet_their_hours(plain: list[Event]) -> None:
@@ -257,13 +259,13 @@ def _share(events: list[Event], event_type: str, test: Callable[[Event], bool]) 
     pytest.param(lambda ev: _share(ev, "ACCEPTED", lambda e: e["ecommerce"]), 0.66, 0.74,
                  id="ecommerce"),
     pytest.param(lambda ev: _share(ev, "ACCEPTED", lambda e: e["packaging"]["standard"]),
-                 0.94, 0.98, id="standard_packaging"),
+                 0.98, 1.0, id="standard_packaging"),
     pytest.param(lambda ev: _share(ev, "ACCEPTED", lambda e: e["security"]["xray"]),
-                 0.95, 0.99, id="xray"),
+                 1.0, 1.0, id="xray"),
     pytest.param(lambda ev: _share(ev, "ACCEPTED", lambda e: "promised_by" in e), 0.56, 0.64,
                  id="promised_by"),
     pytest.param(lambda ev: _share(ev, "DELIVERED", lambda e: e["mode"] == "LOCKER"),
-                 0.12, 0.18, id="locker_share"),
+                 0.26, 0.34, id="locker_share"),
     pytest.param(lambda ev: _share(ev, "ACCEPTED", lambda e: 40 <= e["packaging"]["tape_mm"]
                                    <= 160), 1.0, 1.0, id="tape_mm_range"),
 ])
@@ -309,9 +311,9 @@ def baseline() -> list[Event]:
 
 
 @pytest.mark.parametrize(("kind", "factor", "metric", "raises"), [
-    pytest.param("delay", 60.0, _count_kind("DELAY"), True, id="delay"),
-    pytest.param("damage", 10_000.0, _count_kind("DAMAGE"), True, id="damage"),
-    pytest.param("loss", 20_000.0, _count_kind("LOSS"), True, id="loss"),
+    pytest.param("delay", 1800.0, _count_kind("DELAY"), True, id="delay"),
+    pytest.param("damage", 100_000.0, _count_kind("DAMAGE"), True, id="damage"),
+    pytest.param("loss", 200_000.0, _count_kind("LOSS"), True, id="loss"),
     pytest.param("complaint", 300.0, _complaints, True, id="complaint"),
     pytest.param("no_xray", 10.0, _no_xray, True, id="no_xray"),
     pytest.param("locker_outage", 20.0, _lockers, False, id="locker_outage"),

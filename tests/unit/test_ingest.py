@@ -21,7 +21,7 @@ from warehouse.errors import TransientStoreError
 from warehouse.schema import STAGING_COLUMN_NAMES
 from warehouse.sink import DEAD_LETTERS_TABLE, EVENTS_TABLE, MemorySink
 
-NOW = datetime(2026, 11, 5, tzinfo=UTC)  # after every generated event: none is in the future
+NOW = datetime(2026, 11, 6, tzinfo=UTC)  # after every generated event: none is in the future
 EVENTS = list(generate(GeneratorConfig(count=600, seed=3)))
 _ID = STAGING_COLUMN_NAMES.index("raw")
 
@@ -60,9 +60,9 @@ def test_valid_events_stored_bad_ones_dead_lettered_with_where_they_came_from() 
     assert [(d.reason, d.partition, d.offset) for d in dead] == [("not_json", 2, len(batch) - 1)]
     assert len(sink.rows(DEAD_LETTERS_TABLE)) == 1 and sink.flushes == 1
     assert (ing.archived, ing.dead, ing.batches) == (len(EVENTS), 1, 1)
-    # The newest of EVENTS is 2026-11-05T02:57:02.921+08:00 = 2026-11-04T18:57:02.921Z:
-    # 20,761 days after 1970-01-01 (56 years, 14 of them leap, + 304 + 3 days) and 68,222.921 s.
-    assert ing.watermark_ms == 1_793_818_622_921
+    # The newest of EVENTS is 2026-11-05T08:39:51.882+08:00 = 2026-11-05T00:39:51.882Z:
+    # 20,762 days after 1970-01-01 (56 years, 14 of them leap, + 304 + 4 days) and 2,391.882 s.
+    assert ing.watermark_ms == 1_793_839_191_882
 
 
 def test_store_down_then_back_stores_everything_after_backing_off() -> None:

@@ -69,16 +69,23 @@ def test_table_and_csv_show_aspirational_breaches_as_such() -> None:
 
 
 def test_demo_views_mark_aspirational_breaches() -> None:
-    """The demo's matrix and breach list show a 力争 breach with △ (not ✗) and say
-    'aspirational'; a binding breach keeps ✗."""
+    """The demo's breach list names a binding company breach with ✗ (as a person reads it)
+    and counts a company's 力争 miss as aspirational instead of listing it; the matrix marks
+    a binding all-companies breach ✗ and shows a passing figure without a mark."""
     from cli.demo import breaches, kpi_matrix
+    from services.api.board import board_payload
 
-    rows = [_row("320400", "*", "on_time_rate", 90, 100),
-            _row("320400", "SF", "on_time_rate.yrd_key_12h", 90, 100),
-            _row("331000", "SF", "standard_packaging_share", 95, 100)]
+    figures = [Figure("320400", "*", DAY, "xray_rate", 90, 100),
+               Figure("320400", "*", DAY, "delay_rate", 0, 100),
+               Figure("320400", "SF", DAY, "on_time_rate.yrd_key_12h", 90, 100),
+               Figure("331000", "SF", DAY, "standard_packaging_share", 95, 100)]
+    board = board_payload(judge(CATALOG, figures), CATALOG, DEFAULT_MIN_SAMPLE, None, None)
     console = Console(width=250, record=True)
-    console.print(kpi_matrix(rows, "2026-11-02", "t"))
-    console.print(breaches(rows, "2026-11-02"))
+    for table in kpi_matrix(board, "t", 250):
+        console.print(table)
+    console.print(breaches(board))
     text = console.export_text()
-    assert "△ 常州 Changzhou SF on_time_rate.yrd_key_12h" in text and "aspirational" in text
-    assert "✗ 台州 Taizhou SF standard_packaging_share" in text
+    assert "90.0% ✗" in text and "0‰ " in text
+    assert "✗ 台州 Taizhou (Zhejiang) · SF · 规范包装率 standard packaging 95.0% vs >95%" in text
+    assert "△ 1 aspirational (力争) misses" in text
+    assert "yrd_key_12h" not in text
