@@ -192,6 +192,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("fault_file", "COURIERWATCH_FAULT_FILE", _text, "",
             "fault injection: while this file exists every store write fails, as a store "
             "that is down, or deterministically if its first word is `permanent` (empty = off)"),
+    Setting("fault_poison", "COURIERWATCH_FAULT_POISON", _text, "",
+            "fault injection (tests only): decoding raises on any event whose bytes contain "
+            "this text, which is then quarantined as a `crash` dead letter (empty = off)"),
+    Setting("read_committed", "COURIERWATCH_READ_COMMITTED", _bool, "1",
+            "consumers read with `isolation_level=read_committed`: records of aborted "
+            "transactions never count (docs/reliability.md)"),
 )
 _BY_FIELD = {s.field: s for s in SETTINGS}
 
@@ -244,6 +250,13 @@ class Settings:
     reset_database: bool
     crash_after_batches: int
     fault_file: str
+    fault_poison: str
+    read_committed: bool
+
+    @property
+    def isolation_level(self) -> str:
+        """What every Kafka consumer of the pipeline reads (the `read_committed` setting)."""
+        return "read_committed" if self.read_committed else "read_uncommitted"
 
     @property
     def embedded_kafka(self) -> bool:
