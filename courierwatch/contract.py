@@ -150,13 +150,17 @@ _MIN_TS = datetime(2000, 1, 1, tzinfo=UTC)
 #   `[A-Za-z0-9._:-]`): groups are *not* joined (`ev-13-000020600` is source 13, sequence
 #   20600, not 130-0002-0600), except where a written number puts its separators: 3-4-4
 #   with a mobile prefix (`138-1234-5678`) and 6-8-4 for an ID card. A run glued to a
-#   letter (a waybill such as SF13812345678) is neither, in both readings.
+#   letter before it (a waybill such as SF13812345678) is neither, in both readings; in an
+#   id, nor is one glued to a letter after it (UUID hex such as `-14058670245d`).
 _SEPARATED_DIGITS = re.compile(r"(?<=[0-9])[\s\-.()]+(?=[0-9])")
 _COUNTRY_CODE = re.compile(r"(?<![0-9])(?:\+|00)?86[\s\-.()]*(?=1[3-9][0-9])")
 # A run of 11+ digits (an ID card may end in X) that is not glued to an ASCII letter: a
 # waybill such as SF13812345678 is not a phone number. The look-behind also rejects a start
 # inside a run, so the matches are exactly the maximal runs not preceded by a letter.
 _DIGIT_RUN = re.compile(r"(?<![A-Za-z0-9])[0-9]{11,}[Xx]?")
+# In an id, a run glued to a letter on either side is part of an alphanumeric token (the
+# hex of a UUID such as ...-14058670245d), not a number.
+_ID_DIGIT_RUN = re.compile(r"(?<![A-Za-z0-9])[0-9]{11,}[Xx]?(?![A-Za-z0-9])")
 _PHONE = re.compile(r"1[3-9][0-9]{9}")                                    # mainland mobile
 _ID_CARD = re.compile(r"[1-9][0-9]{5}(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])"
                       r"(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx]")      # resident ID card
@@ -192,7 +196,7 @@ def ids_have_personal_data(text: str) -> bool:
     shape, or one written with separators where a person writes them (see above). Digit
     groups are not joined otherwise. (An ID card's check digit is not required: a
     mistyped number is personal data too.)"""
-    if any(_is_phone_or_id_card(run.group()) for run in _DIGIT_RUN.finditer(text)):
+    if any(_is_phone_or_id_card(run.group()) for run in _ID_DIGIT_RUN.finditer(text)):
         return True
     return _WRITTEN_IN_ID.search(text) is not None
 
