@@ -233,6 +233,9 @@ def _bench(sub: Subparsers) -> None:
                    "than 1 each has a private chDB, a stand-in for a ClickHouse server)")
     p.add_argument("--partitions", type=int,
                    help="throughput mode: partitions of the bench topic (default 4)")
+    p.add_argument("--hostile", action="store_true",
+                   help="throughput mode: a hostile mix, 10%% of messages with an explicit "
+                   "null field and 1%% with a rejected event (docs/reliability.md)")
     p.set_defaults(func=commands.bench)
 
 

@@ -22,9 +22,10 @@ import functools
 import json
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import accumulate
 from operator import attrgetter
 from typing import Annotated, Literal, NamedTuple, get_args
 
@@ -170,6 +171,7 @@ _WRITTEN_IN_ID = re.compile(r"(?<![A-Za-z0-9])(?:1[3-9][0-9][._\-][0-9]{4}[._\-]
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+ ?@ ?[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
 _PII_KEY = re.compile(r"phone|mobile|tel|address|addr|name|id_?card|email|contact|身份证|电话|"
                       r"手机|姓名|地址", re.IGNORECASE)
+_SHORTEST_PERSONAL_DATUM = 6  # `a@b.cn`; a phone has 11 digits, an ID card 18
 _CONTRACT_FIELDS = frozenset(ScanEvent.__struct_fields__)
 _NESTED_FIELDS = frozenset(Packaging.__struct_fields__) | frozenset(Security.__struct_fields__)
 def _is_phone_or_id_card(digits: str) -> bool:
@@ -182,6 +184,8 @@ def text_has_personal_data(text: str) -> bool:
     such as SF13812345678) is not a phone number."""
     if not text.isascii():
         text = ascii_digits(text)
+    if len(text) < _SHORTEST_PERSONAL_DATUM:
+        return False
     if "@" in text and _EMAIL.search(text):
         return True
     if "86" in text:  # the only texts _COUNTRY_CODE can match
@@ -208,8 +212,14 @@ def ascii_digits(text: str) -> str:
     folded = unicodedata.normalize("NFKC", text)
     if folded.isascii():
         return folded
-    return "".join(str(unicodedata.decimal(c)) if not c.isascii() and c.isdecimal() else c
-                   for c in folded)
+    return _OTHER_DIGIT.sub(_ascii_digit, folded)
+
+
+_OTHER_DIGIT = re.compile(r"(?![0-9])\d")  # `\d` in a str pattern: any Unicode decimal digit
+
+
+def _ascii_digit(m: re.Match[str]) -> str:
+    return str(unicodedata.decimal(m.group()))
 
 
 def key_names_personal_data(key: str) -> bool:
@@ -228,20 +238,14 @@ MAX_EVENT_DEPTH = 2
 MAX_SCREENED_DEPTH = 32  # a too-deep event up to this depth is still parsed and screened
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_DEPTH_STEP = [1 if b in b"[{" else -1 for b in range(256)]
 
 
 def nesting_depth(raw: bytes) -> int:
     """The deepest nesting of arrays and objects in a JSON text, counted without parsing
     (strings removed, brackets counted): linear, never recursive, total for any bytes."""
     brackets = _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
-    depth = deepest = 0
-    for b in brackets:
-        if b in b"[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        else:
-            depth -= 1
-    return deepest
+    return max(0, max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0))
 
 
 def has_personal_data(raw: bytes) -> bool:
@@ -606,14 +610,76 @@ def decode_events(payload: bytes, now: datetime, limits: Limits = DEFAULT_LIMITS
                     and _events_pass_screens(events) and all(map(_passes_type_rules, events))):
                 canonical = list(map(_encode, events))
                 # As many key tokens as the validated records have fields: no key repeated
-                # and no explicit null (either sends the message down the exact path).
+                # and no explicit null (either sends the event down the exact path).
                 if (payload.count(_KEY_END) == b"".join(canonical).count(_KEY_END)
                         and _SPACED_KEY_END.search(payload) is None):
                     return Decoded(events, canonical, list(map(epoch_ms, times)), [])
+                return _decode_each(parts, max_ts, limits, events, canonical)
     except (msgspec.ValidationError, *_DECODE_ERRORS):
         pass
+    return _decode_each(parts, max_ts, limits)
+
+
+def _pass_checks(events: list[ScanEvent], max_ts: datetime) -> bool:
+    """The fast path's checks of decoded events, a whole group at once: time bounds,
+    patterns and personal data (`_events_pass_screens`), type rules."""
+    times = list(map(_ts_of, events))
+    return (min(times) >= _MIN_TS and max(times) <= max_ts and _events_pass_screens(events)
+            and all(map(_passes_type_rules, events)))
+
+
+def _decode_or_none(raw: bytes, limits: Limits) -> ScanEvent | None:
+    if len(raw) > limits.max_event_bytes:
+        return None
+    try:
+        return _decoder.decode(raw)
+    except (msgspec.ValidationError, *_DECODE_ERRORS):
+        return None
+
+
+def _failing_checks(events: Sequence[ScanEvent | None], max_ts: datetime) -> set[int]:
+    """Positions of the decoded events that fail the fast path's checks on their own (and
+    of the undecoded ones), found by halving: a group that passes clears all its events at
+    once, so a few bad events cost a few group checks, not one check per event."""
+    failing = {i for i, ev in enumerate(events) if ev is None}
+    ranges = [[i for i, ev in enumerate(events) if ev is not None]]
+    while ranges:
+        group = ranges.pop()
+        if not group or _pass_checks([events[i] for i in group], max_ts):  # type: ignore[misc]
+            continue
+        if len(group) == 1:
+            failing.add(group[0])
+        else:
+            ranges += [group[:len(group) // 2], group[len(group) // 2:]]
+    return failing
+
+
+def _decode_each(parts: list[bytes], max_ts: datetime, limits: Limits,
+                 decoded: Sequence[ScanEvent | None] | None = None,
+                 canonical: list[bytes] | None = None) -> Decoded:
+    """A message the fast path could not take whole: the fast path's decoding and checks
+    still clear every event that allows them (decoded one by one, checked by halving, key
+    tokens counted per event), and only an event that fails them goes down the exact path
+    (`_decode_one`). So one explicit null, unknown field or bad event costs its own event
+    the exact path, not the whole message (docs/reliability.md, "Hostile traffic costs
+    little"). `decoded` and `canonical`: the fast path's, when all of it decoded and passed
+    its checks."""
+    if decoded is None:
+        decoded = [_decode_or_none(raw, limits) for raw in parts]
+        failing = _failing_checks(decoded, max_ts)
+    else:
+        failing = set()
+    spaced = _SPACED_KEY_END.search(b"\n".join(parts)) is not None
     out = Decoded([], [], [], [])
-    for i, raw in enumerate(parts):
+    for i, (raw, ev) in enumerate(zip(parts, decoded, strict=True)):
+        if ev is not None and i not in failing:
+            text = canonical[i] if canonical is not None else _encode(ev)
+            if raw.count(_KEY_END) == text.count(_KEY_END) and (
+                    not spaced or _SPACED_KEY_END.search(raw) is None):
+                out.events.append(ev)
+                out.raws.append(text)
+                out.ts_ms.append(epoch_ms(ev.ts))
+                continue
         one = _decode_one(raw, i, max_ts, limits)
         if isinstance(one, Rejection):
             out.rejections.append(one)

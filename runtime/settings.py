@@ -195,6 +195,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("fault_poison", "COURIERWATCH_FAULT_POISON", _text, "",
             "fault injection (tests only): decoding raises on any event whose bytes contain "
             "this text, which is then quarantined as a `crash` dead letter (empty = off)"),
+    Setting("fuzz_messages", "COURIERWATCH_FUZZ_MESSAGES", _int(1), "100000",
+            "tests only: messages of the fuzz harness (tests/unit/test_fuzz_hostile.py; CI's "
+            "nightly size is 1000000)"),
     Setting("read_committed", "COURIERWATCH_READ_COMMITTED", _bool, "1",
             "consumers read with `isolation_level=read_committed`: records of aborted "
             "transactions never count (docs/reliability.md)"),
@@ -251,6 +254,7 @@ class Settings:
     crash_after_batches: int
     fault_file: str
     fault_poison: str
+    fuzz_messages: int
     read_committed: bool
 
     @property
