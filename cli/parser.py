@@ -133,7 +133,7 @@ def _dead_letters(sub: Subparsers) -> None:
                        "names (docs/reliability.md).")
     _add_filters(p, time_of="arrival (when the pipeline received it)")
     p.add_argument("--reason", help="one reason: not_json, schema, type_fields, future_ts, "
-                   "pii, oversized, undecodable_batch, ...")
+                   "pii, oversized, too_deep, crash, undecodable_batch, ...")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(func=commands.dead_letters)
 
