@@ -37,6 +37,7 @@ from warehouse.rows import EventColumns
 # (streams.transport); what follows it is the client's error.
 UNDECODABLE = b"\x00courierwatch:undecodable-record-batch\x00"
 CRASH = "crash"  # the reason of an event whose decoding raised (quarantined)
+NOT_SHOWN = "<not shown: the redaction raised>"  # never the bytes themselves
 
 # Called with each message's bytes, and in quarantine each event's, before decoding; it may
 # raise (streams.faults.poison, the test-only poison-pill hook).
@@ -186,9 +187,12 @@ def _valid_indices(n_valid: int, rejections: list[Rejection]) -> Iterable[int]:
 
 def _dead(r: Rejection, a: Arrival, now_ms: int) -> DeadLetter:
     stage = "decode" if r.reason in ("not_json", "oversized", "too_deep", CRASH) else "validate"
-    return DeadLetter(stage, r.reason, mask_text(r.detail), redacted_copy(r.raw),
-                      raw_sha256(r.raw), len(r.raw), a.topic, a.partition, a.offset, r.index,
-                      now_ms)
+    try:
+        detail, copy = mask_text(r.detail), redacted_copy(r.raw)
+    except Exception as exc:  # noqa: BLE001 - the letter is kept, without what cannot be shown
+        detail, copy = f"{r.reason} (detail not shown: {type(exc).__name__})", NOT_SHOWN
+    return DeadLetter(stage, r.reason, detail, copy, raw_sha256(r.raw), len(r.raw), a.topic,
+                      a.partition, a.offset, r.index, now_ms)
 
 
 def _undecodable(a: Arrival, now_ms: int) -> DeadLetter:

@@ -195,3 +195,19 @@ def test_the_worker_consumer_reads_committed_records_only() -> None:
     """On by default; the setting can turn it off (a broker without transactions)."""
     assert _consumer_isolation({}) == "read_committed"
     assert _consumer_isolation({"COURIERWATCH_READ_COMMITTED": "0"}) == "read_uncommitted"
+
+
+def test_a_redaction_that_raises_still_leaves_a_dead_letter(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The envelope of a rejected event is built even when its redaction raises: the letter
+    keeps its reason, place and SHA-256, and shows no bytes."""
+    import streams.decode
+
+    def broken(raw: bytes) -> str:
+        raise RuntimeError("redaction bug")
+    monkeypatch.setattr(streams.decode, "redacted_copy", broken)
+    res = process_batch([Arrival("t", 0, 7, b"\n".join([_valid(30), b"{not json"]))],
+                        NOW, 0, 10**15)
+    [dead] = res.dead_letters
+    assert (dead.reason, dead.offset, dead.msg_index) == ("not_json", 7, 1)
+    assert dead.redacted == streams.decode.NOT_SHOWN and len(res.rows) == 1
