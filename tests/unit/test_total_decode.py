@@ -211,3 +211,31 @@ def test_a_redaction_that_raises_still_leaves_a_dead_letter(
     [dead] = res.dead_letters
     assert (dead.reason, dead.offset, dead.msg_index) == ("not_json", 7, 1)
     assert dead.redacted == streams.decode.NOT_SHOWN and len(res.rows) == 1
+
+
+def test_one_hostile_event_costs_only_itself_the_exact_path(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a message of 64 events with an explicit null, an unknown field, a schema error and
+    a phone number in an id (one event each), only those four events take the exact path
+    (`_decode_one`); the verdicts equal those of each event decoded alone."""
+    import courierwatch.contract as contract
+
+    lines = [_valid(i) for i in range(64)]
+    lines[3] = lines[3][:-1] + b',"complaint_id":null}'
+    lines[17] = lines[17][:-1] + b',"note":"re-scanned"}'
+    lines[30] = lines[30].replace(b'"schema":"scan.v1"', b'"schema":"scan.v0"')
+    lines[51] = lines[51].replace(b'"event_id":"', b'"event_id":"13812345678-', 1)
+    alone = [decode_events(line, NOW) for line in lines]
+    exact: list[bytes] = []
+    original = contract._decode_one
+
+    def counting(raw: bytes, *args: Any) -> Any:
+        exact.append(raw)
+        return original(raw, *args)
+    monkeypatch.setattr(contract, "_decode_one", counting)
+    for framing in (b"[" + b",".join(lines) + b"]", b"\n".join(lines)):
+        exact.clear()
+        got = decode_events(framing, NOW)
+        assert sorted(exact) == sorted(lines[i] for i in (3, 17, 30, 51))
+        assert [(r.index, r.reason) for r in got.rejections] == [(30, "schema"), (51, "pii")]
+        assert got.raws == [a.raws[0] for a in alone if a.raws]
