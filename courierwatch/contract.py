@@ -252,8 +252,9 @@ def nesting_depth(raw: bytes) -> int:
 
 
 def has_personal_data(raw: bytes) -> bool:
-    """Screen a raw JSON text: any string value or key naming personal data."""
-    if nesting_depth(raw) > MAX_EVENT_DEPTH:
+    """Screen a raw JSON text: any string value or key naming personal data (as unparsed
+    text when nested past `MAX_SCREENED_DEPTH`)."""
+    if nesting_depth(raw) > MAX_SCREENED_DEPTH:
         return text_has_personal_data(raw.decode("utf-8", "replace"))
     try:
         obj = orjson.loads(raw)
