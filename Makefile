@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install demo test test-unit test-integration lint bench rules clean
+.PHONY: help install demo test test-unit fuzz-nightly test-integration lint bench rules clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ test: $(STAMP) $(KAFKAJS_STAMP)  ## install, then run every test (unit, then int
 
 test-unit: $(STAMP)  ## unit tests only (pure, no I/O)
 	$(BIN)/python -m pytest -q -m "not integration"
+
+fuzz-nightly: $(STAMP)  ## the fuzz harness at CI's nightly size (1,000,000 messages; counts per attack printed)
+	COURIERWATCH_FUZZ_MESSAGES=1000000 $(BIN)/python -m pytest -q -s tests/unit/test_fuzz_hostile.py -k 100k
 
 test-integration: $(STAMP) $(KAFKAJS_STAMP)  ## integration tests only
 	$(BIN)/python -m pytest -q -m integration

@@ -134,7 +134,7 @@ def _dead_letters(sub: Subparsers) -> None:
                        "names (docs/reliability.md).")
     _add_filters(p, time_of="arrival (when the pipeline received it)")
     p.add_argument("--reason", help="one reason: not_json, schema, type_fields, future_ts, "
-                   "pii, oversized, undecodable_batch, ...")
+                   "pii, oversized, too_deep, crash, undecodable_batch, ...")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(func=commands.dead_letters)
 
@@ -234,6 +234,9 @@ def _bench(sub: Subparsers) -> None:
                    "than 1 each has a private chDB, a stand-in for a ClickHouse server)")
     p.add_argument("--partitions", type=int,
                    help="throughput mode: partitions of the bench topic (default 4)")
+    p.add_argument("--hostile", action="store_true",
+                   help="throughput mode: a hostile mix, 10%% of messages with an explicit "
+                   "null field and 1%% with a rejected event (docs/reliability.md)")
     p.set_defaults(func=commands.bench)
 
 

@@ -22,9 +22,10 @@ import functools
 import json
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import accumulate
 from operator import attrgetter
 from typing import Annotated, Literal, NamedTuple, get_args
 
@@ -130,7 +131,7 @@ class Rejection:
     """Why one event (or one whole message, index -1) was refused, with its raw bytes."""
 
     reason: str  # stable code: not_json, schema, type_fields, future_ts, pii, oversized,
-    #              duplicate_key, ...
+    #              duplicate_key, too_deep, ...
     detail: str
     raw: bytes
     index: int = -1
@@ -142,37 +143,69 @@ _MIN_TS = datetime(2000, 1, 1, tzinfo=UTC)
 
 # Personal data. The screen runs on decoded values (so JSON escapes cannot hide a number)
 # and on the keys of fields outside the contract; both decoding paths use the same screen.
+# Two readings of digits (docs/reliability.md, "The personal-data screen"):
+# - free text (fields outside the contract, keys): digit groups are joined across spaces,
+#   dashes, dots and parentheses, a country code (+86, 0086, 86) is dropped, then a run of
+#   11+ digits not glued to a letter is a phone or an ID-card number when it has their shape;
+# - ids (`ids_have_personal_data`: event, parcel, site and complaint ids, which hold only
+#   `[A-Za-z0-9._:-]`): groups are *not* joined (`ev-13-000020600` is source 13, sequence
+#   20600, not 130-0002-0600), except where a written number puts its separators: 3-4-4
+#   with a mobile prefix (`138-1234-5678`) and 6-8-4 for an ID card. A run glued to a
+#   letter before it (a waybill such as SF13812345678) is neither, in both readings; in an
+#   id, nor is one glued to a letter after it (UUID hex such as `-14058670245d`).
 _SEPARATED_DIGITS = re.compile(r"(?<=[0-9])[\s\-.()]+(?=[0-9])")
-_COUNTRY_CODE = re.compile(r"(?:\+|\b00)86[\s\-]?(?=1[3-9])")
+_COUNTRY_CODE = re.compile(r"(?<![0-9])(?:\+|00)?86[\s\-.()]*(?=1[3-9][0-9])")
 # A run of 11+ digits (an ID card may end in X) that is not glued to an ASCII letter: a
 # waybill such as SF13812345678 is not a phone number. The look-behind also rejects a start
 # inside a run, so the matches are exactly the maximal runs not preceded by a letter.
 _DIGIT_RUN = re.compile(r"(?<![A-Za-z0-9])[0-9]{11,}[Xx]?")
+# In an id, a run glued to a letter on either side is part of an alphanumeric token (the
+# hex of a UUID such as ...-14058670245d), not a number.
+_ID_DIGIT_RUN = re.compile(r"(?<![A-Za-z0-9])[0-9]{11,}[Xx]?(?![A-Za-z0-9])")
 _PHONE = re.compile(r"1[3-9][0-9]{9}")                                    # mainland mobile
 _ID_CARD = re.compile(r"[1-9][0-9]{5}(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])"
                       r"(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx]")      # resident ID card
-_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+\.[A-Za-z]{2,}")
+# Written with separators inside an id: 138-1234-5678, 110101-19900307-123X ('-', '.', '_').
+_WRITTEN_IN_ID = re.compile(r"(?<![A-Za-z0-9])(?:1[3-9][0-9][._\-][0-9]{4}[._\-][0-9]{4}"
+                            r"|[1-9][0-9]{5}[._\-][0-9]{8}[._\-][0-9]{3}[0-9Xx])(?![0-9])")
+# Starts only where a token starts and never gives back what its possessive parts took, so
+# a long text is scanned in linear time (a plain `[...]+@...` is quadratic on `a.a.a...@`).
+_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]++ ?@ ?"
+                    r"[A-Za-z0-9\-]++(?:\.[A-Za-z0-9\-]++)*\.[A-Za-z]{2,}")
 _PII_KEY = re.compile(r"phone|mobile|tel|address|addr|name|id_?card|email|contact|身份证|电话|"
                       r"手机|姓名|地址", re.IGNORECASE)
+_SHORTEST_PERSONAL_DATUM = 6  # `a@b.cn`; a phone has 11 digits, an ID card 18
 _CONTRACT_FIELDS = frozenset(ScanEvent.__struct_fields__)
 _NESTED_FIELDS = frozenset(Packaging.__struct_fields__) | frozenset(Security.__struct_fields__)
+def _is_phone_or_id_card(digits: str) -> bool:
+    return bool(_PHONE.fullmatch(digits) or _ID_CARD.fullmatch(digits))
 
 
 def text_has_personal_data(text: str) -> bool:
-    """True when `text` holds a mainland phone number (also +86 or with separators), a
+    """True when free text holds a mainland phone number (also +86 or with separators), a
     resident ID-card number or an e-mail address. A digit run glued to a letter (a waybill
     such as SF13812345678) is not a phone number."""
     if not text.isascii():
         text = ascii_digits(text)
+    if len(text) < _SHORTEST_PERSONAL_DATUM:
+        return False
     if "@" in text and _EMAIL.search(text):
         return True
-    if "+86" in text or "0086" in text:  # the only texts _COUNTRY_CODE can match
+    if "86" in text:  # the only texts _COUNTRY_CODE can match
         text = _COUNTRY_CODE.sub("", text)
-    for run in _DIGIT_RUN.finditer(_SEPARATED_DIGITS.sub("", text)):
-        digits = run.group()
-        if _PHONE.fullmatch(digits) or _ID_CARD.fullmatch(digits):
-            return True
-    return False
+    return any(_is_phone_or_id_card(run.group())
+               for run in _DIGIT_RUN.finditer(_SEPARATED_DIGITS.sub("", text)))
+
+
+def ids_have_personal_data(text: str) -> bool:
+    """True when a text of id characters (`[A-Za-z0-9._:-]`, joined by '|' or newlines)
+    holds a phone or ID-card number: a whole digit run not glued to a letter with that
+    shape, or one written with separators where a person writes them (see above). Digit
+    groups are not joined otherwise. (An ID card's check digit is not required: a
+    mistyped number is personal data too.)"""
+    if any(_is_phone_or_id_card(run.group()) for run in _ID_DIGIT_RUN.finditer(text)):
+        return True
+    return _WRITTEN_IN_ID.search(text) is not None
 
 
 def ascii_digits(text: str) -> str:
@@ -182,8 +215,14 @@ def ascii_digits(text: str) -> str:
     folded = unicodedata.normalize("NFKC", text)
     if folded.isascii():
         return folded
-    return "".join(str(unicodedata.decimal(c)) if not c.isascii() and c.isdecimal() else c
-                   for c in folded)
+    return _OTHER_DIGIT.sub(_ascii_digit, folded)
+
+
+_OTHER_DIGIT = re.compile(r"(?![0-9])\d")  # `\d` in a str pattern: any Unicode decimal digit
+
+
+def _ascii_digit(m: re.Match[str]) -> str:
+    return str(unicodedata.decimal(m.group()))
 
 
 def key_names_personal_data(key: str) -> bool:
@@ -193,8 +232,30 @@ def key_names_personal_data(key: str) -> bool:
     return key not in _NESTED_FIELDS and key != "real_name" and bool(_PII_KEY.search(key))
 
 
+# Nesting. The contract needs two levels (an event object holding `packaging` and
+# `security` objects); an event nested deeper (counting arrays too, and values outside the
+# contract) is refused as `too_deep` before any parser or screen sees it: far below
+# msgspec's and orjson's own limits (about 1,000) and the interpreter's recursion limit,
+# so no step of decoding can run out of stack on any input.
+MAX_EVENT_DEPTH = 2
+MAX_SCREENED_DEPTH = 32  # a too-deep event up to this depth is still parsed and screened
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_DEPTH_STEP = [1 if b in b"[{" else -1 for b in range(256)]
+
+
+def nesting_depth(raw: bytes) -> int:
+    """The deepest nesting of arrays and objects in a JSON text, counted without parsing
+    (strings removed, brackets counted): linear, never recursive, total for any bytes."""
+    brackets = _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    return max(0, max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0))
+
+
 def has_personal_data(raw: bytes) -> bool:
-    """Screen a raw JSON text: any string value or key naming personal data."""
+    """Screen a raw JSON text: any string value or key naming personal data (as unparsed
+    text when nested past `MAX_SCREENED_DEPTH`)."""
+    if nesting_depth(raw) > MAX_SCREENED_DEPTH:
+        return text_has_personal_data(raw.decode("utf-8", "replace"))
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -203,14 +264,22 @@ def has_personal_data(raw: bytes) -> bool:
 
 
 def _obj_has_personal_data(obj: object) -> bool:
-    if isinstance(obj, dict):
-        return any(key_names_personal_data(str(k)) or text_has_personal_data(str(k))
-                   or _obj_has_personal_data(v) for k, v in obj.items())
-    if isinstance(obj, list):
-        return any(_obj_has_personal_data(v) for v in obj)
-    if isinstance(obj, bool) or obj is None:
-        return False
-    return isinstance(obj, str | int | float) and text_has_personal_data(str(obj))
+    """Any key or scalar value of a decoded JSON value naming or holding personal data.
+    Iterative (an explicit stack), so no nesting can exhaust the interpreter's stack."""
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for k, v in item.items():
+                if key_names_personal_data(str(k)) or text_has_personal_data(str(k)):
+                    return True
+                stack.append(v)
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif (not isinstance(item, bool) and isinstance(item, str | int | float)
+              and text_has_personal_data(str(item))):
+            return True
+    return False
 
 
 def _free_text(ev: ScanEvent) -> str:
@@ -240,15 +309,15 @@ _dest_cities = attrgetter("dest_city")
 
 # Personal data in a text of id characters only (`_ID_TEXT`: no '@', '+', space or
 # parenthesis) can only be a digit run that starts after a non-alphanumeric character (or
-# at the start) and holds 11+ digits, with '-' or '.' between them: the screen removes
-# separators only between digits, so its flagged runs are such runs of the original text.
-# No match here means the screen would flag nothing; it is much cheaper than the screen.
-_CANDIDATE_RUN = re.compile(r"[^A-Za-z0-9][0-9](?:[.\-]*[0-9]){10}")
-_CANDIDATE_RUN_AT_START = re.compile(r"[0-9](?:[.\-]*[0-9]){10}")
+# at the start) and holds 11+ digits, with '-', '.' or '_' between them (the id screen's
+# runs and written numbers are such runs). No match here means `ids_have_personal_data`
+# would flag nothing; it is much cheaper than that screen.
+_CANDIDATE_RUN = re.compile(r"[^A-Za-z0-9][0-9](?:[._\-]*[0-9]){10}")
+_CANDIDATE_RUN_AT_START = re.compile(r"[0-9](?:[._\-]*[0-9]){10}")
 
 
 def may_carry_personal_data(id_text: str) -> bool:
-    """False only when `text_has_personal_data(id_text)` is False, for a text of id
+    """False only when `ids_have_personal_data(id_text)` is False, for a text of id
     characters, '|' and newlines (the fast path's joined ids)."""
     return bool(_CANDIDATE_RUN.search(id_text) or _CANDIDATE_RUN_AT_START.match(id_text))
 
@@ -266,7 +335,7 @@ def _events_pass_screens(events: list[ScanEvent]) -> bool:
             or not all(map(_company_ok, set(map(_companies, events))))
             or not all(map(_city_ok, set(map(_cities, events)) | set(map(_dest_cities, events))))):
         return False
-    return not may_carry_personal_data(text) or not text_has_personal_data(text)
+    return not may_carry_personal_data(text) or not ids_have_personal_data(text)
 
 
 _decoder = msgspec.json.Decoder(ScanEvent)
@@ -373,6 +442,22 @@ _MAX_DATETIME = datetime.max.replace(tzinfo=UTC)
 _ts_of = attrgetter("ts")
 
 
+def split_events(payload: bytes) -> list[bytes] | None:
+    """The per-event JSON texts of a message, as the decoder splits it (None: one line that
+    is not JSON at all). For the ingest step's quarantine (streams.decode)."""
+    return _split(payload)
+
+
+def decode_event(raw: bytes, index: int, now: datetime,
+                 limits: Limits = DEFAULT_LIMITS) -> Decoded:
+    """Decode the event at `index` of a message (a text of `split_events`) on the exact
+    path: one event, or one rejection at that index."""
+    one = _decode_one(raw, index, now + timedelta(seconds=limits.max_future_s), limits)
+    if isinstance(one, Rejection):
+        return Decoded([], [], [], [one])
+    return Decoded([one], [_encode(one)], [epoch_ms(one.ts)], [])
+
+
 def _split(payload: bytes) -> list[bytes] | None:
     """Per-event JSON texts of a message; None when it is neither JSON nor JSON lines.
 
@@ -424,6 +509,9 @@ def _decode_one(raw: bytes, index: int, max_ts: datetime, limits: Limits) -> Sca
     if len(raw) > limits.max_event_bytes:
         return Rejection("oversized", f"event of {len(raw)} bytes > {limits.max_event_bytes}",
                          raw, index)
+    depth = nesting_depth(raw)
+    if depth > MAX_EVENT_DEPTH:
+        return _too_deep(raw, index, depth)
     dup = duplicate_key(raw)
     if dup is not None:
         return Rejection("duplicate_key", dup, raw, index)
@@ -445,12 +533,27 @@ def _decode_one(raw: bytes, index: int, max_ts: datetime, limits: Limits) -> Sca
     violation = _pattern_violation(out)
     if violation:
         return Rejection("schema", violation, raw, index)
-    if text_has_personal_data(_free_text(out)):
+    if ids_have_personal_data(_free_text(out)):
         return Rejection("pii", _PII_DETAIL, raw, index)
     broken = _check_rules(out, max_ts)
     if broken:
         return Rejection(broken[0], broken[1], raw, index)
     return out
+
+
+def _too_deep(raw: bytes, index: int, depth: int) -> Rejection:
+    """The rejection of an event nested deeper than the contract: `too_deep`, unless it is
+    shallow enough to parse safely (`MAX_SCREENED_DEPTH`) and is not JSON at all
+    (`not_json`) or carries personal data (`pii`, the more telling reason)."""
+    if depth <= MAX_SCREENED_DEPTH:
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            return Rejection("not_json", str(exc), raw, index)
+        if _obj_has_personal_data(obj):
+            return Rejection("pii", _PII_DETAIL, raw, index)
+    return Rejection("too_deep", f"event nested {depth} levels deep > {MAX_EVENT_DEPTH}",
+                     raw, index)
 
 
 class Decoded(NamedTuple):
@@ -491,6 +594,11 @@ def decode_events(payload: bytes, now: datetime, limits: Limits = DEFAULT_LIMITS
                                           f"{limits.max_message_bytes}", payload)])
     parts = _split(payload)
     if parts is None:
+        depth = nesting_depth(payload)
+        if depth > MAX_EVENT_DEPTH + 1:  # + 1: the array of a message of several events
+            return Decoded([], [], [], [Rejection(
+                "too_deep", f"message nested {depth} levels deep > {MAX_EVENT_DEPTH + 1}",
+                payload)])
         return Decoded([], [], [], [Rejection(
             "not_json", "message is neither JSON, a JSON array nor JSON lines", payload)])
     if not parts:
@@ -506,14 +614,76 @@ def decode_events(payload: bytes, now: datetime, limits: Limits = DEFAULT_LIMITS
                     and _events_pass_screens(events) and all(map(_passes_type_rules, events))):
                 canonical = list(map(_encode, events))
                 # As many key tokens as the validated records have fields: no key repeated
-                # and no explicit null (either sends the message down the exact path).
+                # and no explicit null (either sends the event down the exact path).
                 if (payload.count(_KEY_END) == b"".join(canonical).count(_KEY_END)
                         and _SPACED_KEY_END.search(payload) is None):
                     return Decoded(events, canonical, list(map(epoch_ms, times)), [])
+                return _decode_each(parts, max_ts, limits, events, canonical)
     except (msgspec.ValidationError, *_DECODE_ERRORS):
         pass
+    return _decode_each(parts, max_ts, limits)
+
+
+def _pass_checks(events: list[ScanEvent], max_ts: datetime) -> bool:
+    """The fast path's checks of decoded events, a whole group at once: time bounds,
+    patterns and personal data (`_events_pass_screens`), type rules."""
+    times = list(map(_ts_of, events))
+    return (min(times) >= _MIN_TS and max(times) <= max_ts and _events_pass_screens(events)
+            and all(map(_passes_type_rules, events)))
+
+
+def _decode_or_none(raw: bytes, limits: Limits) -> ScanEvent | None:
+    if len(raw) > limits.max_event_bytes:
+        return None
+    try:
+        return _decoder.decode(raw)
+    except (msgspec.ValidationError, *_DECODE_ERRORS):
+        return None
+
+
+def _failing_checks(events: Sequence[ScanEvent | None], max_ts: datetime) -> set[int]:
+    """Positions of the decoded events that fail the fast path's checks on their own (and
+    of the undecoded ones), found by halving: a group that passes clears all its events at
+    once, so a few bad events cost a few group checks, not one check per event."""
+    failing = {i for i, ev in enumerate(events) if ev is None}
+    ranges = [[i for i, ev in enumerate(events) if ev is not None]]
+    while ranges:
+        group = ranges.pop()
+        if not group or _pass_checks([events[i] for i in group], max_ts):  # type: ignore[misc]
+            continue
+        if len(group) == 1:
+            failing.add(group[0])
+        else:
+            ranges += [group[:len(group) // 2], group[len(group) // 2:]]
+    return failing
+
+
+def _decode_each(parts: list[bytes], max_ts: datetime, limits: Limits,
+                 decoded: Sequence[ScanEvent | None] | None = None,
+                 canonical: list[bytes] | None = None) -> Decoded:
+    """A message the fast path could not take whole: the fast path's decoding and checks
+    still clear every event that allows them (decoded one by one, checked by halving, key
+    tokens counted per event), and only an event that fails them goes down the exact path
+    (`_decode_one`). So one explicit null, unknown field or bad event costs its own event
+    the exact path, not the whole message (docs/reliability.md, "Hostile traffic costs
+    little"). `decoded` and `canonical`: the fast path's, when all of it decoded and passed
+    its checks."""
+    if decoded is None:
+        decoded = [_decode_or_none(raw, limits) for raw in parts]
+        failing = _failing_checks(decoded, max_ts)
+    else:
+        failing = set()
+    spaced = _SPACED_KEY_END.search(b"\n".join(parts)) is not None
     out = Decoded([], [], [], [])
-    for i, raw in enumerate(parts):
+    for i, (raw, ev) in enumerate(zip(parts, decoded, strict=True)):
+        if ev is not None and i not in failing:
+            text = canonical[i] if canonical is not None else _encode(ev)
+            if raw.count(_KEY_END) == text.count(_KEY_END) and (
+                    not spaced or _SPACED_KEY_END.search(raw) is None):
+                out.events.append(ev)
+                out.raws.append(text)
+                out.ts_ms.append(epoch_ms(ev.ts))
+                continue
         one = _decode_one(raw, i, max_ts, limits)
         if isinstance(one, Rejection):
             out.rejections.append(one)

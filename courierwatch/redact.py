@@ -17,7 +17,8 @@ number the screen flags becomes a masked string; every value under a key naming 
 data becomes `"<redacted>"`. Text that does not parse is unescaped and folded the same way,
 then every run of `MIN_MASKED_RUN` or more digits (spaces, dashes, dots and parentheses
 between them allowed) and every e-mail address is masked, and so is the string after a key
-naming personal data. Both rules mask more than the screen flags, never less.
+naming personal data. Both rules mask more than the screen flags, never less. Text nested
+deeper than `MAX_PARSED_DEPTH` is treated as text that does not parse (no recursion).
 Pure: no I/O.
 """
 
@@ -27,9 +28,15 @@ import hashlib
 import json
 import re
 
-from courierwatch.contract import ascii_digits, key_names_personal_data, text_has_personal_data
+from courierwatch.contract import (
+    ascii_digits,
+    key_names_personal_data,
+    nesting_depth,
+    text_has_personal_data,
+)
 
 MAX_COPY_CHARS = 4096
+MAX_PARSED_DEPTH = 32  # deeper text is masked as unparsed text (no recursion past this)
 MIN_MASKED_RUN = 7     # digits in a run masked in unparsed text (phones have 11, ID cards 18)
 REDACTED = "<redacted>"
 
@@ -52,6 +59,8 @@ def redacted_copy(raw: bytes) -> str:
     `MAX_COPY_CHARS` characters. Total: never raises for any input."""
     text = raw.decode("utf-8", "replace")
     try:
+        if nesting_depth(raw) > MAX_PARSED_DEPTH:
+            raise ValueError("too deep to parse")
         out = _dump(json.loads(text, object_pairs_hook=_Pairs))
     except (ValueError, RecursionError):
         out = mask_text(text)

@@ -56,7 +56,7 @@ from services.pipeline import make_producer
 
 def throughput(settings: Settings, duration_s: float, rate: float | None,
                console: Console, workers: int = 1,
-               partitions: int | None = None) -> dict[str, Any]:
+               partitions: int | None = None, hostile: bool = False) -> dict[str, Any]:
     rate = DEFAULT_OFFERED_RATE if rate is None else rate
     bench_dir = fresh_dir(settings)
     bs = bench_settings(settings, bench_dir)
@@ -68,10 +68,12 @@ def throughput(settings: Settings, duration_s: float, rate: float | None,
     out: dict[str, Any] = {"mode": "throughput", "duration_s": duration_s,
                            "target_rate": rate or None, "partitions": bs.partitions,
                            "workers": workers, "batch_messages": bs.batch_messages,
-                           "batch_within_s": bs.batch_within_s, "machine": machine_info()}
+                           "batch_within_s": bs.batch_within_s, "machine": machine_info(),
+                           "hostile_mix": hostile}
     with progress(console) as bar:
         task = bar.add_task("generating traffic pool", total=pool_size)
-        pool = TrafficPool(pool_size, progress=lambda n: bar.advance(task, n))
+        pool = TrafficPool(pool_size, progress=lambda n: bar.advance(task, n),
+                           hostile=hostile)
         bar.remove_task(task)
         with kafka_bootstrap(bs) as bootstrap:
             task = bar.add_task("starting broker and worker", total=None)
@@ -136,7 +138,7 @@ def _terminate(signum: int, frame: object) -> None:
 def run_bench(settings: Settings, duration_s: float, fmt: str = "table",
               mode: str = "throughput", rate: float | None = None,
               console: Console | None = None, workers: int = 1,
-              partitions: int | None = None) -> dict[str, Any]:
+              partitions: int | None = None, hostile: bool = False) -> dict[str, Any]:
     """Run one benchmark mode and return its figures (see load_tests/README.md)."""
     console = console or Console(stderr=True)
     started = time.monotonic()
@@ -146,7 +148,8 @@ def run_bench(settings: Settings, duration_s: float, fmt: str = "table",
         previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         if mode == "throughput":
-            result = throughput(settings, duration_s, rate, console, workers, partitions)
+            result = throughput(settings, duration_s, rate, console, workers, partitions,
+                                hostile)
         else:
             runner = {"memory": bench_modes.memory, "replay": bench_modes.replay}[mode]
             result = runner(settings, duration_s, console)

@@ -46,7 +46,8 @@ class TrafficPool:
     """`size` generated events as 500-event messages, replayable in rounds (module doc)."""
 
     def __init__(self, size: int, seed: int = 7, accepted_only: bool = False,
-                 progress: Callable[[int], None] = lambda n: None) -> None:
+                 progress: Callable[[int], None] = lambda n: None,
+                 hostile: bool = False) -> None:
         self.seed = seed
         messages: list[bytes] = []
         if accepted_only:  # ACCEPTED events only: one per parcel, about 1 in 7 events
@@ -66,8 +67,9 @@ class TrafficPool:
                                       EVENTS_PER_MESSAGE):
                 messages.append(m)
                 progress(EVENTS_PER_MESSAGE)
-        self.messages = messages
-        self.events = [m.count(b'"event_id"') for m in messages]
+        self.messages = [hostile_variant(m, i) for i, m in enumerate(messages)] if hostile \
+            else messages
+        self.events = [m.count(b'"event_id"') for m in self.messages]
         self.hours = [sorted(set(_HOUR.findall(m))) for m in messages]
 
     def __len__(self) -> int:
@@ -98,6 +100,21 @@ class TrafficPool:
             if len(out) >= n:
                 break
         return out[:n]
+
+
+def hostile_variant(message: bytes, i: int) -> bytes:
+    """The benchmark's hostile mix (`bench --hostile`, issue 24): every 10th message has one
+    event with an explicit null (`"mode":null` on an event that is not DELIVERED: valid,
+    but not the fast path's shape) and every 100th, counted from the 6th, one event the
+    contract refuses (`"schema":"scan.v0"`). The rest is unchanged."""
+    if i % 10 == 0:
+        for raw in _split.decode(message):
+            event = bytes(raw)
+            if b'"type":"DELIVERED"' not in event and b'"mode"' not in event:
+                return message.replace(event, event[:-1] + b',"mode":null}', 1)
+    if i % 100 == 5:
+        return message.replace(b'"schema":"scan.v1"', b'"schema":"scan.v0"', 1)
+    return message
 
 
 def marker_event(i: int, ts: str) -> bytes:

@@ -206,6 +206,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("fault_file", "COURIERWATCH_FAULT_FILE", _text, "",
             "fault injection: while this file exists every store write fails, as a store "
             "that is down, or deterministically if its first word is `permanent` (empty = off)"),
+    Setting("fault_poison", "COURIERWATCH_FAULT_POISON", _text, "",
+            "fault injection (tests only): decoding raises on any event whose bytes contain "
+            "this text, which is then quarantined as a `crash` dead letter (empty = off)"),
+    Setting("fuzz_messages", "COURIERWATCH_FUZZ_MESSAGES", _int(1), "100000",
+            "tests only: messages of the fuzz harness (tests/unit/test_fuzz_hostile.py; CI's "
+            "nightly size is 1000000)"),
+    Setting("read_committed", "COURIERWATCH_READ_COMMITTED", _bool, "1",
+            "consumers read with `isolation_level=read_committed`: records of aborted "
+            "transactions never count (docs/reliability.md)"),
 )
 _BY_FIELD = {s.field: s for s in SETTINGS}
 
@@ -261,6 +270,14 @@ class Settings:
     reset_database: bool
     crash_after_batches: int
     fault_file: str
+    fault_poison: str
+    fuzz_messages: int
+    read_committed: bool
+
+    @property
+    def isolation_level(self) -> str:
+        """What every Kafka consumer of the pipeline reads (the `read_committed` setting)."""
+        return "read_committed" if self.read_committed else "read_uncommitted"
 
     @property
     def embedded_kafka(self) -> bool:

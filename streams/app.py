@@ -27,7 +27,7 @@ import orjson
 from courierwatch.catalog import load_catalog
 from courierwatch.routes import load_route_table
 from runtime.settings import Settings
-from streams import faults, metrics, offsets, transport
+from streams import faults, isolation, metrics, offsets, transport
 from streams.decode import Arrival, DeadLetter
 from streams.flood import DeadLetterFlood
 from streams.ingest import Ingestor, retry_policy
@@ -65,8 +65,10 @@ def exit_status(exc: BaseException) -> tuple[int, str]:
 
 def faust_app(settings: Settings) -> faust.App:
     """The faust app of the ingest group, tuned from the settings table (`COURIERWATCH_FAUST_*`;
-    `settings.kafka` is the bootstrap list, resolved by the parent for an embedded broker)."""
-    return faust.App(
+    `settings.kafka` is the bootstrap list, resolved by the parent for an embedded broker).
+    Its consumer reads at `settings.isolation_level` (streams.isolation)."""
+    isolation.install()
+    app = faust.App(
         settings.consumer_group,
         broker=f"kafka://{settings.kafka}",
         value_serializer="raw",
@@ -93,6 +95,8 @@ def faust_app(settings: Settings) -> faust.App:
         # The API reads only GETs: a request body beyond 64 KiB is refused with 413.
         web_application_options={"client_max_size": 64 * 1024},
     )
+    app.isolation_level = settings.isolation_level  # type: ignore[attr-defined]
+    return app
 
 
 def build_ingestor(settings: Settings, wh: Warehouse,
@@ -107,7 +111,8 @@ def build_ingestor(settings: Settings, wh: Warehouse,
     crash = faults.crash_after(settings)
     return Ingestor(settings, sink, StreamTime(), retry_policy(settings),
                     publisher=publisher, after_stored=[crash] if crash else [],
-                    resume_from=lambda t, p, o: stored_resume_point(wh, t, p, o))
+                    resume_from=lambda t, p, o: stored_resume_point(wh, t, p, o),
+                    decode_fault=faults.poison(settings))
 
 
 def build_app(settings: Settings, wh: Warehouse) -> faust.App:

@@ -9,6 +9,10 @@ Two hooks, each built from a setting and absent when the setting is off:
 - `crash_after(settings)`: for COURIERWATCH_CRASH_AFTER_BATCHES, an after-stored hook that
   kills the process right after its Nth batch is stored, before its offsets are
   committed (the crash the recovery tests need).
+- `poison(settings)`: for COURIERWATCH_FAULT_POISON=<text>, a decode hook
+  (`streams.decode.DecodeFault`) that raises `InjectedPoison` on any message, and then on
+  any event of it, whose bytes contain the text: a poison pill, to prove the quarantine
+  (one `in` test per message).
 """
 
 from __future__ import annotations
@@ -28,6 +32,22 @@ EXIT_KILLED = 137
 
 class InjectedStoreError(ValueError):
     """A deterministic store error raised on purpose (fault file saying `permanent`)."""
+
+
+class InjectedPoison(RuntimeError):
+    """Raised on purpose by the poison-pill hook (COURIERWATCH_FAULT_POISON)."""
+
+
+def poison(settings: Settings) -> Callable[[bytes], None] | None:
+    """A decode hook that raises on bytes holding `settings.fault_poison` (None when off)."""
+    text = settings.fault_poison.encode()
+    if not text:
+        return None
+
+    def hook(value: bytes) -> None:
+        if text in value:
+            raise InjectedPoison("fault injection: poisoned event")
+    return hook
 
 
 def file_fault(path: Path) -> FaultHook:

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 from runtime.settings import Settings
 from streams import metrics
-from streams.decode import Arrival, DeadLetter, chunks, process_batch
+from streams.decode import Arrival, DeadLetter, DecodeFault, chunks, process_batch
 from streams.flood import FloodGuard
 from streams.publisher import MAX_HOURS_PER_CALL, Publisher
 from streams.retry import BatchRefused, RetryPolicy
@@ -67,7 +67,9 @@ class Ingestor:
     what the archive holds of a partition, to take it up at the first offset read
     (warehouse.queries.stored_resume_point; None: nothing to take up). `after_stored`
     hooks run on the insert thread after each batch is stored and accounted (fault
-    injection uses one).
+    injection uses one); `decode_fault` is called on each message before decoding
+    (streams.faults.poison). A message whose decoding raises is quarantined
+    (streams.decode): one WARNING line and `courierwatch_quarantined_messages_total`.
     """
 
     def __init__(self, settings: Settings, sink: Sink, stream_time: StreamTime | int,
@@ -75,7 +77,8 @@ class Ingestor:
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  publisher: Publisher | None = None,
                  after_stored: Sequence[Callable[[], None]] = (),
-                 resume_from: Callable[[str, int, int], ResumePoint] | None = None) -> None:
+                 resume_from: Callable[[str, int, int], ResumePoint] | None = None,
+                 decode_fault: DecodeFault | None = None) -> None:
         self.settings = settings
         self.sink = sink
         self.retry = retry or retry_policy(settings)
@@ -83,6 +86,7 @@ class Ingestor:
         self.limits = settings.limits
         self.publisher = publisher
         self.after_stored = tuple(after_stored)
+        self.decode_fault = decode_fault
         self.flood = FloodGuard(settings.dlq_max_share, settings.dlq_window_events,
                                 settings.dlq_min_events)
         # per partition, of the batches decoded (the decoding thread's alone)
@@ -121,7 +125,11 @@ class Ingestor:
         now = self.clock()
         for chunk in chunks(arrivals, self.settings.insert_chunk_bytes):
             self._resume(chunk)
-            res = process_batch(chunk, now, self.stream_time, lateness_ms, self.limits)
+            res = process_batch(chunk, now, self.stream_time, lateness_ms, self.limits,
+                                self.decode_fault)
+            for crash in res.crashes:
+                log.warning("quarantined a poison pill: %s", crash)
+                metrics.QUARANTINED.inc()
             d.dead += res.dead_letters
             for p, t in res.partition_max_ms.items():
                 d.partition_max[p] = max(t, d.partition_max.get(p, 0))

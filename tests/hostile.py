@@ -12,11 +12,17 @@ fields (past the per-event limit), impossible dates, wrong types, duplicate keys
 characters, lookalike (fullwidth) digits in codes, escaped personal data (\\u0031...),
 fullwidth and separated phone numbers, e-mail addresses, fields named for personal data,
 future and pre-2000 times, an array where an event belongs, and a line starting with '['.
+Structure-aware attacks (issue 24): nesting at every depth from 3 to 5,000 (arrays and
+objects mixed, alone or beside a valid event's fields), wide and deep values, huge strings
+in extra fields, keys repeated in nested objects, number edge cases (1e400, 2**64, -0.0,
+NaN, leading zeros, ...), escapes (NUL, surrogate pairs, lone surrogates, escaped quotes)
+in ids, overlong and surrogate UTF-8 sequences, and arrays of events as JSON lines.
 """
 
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -143,6 +149,49 @@ def _attacks(e: dict[str, Any], rng: random.Random) -> list[Callable[[], tuple[b
     def before_2000() -> tuple[bytes, str]:
         return _dumps(e | {"ts": "1999-12-31T23:59:59+08:00"}), ""
 
+    def deep_any_depth() -> tuple[bytes, str]:
+        depth = rng.choice([rng.randrange(3, 40), rng.randrange(40, 1_100),
+                            rng.randrange(1_100, 5_001)])
+        return _nested(rng, depth - 1, b"0", wide=rng.random() < 0.3, text=text), ""
+
+    def deep_line() -> tuple[bytes, str]:  # an object, so that alone it is one event
+        nest = _nested(rng, rng.randrange(3, 5_000), b"0", wide=rng.random() < 0.3)
+        return b'{"schema":"scan.v1","deep":' + nest + b"}", ""
+
+    def wide_deep() -> tuple[bytes, str]:
+        inner = b",".join(b"[%d]" % i for i in range(rng.randrange(2, 600)))
+        return _with_raw_field(e, "extra", b"[" + inner + b"]"), ""
+
+    def huge_extra() -> tuple[bytes, str]:
+        n = HUGE_FIELD_BYTES + rng.randrange(10_000)
+        return _with_raw_field(e, "note", b'"' + b"\\u4e2d" * (n // 6) + b'"'), ""
+
+    def duplicate_nested() -> tuple[bytes, str]:
+        return _with_raw_field(e, "meta", b'{"a":1,"a":2}'), ""
+
+    def number_edge() -> tuple[bytes, str]:
+        bad = rng.choice([b"1e400", b"-1e400", b"18446744073709551616", b"-0.0", b"1.5",
+                          b"10001", b"-1", b"1E2", b"NaN", b"Infinity", b"007", b"+1",
+                          b".5", b"1.e5", b"0x1F", b"1_000"])
+        if b'"tape_mm":' in text:
+            return re.sub(rb'"tape_mm":-?[0-9]+', b'"tape_mm":' + bad, text, count=1), ""
+        return text.replace(b'"city":"' + e["city"].encode() + b'"', b'"city":' + bad, 1), ""
+
+    def escape_in_id() -> tuple[bytes, str]:
+        esc = rng.choice([b"\\u0000", b"\\ud83d\\ude00", b"\\ud800", b'\\"', b"\\\\",
+                          b"\\n", b"\\u202e", b"\\u00a0"])
+        pid = e["parcel_id"].encode()
+        return text.replace(b'"' + pid + b'"', b'"' + pid[:3] + esc + pid[3:] + b'"', 1), ""
+
+    def bad_utf8_forms() -> tuple[bytes, str]:
+        bad = rng.choice([b"\xc0\xaf", b"\xed\xa0\x80", b"\xf8\x88\x80\x80\x80",
+                          b"\xe4\xb8", b"\x80", b"\xf4\x90\x80\x80"])
+        pid = e["parcel_id"].encode()
+        return text.replace(b'"' + pid + b'"', b'"' + pid + bad + b'"', 1), ""
+
+    def array_of_events_line() -> tuple[bytes, str]:
+        return b"[" + text + b"," + text + b"]", ""
+
     def array_line() -> tuple[bytes, str]:
         return b"[" + text + b"]", ""
 
@@ -152,11 +201,36 @@ def _attacks(e: dict[str, Any], rng: random.Random) -> list[Callable[[], tuple[b
     return [garbage, truncated, bad_utf8, deep, huge, impossible_date, wrong_type,
             duplicate_key, control_char, lookalike_city, escaped_pii, fullwidth_pii,
             separated_pii, email, named_field, future, before_2000, array_line,
-            bracket_garbage]
+            bracket_garbage, deep_any_depth, deep_line, wide_deep, huge_extra,
+            duplicate_nested, number_edge, escape_in_id, bad_utf8_forms, array_of_events_line]
+
+
+def _nested(rng: random.Random, depth: int, core: bytes, wide: bool = False,
+            text: bytes | None = None) -> bytes:
+    """`core` inside `depth` levels of arrays and objects (mixed at random), built
+    iteratively; `wide` adds siblings beside the spine; with `text` (an event's JSON), the
+    nest is the value of an extra field of that event (one level more)."""
+    opens, closes = [], []
+    for level in range(depth):
+        sibling = b"1," if wide and rng.random() < 0.2 else b""
+        if rng.random() < 0.5:
+            opens.append(b"[" + sibling)
+            closes.append(b"]")
+        else:
+            opens.append(b'{"s":1,' if sibling else b"{")
+            opens[-1] += b'"k%d":' % level
+            closes.append(b"}")
+    nest = b"".join(opens) + core + b"".join(reversed(closes))
+    return nest if text is None else text[:-1] + b',"extra":' + nest + b"}"
 
 
 ATTACKS = tuple(f.__name__ for f in _attacks({"event_id": "x", "parcel_id": "y", "city": "z"},
                                              random.Random(0)))
+
+
+# Attacks that are a valid JSON array of events when alone in a message (then the array is
+# the message's framing): hostile only among other lines.
+VALID_ALONE = ("array_line", "array_of_events_line")
 
 
 def hostile(e: dict[str, Any], rng: random.Random, kind: str | None = None) -> Line:
@@ -179,7 +253,7 @@ def messages(events: list[dict[str, Any]], rng: random.Random, hostile_share: fl
         for e in chunk:
             if rng.random() < hostile_share:
                 line = hostile(e, rng)
-                while len(chunk) == 1 and line.kind == "array_line":
+                while len(chunk) == 1 and line.kind in VALID_ALONE:
                     line = hostile(e, rng)  # alone, `[event]` is a valid one-event array
                 msg.append(line)
             else:

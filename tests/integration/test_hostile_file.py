@@ -17,7 +17,7 @@ import pytest
 from courierwatch.contract import ascii_digits, text_has_personal_data
 from load_tests.generator import GeneratorConfig, generate
 from tests.conftest import Cli
-from tests.hostile import ATTACKS, hostile
+from tests.hostile import ATTACKS, VALID_ALONE, hostile
 from tests.integration.compare import assert_matches_reference
 
 pytestmark = pytest.mark.integration
@@ -37,7 +37,7 @@ def test_hostile_lines_cost_nothing_and_leave_no_personal_data(tmp_path: Path) -
 
     rng = random.Random(99)
     source = list(generate(GeneratorConfig(count=6_000, seed=17)))
-    kinds = [k for k in ATTACKS if k != "array_line"]  # alone, `[event]` is a valid array
+    kinds = [k for k in ATTACKS if k not in VALID_ALONE]  # alone, `[event]` is an array
     lines, valid, planted = [], [], []
     for e in source:
         if rng.random() < 0.04:

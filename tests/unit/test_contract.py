@@ -35,7 +35,7 @@ INVALID = sorted((EXAMPLES / "invalid").iterdir())
 CST = timezone(timedelta(hours=8))
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=CST)  # fake processing clock for the examples
 REASONS = {"not_json", "schema", "type_fields", "future_ts", "past_ts", "pii", "oversized",
-           "duplicate_key"}
+           "duplicate_key", "too_deep"}
 FIELDS = frozenset(ScanEvent.__struct_fields__)
 TIME_FIELDS = ("ts", "promised_by")
 
