@@ -99,9 +99,9 @@ def process_batch(arrivals: list[Arrival], now: datetime, stream_time: StreamTim
             continue
         events, raws, ts, rejections = decode_events(a.value, now, limits)
         if events:
-            late = clock.judge((a.topic, a.partition), ts, allowed_lateness_ms)
-            out.late += late.count(True)
             msg_max = max(ts)
+            late = clock.judge((a.topic, a.partition), ts, allowed_lateness_ms, msg_max)
+            out.late += late.count(True)
             if msg_max > out.partition_max_ms.get(a.partition, 0):
                 out.partition_max_ms[a.partition] = msg_max
             add(events, raws, ts, late, _valid_indices(len(events), rejections), a.topic,

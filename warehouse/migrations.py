@@ -285,6 +285,7 @@ def migrate(client: Client, db: str, cluster: str = "") -> list[str]:
     return applied
 
 
+@system_read("schema migrations: a table's column names, no figures")
 def _columns(client: Client, db: str, table: str) -> tuple[str, ...]:
     rows = client.query("SELECT name FROM system.columns WHERE database = {db:String} AND "
                         "table = {t:String} ORDER BY position",
