@@ -121,6 +121,7 @@ def throughput(settings: Settings, duration_s: float, rate: float | None,
         out["peer_ratio"] = round(best / quix.events_per_s, 2) if quix.events_per_s else None
         out["peer"] = {"events": quix.events, "window_s": quix.window_s,
                        "startup_s": quix.startup_s,
+                       "cpu_s_per_1000_events": quix.cpu_s_per_1000_events,
                        "method": "the bench's scan topic from the start; stateful update: "
                                  "each new event id (RocksDB state) into city x company x "
                                  "CST hour x count cells"}

@@ -13,7 +13,8 @@ The bench runs it after the worker has stopped (each has the machine alone) on t
 broker, as its own consumer group reading the bench's scan topic from the start: the same
 generated traffic, in the same 500-event messages, the worker consumed. Its rate is events
 committed over a window (duration/3, 5-20 s) from its first commit, converted from offsets
-exactly with the producer's per-offset counts. State is per partition, like every Kafka
+exactly with the producer's per-offset counts, and its process's CPU seconds per 1,000 of
+them (the figure a loaded machine moves least). State is per partition, like every Kafka
 Streams-style store: an id re-sent to another partition would count in each (the bench's
 traffic sends every id once per round).
 
@@ -121,6 +122,7 @@ class PeerResult:
     events: int
     window_s: float
     startup_s: float
+    cpu_s_per_1000_events: float | None  # the peer process's CPU over its window
 
 
 def peer_version() -> str:
@@ -135,6 +137,7 @@ def run_peer(bootstrap: str, topic: str, partitions: int, events_at: Callable[[i
     `window_s` from its first commit; `events_at(partition, offset)` converts offsets."""
     from kafka import KafkaAdminClient
 
+    from load_tests.bench_watch import cpu_seconds
     from runtime.processes import stop_process
     from services.pipeline import committed_offsets
 
@@ -161,17 +164,20 @@ def run_peer(bootstrap: str, topic: str, partitions: int, events_at: Callable[[i
                 time.sleep(0.2)
                 first = done()
             t0, startup = time.monotonic(), time.monotonic() - started
+            cpu0 = cpu_seconds(proc.pid)
             n = first
             while time.monotonic() - t0 < window_s and n < total:
                 time.sleep(0.5)
                 n = done()
             elapsed = time.monotonic() - t0
+            cpu = cpu_seconds(proc.pid) - cpu0
         finally:
             stop_process(proc, 15)
     finally:
         admin.close()
     return PeerResult(peer_version(), round((n - first) / elapsed, 1), n - first,
-                      round(elapsed, 2), round(startup, 2))
+                      round(elapsed, 2), round(startup, 2),
+                      round(cpu / (n - first) * 1000, 4) if n > first else None)
 
 
 if __name__ == "__main__":

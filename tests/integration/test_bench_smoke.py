@@ -43,6 +43,7 @@ def test_short_bench_reports_every_figure_with_sane_values(cli: Cli) -> None:
                                          rel=0.01, abs=0.051)
     # The peer ran on the same broker in the same invocation and counted events.
     assert r["peer_name"].startswith("Quix Streams ") and r["peer"]["events"] > 0
+    assert r["peer"]["cpu_s_per_1000_events"] > 0
     assert r["peer_ratio"] == pytest.approx(
         r["capacity_events_per_s"] / r["peer_events_per_s"], rel=0.01, abs=0.0051)
     # CPU per 1,000 events, by who spent it: the parts add up, each was measured.
