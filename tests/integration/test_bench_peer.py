@@ -62,8 +62,11 @@ def test_the_peer_counts_every_cell_as_the_pipeline_does(tmp_path: Any) -> None:
         [Arrival("scan.v1", 0, i, b"\n".join(orjson.dumps(e) for e in m))
          for i, m in enumerate(messages)])
     merged = ", ".join(f"uniqExactMerge(`{c.name}`)" for c in COUNTS)
-    rows = wh.query(f"SELECT city, company, formatDateTime(hour, '%Y-%m-%dT%H'), {merged} "
-                    f"FROM {wh.db}.cell_counts GROUP BY city, company, hour")
+    try:
+        rows = wh.query(f"SELECT city, company, formatDateTime(hour, '%Y-%m-%dT%H'), "
+                        f"{merged} FROM {wh.db}.cell_counts GROUP BY city, company, hour")
+    finally:  # chDB serves one data directory per process: free it for the next test
+        wh.close()
     pipeline = {f"{city}|{company}|{hour}|{c.name}": n
                 for city, company, hour, *counts in rows
                 for c, n in zip(COUNTS, counts, strict=True) if n}

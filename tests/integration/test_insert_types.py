@@ -34,15 +34,19 @@ def test_inserts_ask_the_server_for_column_types_once(tmp_path: Any) -> None:
         return execute(op)
 
     wh.client._execute_operation = counting  # type: ignore[method-assign]
-    events = list(generate(GeneratorConfig(count=50, seed=4)))
-    ingest = Ingestor(load_settings({}), ClickHouseSink(wh), 0,
-                      clock=lambda: datetime(2026, 11, 20, tzinfo=UTC))
-    for i in range(5):
-        ingest.handle([Arrival("scan.v1", 0, 2 * i, b"\n".join(
-                           orjson.dumps(e) for e in events[10 * i:10 * i + 10])),
-                       Arrival("scan.v1", 0, 2 * i + 1, b"not json")])
-    assert sorted(described) == [f"DESCRIBE TABLE {wh.db}.dead_letters",
-                                 f"DESCRIBE TABLE {wh.db}.events_in"]
-    assert wh.query(f"SELECT uniqExact(event_id) FROM {wh.db}.events")[0][0] == len(
-        {e["event_id"] for e in events})
-    assert wh.query(f"SELECT count() FROM {wh.db}.dead_letters")[0][0] == 5
+    try:
+        events = list(generate(GeneratorConfig(count=50, seed=4)))
+        ingest = Ingestor(load_settings({}), ClickHouseSink(wh), 0,
+                          clock=lambda: datetime(2026, 11, 20, tzinfo=UTC))
+        for i in range(5):
+            ingest.handle([Arrival("scan.v1", 0, 2 * i, b"\n".join(
+                               orjson.dumps(e) for e in events[10 * i:10 * i + 10])),
+                           Arrival("scan.v1", 0, 2 * i + 1, b"not json")])
+        assert sorted(described) == [f"DESCRIBE TABLE {wh.db}.dead_letters",
+                                     f"DESCRIBE TABLE {wh.db}.events_in"]
+        assert wh.query(f"SELECT uniqExact(event_id) FROM {wh.db}.events")[0][0] == len(
+            {e["event_id"] for e in events})
+        assert wh.query(f"SELECT count() FROM {wh.db}.dead_letters")[0][0] == 5
+    finally:  # chDB serves one data directory per process: free it for the next test
+        wh.client._execute_operation = execute  # type: ignore[method-assign]
+        wh.close()

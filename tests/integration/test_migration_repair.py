@@ -140,6 +140,13 @@ def test_a_database_of_the_removed_migrations_is_repaired_and_its_figures_are_ri
     stored before and after the migration."""
     db = f"repair_{window}_{next(_dbs)}"
     client = connect(dsn)
+    try:
+        _check_repair(dsn, client, db, window)
+    finally:  # chDB serves one data directory per process: free it for the next module
+        client.close()
+
+
+def _check_repair(dsn: str, client: Client, db: str, window: str) -> None:
     _build(client, db, window)
     half = len(EVENTS) // 2
     _ingest(_RawSink(client, db), EVENTS[:half], 0)
@@ -153,6 +160,14 @@ def test_a_database_of_the_removed_migrations_is_repaired_and_its_figures_are_ri
                        "VALUES ('SENTINEL', 'E-SENTINEL', now64(3))")
 
     wh = Warehouse(dsn, db)
+    try:
+        _check_repaired(dsn, wh, window)
+    finally:
+        wh.close()
+
+
+def _check_repaired(dsn: str, wh: Warehouse, window: str) -> None:
+    db = wh.db
     assert "0017_repair_removed_0013_0014" in wh.applied
     assert _accepts_columns(wh) == ["parcel_id", "ts", "city", "dest_city", "company",
                                     "promised_by", "version"]
@@ -163,10 +178,14 @@ def test_a_database_of_the_removed_migrations_is_repaired_and_its_figures_are_ri
                           "AND name = {t:String}", {"db": db, "t": t})[0][0]
         assert "merge_max_block_size" not in engine, (t, engine)
 
-    _ingest(ClickHouseSink(wh), EVENTS[half:], 1000)
+    _ingest(ClickHouseSink(wh), EVENTS[len(EVENTS) // 2:], 1000)
     rows = [r.to_json() for r in kpi_report(wh, CellFilter(by="day", scope=Scope.national()),
                                             load_route_table(), load_catalog())]
     assert assert_matches_reference(rows, EVENTS, "day") > 100
     on_time = [r for r in rows if r["kpi"].startswith("on_time_rate") and r["denominator"]]
     assert on_time, "no on-time figure: the join over accepts was not exercised"
-    assert Warehouse(dsn, db).applied == []  # a second opening applies nothing
+    again = Warehouse(dsn, db)
+    try:
+        assert again.applied == []  # a second opening applies nothing
+    finally:
+        again.close()
