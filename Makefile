@@ -12,7 +12,7 @@ help:  ## list the targets
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,bench]'
 	touch $(STAMP)
 
 # The KafkaJS producer of tests/integration/test_real_producers.py: node packages pinned by
@@ -25,7 +25,7 @@ $(KAFKAJS_STAMP): $(KAFKAJS)/package.json $(KAFKAJS)/package-lock.json
 	  cd $(KAFKAJS) && npm ci --ignore-scripts --no-audit --no-fund && touch node_modules/.installed; \
 	else echo "npm not found: $(KAFKAJS) not installed (its test is skipped without node)"; fi
 
-install: $(STAMP) $(KAFKAJS_STAMP)  ## create .venv, install courierwatch with its test tools and the KafkaJS test producer
+install: $(STAMP) $(KAFKAJS_STAMP)  ## create .venv, install courierwatch with its test and bench tools (Quix Streams peer, py-spy) and the KafkaJS test producer
 
 demo: $(STAMP)  ## install, then run the live demo on the embedded defaults (Ctrl-C stops; DURATION=60 to stop by itself)
 	$(BIN)/courierwatch demo $(if $(DURATION),--duration $(DURATION))

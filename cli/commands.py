@@ -268,7 +268,7 @@ def bench(args: argparse.Namespace) -> int:
         raise UserError("--workers must be >= 1 and --partitions at least --workers")
     result = run_bench(load_settings(), args.duration, args.format, args.mode, args.rate,
                        workers=args.workers, partitions=args.partitions,
-                       hostile=args.hostile)
+                       hostile=args.hostile, peer=args.peer)
     if args.format == "json":
         sys.stdout.write(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:

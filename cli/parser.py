@@ -227,7 +227,7 @@ def _bench(sub: Subparsers) -> None:
                    "memory: 5 million parcels in flight, worker peak RSS; replay: recompute "
                    "all KPIs of a period from a 10-million-event archive")
     p.add_argument("--rate", type=float, metavar="EVENTS_PER_S",
-                   help="offered rate of the sustained phase (default 52500: the 50000 target "
+                   help="offered rate of the sustained phase (default 105000: the 100000 target "
                    "plus 5%%; 0 = as fast as the producer can)")
     p.add_argument("--workers", type=int, default=1,
                    help="throughput mode: workers in one consumer group (scale-out; with more "
@@ -237,6 +237,8 @@ def _bench(sub: Subparsers) -> None:
     p.add_argument("--hostile", action="store_true",
                    help="throughput mode: a hostile mix, 10%% of messages with an explicit "
                    "null field and 1%% with a rejected event (docs/reliability.md)")
+    p.add_argument("--no-peer", dest="peer", action="store_false",
+                   help="throughput mode: skip the Quix Streams peer (load_tests/peer.py)")
     p.set_defaults(func=commands.bench)
 
 

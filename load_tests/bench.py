@@ -7,7 +7,7 @@ its own chDB directory `<data dir>/bench`, wiped at start):
 2. start the real worker (`python -m services.worker`: faust + chDB + HTTP API), warm up
    with a few messages until the group has joined and committed;
 3. *ramp* (a tenth of `duration_s`, 3-15 s, unmeasured) and *sustained phase*
-   (`duration_s`): offer `rate` events/s (default 52,500: the 50,000 target plus 5 %, so
+   (`duration_s`): offer `rate` events/s (default 105,000: the 100,000 target plus 5 %, so
    that a pipeline that keeps up shows the target whatever the sampling noise of the
    in-flight batches; 0 = as fast as the producer can) in 500-event messages with a
    latency marker every 0.5 s; sample lag (produced - committed events) and worker memory
@@ -16,7 +16,10 @@ its own chDB directory `<data dir>/bench`, wiped at start):
    fell behind): the producer sends as fast as the pipeline commits, staying at most
    ~3 batches ahead; the ingest rate then is what the pipeline can do at most;
 5. drain, stop the worker (its peak RSS is read before it exits);
-6. baseline: the naive one-event-at-a-time faust agent with a table (load_tests.baseline)
+6. peer: Quix Streams (load_tests.peer) counting the same cells with exact dedup in its
+   state, on the same broker, reading the scan topic the worker read, over duration/3
+   (at most 20 s); `--no-peer` skips it;
+7. baseline: the naive one-event-at-a-time faust agent with a table (load_tests.baseline)
    on the same broker and the same events, over duration/3 (at most 20 s).
 
 Other modes are in load_tests.bench_modes: `memory` (5 M parcels in flight) and `replay`.
@@ -37,9 +40,10 @@ from load_tests.bench_phases import drive
 from load_tests.bench_setup import (
     DEFAULT_OFFERED_RATE,
     TARGET_P99_S,
+    TARGET_PEER_RATIO,
     TARGET_RATE,
-    TARGET_RSS_MB,
     TARGET_SPEEDUP,
+    TARGET_WORKER_RSS_MB,
     bench_settings,
     bench_workers,
     fresh_dir,
@@ -48,6 +52,7 @@ from load_tests.bench_setup import (
 )
 from load_tests.bench_traffic import BenchProducer, TrafficPool
 from load_tests.bench_watch import cpu_seconds, machine_info, tree_hwm_mb
+from load_tests.peer import PEER, run_peer
 from runtime.broker import kafka_bootstrap
 from runtime.settings import Settings
 from services.owner import get_json
@@ -56,7 +61,8 @@ from services.pipeline import make_producer
 
 def throughput(settings: Settings, duration_s: float, rate: float | None,
                console: Console, workers: int = 1,
-               partitions: int | None = None, hostile: bool = False) -> dict[str, Any]:
+               partitions: int | None = None, hostile: bool = False,
+               peer: bool = True) -> dict[str, Any]:
     rate = DEFAULT_OFFERED_RATE if rate is None else rate
     bench_dir = fresh_dir(settings)
     bs = bench_settings(settings, bench_dir)
@@ -92,6 +98,11 @@ def throughput(settings: Settings, duration_s: float, rate: float | None,
                 out["worker_cpu_s"] = round(sum(cpu_seconds(w.proc.pid) for w in procs), 1)
                 producer.stop_event.set()
                 producer.join(10)
+            if peer:
+                task = bar.add_task(f"peer: {PEER} ({baseline_s:.0f} s)", total=None)
+                quix = run_peer(bootstrap, bs.scan_topic, bs.partitions, producer.events_at,
+                                producer.sent_events, bench_dir / "peer", baseline_s)
+                bar.remove_task(task)
             task = bar.add_task(f"naive baseline ({baseline_s:.0f} s)", total=None)
             events = pool.single_events(int(max(30_000, 8_000 * baseline_s)))
             base = run_baseline(bootstrap, f"{bs.topic_prefix}baseline", bs.partitions, events,
@@ -104,6 +115,18 @@ def throughput(settings: Settings, duration_s: float, rate: float | None,
                                  "event (city x company x hour x type)"}
     out["speedup"] = speedup(out["capacity_events_per_s"], out["events_per_s"],
                              base.events_per_s)
+    if peer:
+        # The same comparison against the peer (load_tests.peer), same broker, same traffic.
+        out["peer_name"] = quix.name
+        out["peer_events_per_s"] = quix.events_per_s
+        best = out["capacity_events_per_s"] or out["events_per_s"]
+        out["peer_ratio"] = round(best / quix.events_per_s, 2) if quix.events_per_s else None
+        out["peer"] = {"events": quix.events, "window_s": quix.window_s,
+                       "startup_s": quix.startup_s,
+                       "cpu_s_per_1000_events": quix.cpu_s_per_1000_events,
+                       "method": "the bench's scan topic from the start; stateful update: "
+                                 "each new event id (RocksDB state) into city x company x "
+                                 "CST hour x count cells"}
     out["targets"] = throughput_targets(out)
     return out
 
@@ -119,16 +142,20 @@ def speedup(capacity_per_s: float | None, sustained_per_s: float,
 
 def throughput_targets(r: dict[str, Any]) -> list[dict[str, Any]]:
     p99 = r["p99_latency_s"]
-    return [
+    out = [
         target("sustained_events_per_s", f">= {TARGET_RATE:,}/s, lag not growing",
                r["events_per_s"], r["events_per_s"] >= TARGET_RATE and not r["lag_growing"]),
         target("speedup_vs_naive", f">= {TARGET_SPEEDUP:g}x", r["speedup"],
                (r["speedup"] or 0) >= TARGET_SPEEDUP),
         target("p99_scan_to_queryable_s", f"<= {TARGET_P99_S:g} s", p99,
                p99 is not None and p99 <= TARGET_P99_S),
-        target("worker_peak_rss_mb", f"< {TARGET_RSS_MB:,.0f} MB", r["peak_rss_mb"],
-               r["peak_rss_mb"] < TARGET_RSS_MB),
+        target("worker_peak_rss_mb", f"< {TARGET_WORKER_RSS_MB:,.0f} MB", r["peak_rss_mb"],
+               r["peak_rss_mb"] < TARGET_WORKER_RSS_MB),
     ]
+    if "peer_ratio" in r:
+        out.append(target("peer_ratio", f">= {TARGET_PEER_RATIO:g}x {r['peer_name']}",
+                          r["peer_ratio"], (r["peer_ratio"] or 0) >= TARGET_PEER_RATIO))
+    return out
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -138,7 +165,8 @@ def _terminate(signum: int, frame: object) -> None:
 def run_bench(settings: Settings, duration_s: float, fmt: str = "table",
               mode: str = "throughput", rate: float | None = None,
               console: Console | None = None, workers: int = 1,
-              partitions: int | None = None, hostile: bool = False) -> dict[str, Any]:
+              partitions: int | None = None, hostile: bool = False,
+              peer: bool = True) -> dict[str, Any]:
     """Run one benchmark mode and return its figures (see load_tests/README.md)."""
     console = console or Console(stderr=True)
     started = time.monotonic()
@@ -149,7 +177,7 @@ def run_bench(settings: Settings, duration_s: float, fmt: str = "table",
     try:
         if mode == "throughput":
             result = throughput(settings, duration_s, rate, console, workers, partitions,
-                                hostile)
+                                hostile, peer)
         else:
             runner = {"memory": bench_modes.memory, "replay": bench_modes.replay}[mode]
             result = runner(settings, duration_s, console)

@@ -19,12 +19,27 @@ from rich.progress import Progress
 
 from load_tests.bench_setup import timed, wait_for
 from load_tests.bench_traffic import BenchProducer
-from load_tests.bench_watch import ProbePoller, Sample, Sampler, cpu_seconds, percentile, thread_cpu
+from load_tests.bench_watch import (
+    ProbePoller,
+    Sample,
+    Sampler,
+    cpu_seconds,
+    percentile,
+    process_name,
+    thread_cpu,
+)
 from runtime.settings import Settings
 from services.pipeline import Worker
 
 _METRICS = ("courierwatch_batch_seconds_sum", "courierwatch_batches_total",
-            "courierwatch_batch_events_sum")
+            "courierwatch_batch_events_sum", "courierwatch_store_write_cpu_seconds_total")
+# The worker's Python threads carry the process's own name (/proc/<pid>/comm: Python never
+# renames the threads it starts); they are reported as PYTHON. chDB renames a Python thread
+# that runs an insert through it: seen as `RuntimeData` (chDB 4.4; `Unknown` before), and
+# py-spy's thread ids confirm it is the ingest step's `insert_0` thread. Every other name
+# is one of ClickHouse's own pools (ThreadPool, MergeMutate, BgSchPool, ...).
+PYTHON = "python"
+RENAMED_CALLERS = ("RuntimeData", "Unknown")
 Snapshot = tuple[float, dict[str, float], dict[str, float], dict[str, float]]
 
 
@@ -47,16 +62,52 @@ def _snapshot(bases: list[str], pids: list[int], broker_pid: int | None) -> Snap
         procs["broker (tansu)"] = cpu_seconds(broker_pid)
     threads: dict[str, float] = {}
     for pid in pids:
+        own = process_name(pid)
         for k, v in thread_cpu(pid).items():
+            k = PYTHON if k == own else k
             threads[k] = threads.get(k, 0.0) + v
     return time.monotonic(), _metrics(bases), threads, procs
+
+
+def cpu_per_1000_events(a: Snapshot, b: Snapshot, events: float) -> dict[str, float | None]:
+    """CPU seconds per 1,000 events stored between two snapshots, by who spent them.
+
+    - `worker_python`: the worker's Python threads (RENAMED_CALLERS included), less their
+      time inside store writes;
+    - `clickhouse`: chDB's own threads (query pipeline, merges, background pools) plus the
+      Python threads' time inside store writes (`courierwatch_store_write_cpu_seconds_total`:
+      chDB's insert, parse, archive and views run partly on the calling thread; the
+      figure also holds clickhouse-connect's serialisation, ~1 us per event);
+    - `worker` = the two; `broker` (tansu's process); `producer` (the bench process: the
+      producer, sampler and probe; with the peer running, its consumer too).
+
+    CPU time is what a busy neighbour moves least: a change is judged by these figures
+    from interleaved runs (load_tests/README.md, "Judging a change")."""
+    if events <= 0:
+        return {k: None for k in ("worker_python", "clickhouse", "worker", "broker",
+                                  "producer", "total")}
+    threads = {k: v - a[2].get(k, 0.0) for k, v in b[2].items()}
+    procs = {k: v - a[3].get(k, 0.0) for k, v in b[3].items()}
+    in_store = (b[1].get("courierwatch_store_write_cpu_seconds_total", 0.0)
+                - a[1].get("courierwatch_store_write_cpu_seconds_total", 0.0))
+    callers = (PYTHON, *RENAMED_CALLERS)
+    py = sum(v for k, v in threads.items() if k in callers)
+    ch = sum(v for k, v in threads.items() if k not in callers)
+    py, ch = max(py - in_store, 0.0), ch + min(in_store, py)
+    per = 1000 / events
+    out = {"worker_python": py * per, "clickhouse": ch * per, "worker": (py + ch) * per,
+           "broker": procs.get("broker (tansu)", 0.0) * per,
+           "producer": procs.get("bench (producer, sampler, probe)", 0.0) * per}
+    out["total"] = out["worker"] + out["broker"] + out["producer"]
+    return {k: round(v, 4) for k, v in out.items()}
 
 
 def _load_between(a: Snapshot, b: Snapshot, workers: int) -> dict[str, Any]:
     """Where the time went between two snapshots: the ingest threads' busy share (decode +
     insert, from the batch-seconds histogram; 1.0 = one thread always busy), the mean batch,
-    cores per worker thread name (Python threads are all `python`; the ingest thread calls
-    into chDB, which renames it `Unknown`), and the cores of the broker and of the bench."""
+    cores per worker thread name (Python threads are all `python`; the insert thread calls
+    into chDB, which renames it, RENAMED_CALLERS), and the cores of the broker and of the
+    bench."""
     dt = b[0] - a[0]
     m = {k: b[1].get(k, 0.0) - a[1].get(k, 0.0) for k in b[1]}
     batches = m.get("courierwatch_batches_total", 0.0)
@@ -193,7 +244,8 @@ def _sustained(run: Run, duration_s: float, rate: float) -> dict[str, Any]:
     markers_from = len(run.producer.markers)
     label = f"sustained at {rate:,.0f}/s" if rate else "sustained, as fast as possible"
     timed(run.bar, label, duration_s, run.status)
-    load = _load_between(load0, _snapshot(run.bases, run.pids, broker), len(run.workers))
+    load1 = _snapshot(run.bases, run.pids, broker)
+    load = _load_between(load0, load1, len(run.workers))
     window = run.sampler.samples[start:]
     growth = lag_growth(window)
     offered = rate_between(window[0], window[-1], "produced")
@@ -205,6 +257,8 @@ def _sustained(run: Run, duration_s: float, rate: float) -> dict[str, Any]:
         "lag_growth_events": round(growth),
         "consumer_lag_events": [max(s.on_broker - s.committed, 0) for s in window],
         "lag_growing": growing, "cpu": load,
+        "cpu_s_per_1000_events": cpu_per_1000_events(
+            load0, load1, window[-1].committed - window[0].committed),
         "_capacity": ingested if growing or not rate else None,
         "_markers": (markers_from, len(run.producer.markers)),
     }

@@ -19,12 +19,19 @@ from runtime.settings import Settings
 from services.owner import get_json
 from services.pipeline import Worker, start_worker
 
-TARGET_RATE = 50_000
+# The goal of issue 25 (100,000 events/s on two cores), so that every report says honestly
+# what is met. DESIGN.md's first targets were 50,000/s, p99 5 s, 2 GiB, replay 100,000/s.
+TARGET_RATE = 100_000
 DEFAULT_OFFERED_RATE = TARGET_RATE * 1.05
-TARGET_SPEEDUP = 10.0
-TARGET_P99_S = 5.0
+TARGET_SPEEDUP = 10.0       # over the naive faust baseline
+TARGET_PEER_RATIO = 5.0     # over Quix Streams counting the same cells (load_tests.peer)
+TARGET_P99_S = 2.0
+TARGET_WORKER_RSS_MB = 1024.0  # worker peak: throughput and memory (5 M parcels) modes
+TARGET_KPI_QUERY_S = 1.0    # memory mode: the day's KPIs with 5 M parcels in flight
+TARGET_REPLAY = 1_000_000
+# A day's backlog (10 M events) drained, and a store outage ridden out, with the worker
+# under this (load_tests.memory_pressure, tests/integration/test_store_outage.py).
 TARGET_RSS_MB = 2048.0
-TARGET_REPLAY = 100_000
 
 
 def bench_settings(settings: Settings, bench_dir: Path) -> Settings:

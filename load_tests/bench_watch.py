@@ -65,6 +65,13 @@ def cpu_seconds(pid: int) -> float:
     return 0.0
 
 
+def process_name(pid: int) -> str:
+    """The name of `pid` (/proc/<pid>/comm), '' when it is gone."""
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    return ""
+
+
 def thread_cpu(pid: int) -> dict[str, float]:
     """CPU seconds so far per thread name of `pid` (threads of one name summed)."""
     out: dict[str, float] = {}

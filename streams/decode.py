@@ -132,9 +132,9 @@ def process_batch(arrivals: list[Arrival], now: datetime, stream_time: StreamTim
                                f"{_exception_text(exc)}; {len(rejections)} of its events "
                                f"dead-lettered, {len(events)} kept")
         if events:
-            late = clock.judge((a.topic, a.partition), ts, allowed_lateness_ms)
-            out.late += late.count(True)
             msg_max = max(ts)
+            late = clock.judge((a.topic, a.partition), ts, allowed_lateness_ms, msg_max)
+            out.late += late.count(True)
             if msg_max > out.partition_max_ms.get(a.partition, 0):
                 out.partition_max_ms[a.partition] = msg_max
             add(events, raws, ts, late, _valid_indices(len(events), rejections), a.topic,

@@ -146,6 +146,7 @@ class Ingestor:
         """One sink write under the retry policy (insert thread)."""
         if self.refused is not None:
             raise BatchRefused(f"not stored: an earlier batch was refused ({self.refused})")
+        cpu0 = time.thread_time()
         try:
             self.retry.run(lambda: self.sink.write(table, columns, names),
                            lambda: self.stopping, metrics.INSERT_RETRIES.inc,
@@ -153,6 +154,8 @@ class Ingestor:
         except BatchRefused as exc:
             self.refused = exc
             raise
+        finally:
+            metrics.STORE_WRITE_CPU.inc(time.thread_time() - cpu0)
 
     def _finish(self, d: Decoded) -> list[DeadLetter]:
         """Once the rows are stored: dead letters, flush, bookkeeping (insert thread)."""

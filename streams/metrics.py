@@ -21,6 +21,11 @@ INSERT_RETRIES = Counter("courierwatch_insert_retries_total",
 BATCH_SECONDS = Histogram("courierwatch_batch_seconds",
                           "Time to decode, validate and insert one batch.",
                           buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10))
+STORE_WRITE_CPU = Counter("courierwatch_store_write_cpu_seconds_total",
+                          "CPU time of the inserting thread inside store writes: "
+                          "clickhouse-connect's serialisation and, with the embedded chDB, "
+                          "the part of ClickHouse's insert (parse, archive, views) that runs "
+                          "on the calling thread (the benchmark's CPU split).")
 BATCH_EVENTS = Histogram("courierwatch_batch_events", "Events per inserted batch.",
                          buckets=(10, 100, 1_000, 5_000, 20_000, 50_000, 100_000))
 WATERMARK = Gauge("courierwatch_event_time_watermark_seconds",

@@ -61,11 +61,13 @@ class StreamTime:
         elif latest_ms is not None and latest_ms > self.of(key):
             self.marks[key] = latest_ms
 
-    def judge(self, key: PartitionKey, ts: list[int], lateness_ms: int) -> list[bool]:
+    def judge(self, key: PartitionKey, ts: list[int], lateness_ms: int,
+              ts_max: int | None = None) -> list[bool]:
         """Which of a message's event times (in message order) are late, advancing the
-        partition's time over them. The common case (none late) costs no per-event work."""
+        partition's time over them; `ts_max` is max(ts) when the caller has it. The common
+        case (none late) costs no per-event work."""
         mark = self.of(key)
-        top = max(mark, max(ts))
+        top = max(mark, max(ts) if ts_max is None else ts_max)
         if top > mark:
             self.marks[key] = top
         if min(ts) >= top - lateness_ms:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import clickhouse_connect
+from clickhouse_connect.datatypes.base import ClickHouseType
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ProgrammingError
 
@@ -50,6 +51,7 @@ class Warehouse:
         self.cluster = cluster
         self.client = connect(dsn)
         self._lock = threading.Lock()
+        self._types: dict[tuple[str, tuple[str, ...]], Sequence[ClickHouseType]] = {}
         with self._lock:
             if reset:
                 self.client.command(Layout(database, cluster).drop_database())
@@ -68,6 +70,7 @@ class Warehouse:
         other = object.__new__(Warehouse)
         other.dsn, other.db, other.client, other._lock = self.dsn, database, self.client, self._lock
         other.cluster = self.cluster
+        other._types = {}
         with self._lock:
             other.applied = migrate(self.client, database, self.cluster)
         return other
@@ -81,9 +84,18 @@ class Warehouse:
 
     def insert(self, table: str, columns: Sequence[Sequence[Any]],
                column_names: Sequence[str]) -> None:
+        """Insert column-oriented rows. clickhouse-connect is given the column types: it
+        asks the server (`DESCRIBE TABLE`) on the first insert into a table with these
+        columns only, not before every insert (a round trip, and a query under the lock)."""
+        key = (table, tuple(column_names))
         with self._lock:
+            types = self._types.get(key)
+            if types is None:
+                context = self.client.create_insert_context(
+                    f"{self.db}.{table}", column_names, column_oriented=True)
+                types = self._types[key] = context.column_types
             self.client.insert(f"{self.db}.{table}", columns, column_names=column_names,
-                               column_oriented=True)
+                               column_types=types, column_oriented=True)
 
     def close(self) -> None:
         with self._lock:

@@ -18,7 +18,10 @@ renders each for the deployment:
   shard. A `replicated_everywhere` table (schema_migrations, the audit log) has one replica
   on every node of the cluster (a Keeper path without `{shard}`) and no Distributed table.
 - a later migration's `AddColumn` alters the local and the Distributed table alike (a
-  Distributed table's columns are its own copy); `DropView` drops a view everywhere.
+  Distributed table's columns are its own copy); `DropView` drops a view everywhere;
+  `DropTable` drops both tables of a name everywhere; `Backfill` (INSERT ... SELECT) is
+  the one statement that is not DDL: it runs once, through the public tables;
+  `ResetSetting` returns a MergeTree setting of the local table to its default.
 
 Pure: builds strings, runs nothing.
 """
@@ -76,7 +79,39 @@ class DropView:
     name: str
 
 
-Obj = Table | View | AddColumn | DropView
+@dataclass(frozen=True, slots=True)
+class DropTable:
+    """`DROP TABLE IF EXISTS ... SYNC` (the Distributed and the local table on a cluster),
+    before a table is re-created with another structure. SYNC: a Replicated table's Keeper
+    path is gone when the statement returns, so a table of the same name can follow."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Backfill:
+    """`INSERT INTO <target> <query>`: fill a re-created table from an existing one.
+
+    `query` names its source as `{source}`. Both names are the public tables (on a cluster
+    the Distributed ones: the SELECT reads every shard, the insert goes to each row's
+    shard, synchronously), and the statement runs once, not ON CLUSTER."""
+
+    target: str
+    source: str
+    query: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResetSetting:
+    """`ALTER TABLE ... RESET SETTING <name>` on the table that stores the rows (the local
+    table on a cluster; a Distributed table has no MergeTree settings). A no-op where the
+    setting is not set."""
+
+    table: str
+    setting: str
+
+
+Obj = Table | View | AddColumn | DropView | DropTable | Backfill | ResetSetting
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +153,16 @@ class Layout:
             return [self.view(o)]
         if isinstance(o, DropView):
             return [f"DROP VIEW IF EXISTS {self.db}.{o.name}{self.on}"]
+        if isinstance(o, DropTable):
+            names = [o.name, self.local(o.name)] if self.cluster else [o.name]
+            return [f"DROP TABLE IF EXISTS {self.db}.{n}{self.on} SYNC" for n in names]
+        if isinstance(o, Backfill):
+            query = o.query.replace("{source}", f"{self.db}.{o.source}")
+            sync = "\nSETTINGS insert_distributed_sync = 1" if self.cluster else ""
+            return [f"INSERT INTO {self.db}.{o.target}\n{query}{sync}"]
+        if isinstance(o, ResetSetting):
+            return [f"ALTER TABLE {self.db}.{self.local(o.table)}{self.on} "
+                    f"RESET SETTING {o.setting}"]
         tables = ([o.table] if not self.cluster or o.replicated_everywhere
                   else [self.local(o.table), o.table])
         return [f"ALTER TABLE {self.db}.{t}{self.on} ADD COLUMN IF NOT EXISTS {o.definition}"

@@ -39,7 +39,17 @@ from courierwatch.kpi import COUNTS
 from courierwatch.periods import CST_ZONE as CST
 from warehouse.alert_schema import flags_sql
 from warehouse.audit_schema import AUDIT_COLUMNS
-from warehouse.ddl import AddColumn, DropView, Layout, Obj, Table, View
+from warehouse.ddl import (
+    AddColumn,
+    Backfill,
+    DropTable,
+    DropView,
+    Layout,
+    Obj,
+    ResetSetting,
+    Table,
+    View,
+)
 from warehouse.schema import (
     CELL_SHARD,
     accepts_objects,
@@ -151,12 +161,71 @@ FROM {{source}} WHERE late = 0 GROUP BY hour"""),
 
 
 @dataclass(frozen=True, slots=True)
-class Migration:
-    id: str
+class ShapeRepair:
+    """`objects`, applied only when the live `table` (its local table on a cluster) does not
+    have exactly `columns`, in order: a repair of a table that a removed migration reshaped.
+    `schema_statements` lists its statements (review, the cluster parse test); `migrate`
+    runs them only where the shape differs."""
+
+    table: str
+    columns: tuple[str, ...]
     objects: tuple[Obj, ...]
 
+
+Step = Obj | ShapeRepair
+
+# `accepts` as migration 0004 made it and as the 12-migration release reads it.
+_ACCEPTS_0004: tuple[Obj, ...] = tuple(accepts_objects())
+_ACCEPTS_0004_COLUMNS = ("parcel_id", "ts", "city", "dest_city", "company", "promised_by",
+                         "version")
+# The uniqExact-state tables whose merge setting the removed 0014 changed.
+_STATE_TABLES = ("cell_counts", "tape_cells", "late_events", "alert_cells")
+
+
+def _repair_removed() -> list[Step]:
+    """Fix forward a database that ran the removed migrations 0013/0014 (issue 25).
+
+    Those two were released on 30 November and backed out the same day (525cc2d); their
+    ids stay recorded in such databases and mean nothing to this code. What they left:
+
+    - 0013 re-created `accepts` keyed (parcel_id, event_id, content_hash) without the
+      `version` column that the on-time query reads: such a database cannot compute an
+      on-time figure. Where `accepts` is not 0004's shape, the view and the table are
+      dropped, re-created as 0004 made them and refilled from the archive (`events` holds
+      every acceptance: the table is derived). A database whose `accepts` already has
+      0004's shape is not touched, so its rows, and any tie its ReplacingMergeTree already
+      settled, stay as they are.
+    - 0014 set `merge_max_block_size = 64` on the four uniqExact-state tables (and tables
+      created in that window carry `index_granularity = 64`). Figures do not depend on
+      either; the merge setting goes back to the default (a no-op where it was never
+      set). The granularity is fixed when a table is created and stays: changing it would
+      mean copying every state, for reads of a few thousand rows.
+
+    Runs right after 0012, before any later migration, so that those can assume the
+    schema of the 12-migration release.
+    """
+    view = next(o for o in _ACCEPTS_0004 if isinstance(o, View))
+    return [
+        ShapeRepair("accepts", _ACCEPTS_0004_COLUMNS, (
+            DropView("accepts_mv"), DropTable("accepts"), *_ACCEPTS_0004,
+            Backfill("accepts", "events", view.query))),
+        *(ResetSetting(t, "merge_max_block_size") for t in _STATE_TABLES),
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    id: str
+    objects: tuple[Step, ...]
+
     def statements(self, layout: Layout) -> list[str]:
-        return [stmt for o in self.objects for stmt in layout.statements(o)]
+        """Every statement, those of a `ShapeRepair` included (whether they run is decided
+        by `migrate` against the live table)."""
+        return [stmt for o in _flat(self.objects) for stmt in layout.statements(o)]
+
+
+def _flat(steps: tuple[Step, ...]) -> list[Obj]:
+    return [o for s in steps for o in (s.objects if isinstance(s, ShapeRepair) else (s,))]
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -164,7 +233,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_events", (events_table(),)),
     Migration("0002_cell_counts", tuple(cell_count_objects())),
     Migration("0003_tape_cells", tuple(tape_objects())),
-    Migration("0004_accepts", tuple(accepts_objects())),
+    Migration("0004_accepts", _ACCEPTS_0004),
     Migration("0005_late_dead_published", tuple(misc_objects())),
     Migration("0006_events_in", tuple(staging_objects())),
     Migration("0007_complaint_channel", tuple(_channel())),
@@ -174,6 +243,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0010_audit_log", (_audit_log(),)),
     Migration("0011_alerts", tuple(_alerts())),
     Migration("0012_hour_arrivals", tuple(_hour_arrivals())),
+    # 0013 and 0014 were released and removed (see _repair_removed); never reuse them.
+    # 0017 stays directly after 0012: later migrations may assume 0012's schema.
+    Migration("0017_repair_removed_0013_0014", tuple(_repair_removed())),
 )
 
 
@@ -201,11 +273,24 @@ def migrate(client: Client, db: str, cluster: str = "") -> list[str]:
     for m in MIGRATIONS:
         if m.id in done:
             continue
-        for stmt in m.statements(layout):
-            client.command(stmt)
+        for step in m.objects:
+            if isinstance(step, ShapeRepair) and _columns(client, db, layout.local(
+                    step.table)) == step.columns:
+                continue
+            for o in _flat((step,)):
+                for stmt in layout.statements(o):
+                    client.command(stmt)
         client.insert(f"{db}.schema_migrations", [[m.id]], column_names=["id"])
         applied.append(m.id)
     return applied
 
 
-__all__ = ["CELL_SHARD", "MIGRATIONS", "Migration", "migrate", "schema_statements"]
+@system_read("schema migrations: a table's column names, no figures")
+def _columns(client: Client, db: str, table: str) -> tuple[str, ...]:
+    rows = client.query("SELECT name FROM system.columns WHERE database = {db:String} AND "
+                        "table = {t:String} ORDER BY position",
+                        parameters={"db": db, "t": table}).result_rows
+    return tuple(r[0] for r in rows)
+
+
+__all__ = ["CELL_SHARD", "MIGRATIONS", "Migration", "ShapeRepair", "migrate", "schema_statements"]
