@@ -15,8 +15,16 @@ import orjson
 from rich.console import Console
 
 from courierwatch.catalog import load_catalog
-from courierwatch.cities import city_label, resolve_city
+from courierwatch.cities import city_label
 from courierwatch.companies import load_company_lists
+from courierwatch.filter_values import (
+    FilterError,
+    check_range,
+    kpi_matches,
+    parse_city,
+    parse_company,
+    parse_kpis,
+)
 from courierwatch.periods import as_cst
 from courierwatch.routes import load_route_table
 from runtime.settings import load_settings
@@ -75,12 +83,17 @@ def process(args: argparse.Namespace) -> int:
 
 def _filters(args: argparse.Namespace) -> tuple[str | None, str | None, datetime | None,
                                                  datetime | None]:
-    """(city code, company, start, end) from --city/--company/--from/--to."""
+    """(city code, company, start, end) from --city/--company/--from/--to, by the rules the
+    API applies too (courierwatch.filter_values): a mistake is a UserError, never an empty
+    answer."""
+    start, end = parse_time(args.start), parse_time(args.end)
     try:
-        city = resolve_city(args.city) if args.city else None
-    except ValueError as exc:
-        raise UserError(str(exc)) from exc
-    return city, args.company, parse_time(args.start), parse_time(args.end)
+        city = parse_city(args.city) if args.city else None
+        company = parse_company(args.company) if args.company else None
+        check_range(start, end)
+    except FilterError as exc:
+        raise UserError(str(exc)) from None
+    return city, company, start, end
 
 
 def _print_json(rows: object) -> None:
@@ -92,7 +105,13 @@ def kpi(args: argparse.Namespace) -> int:
     from services.figures_source import fetch_kpi_rows
 
     city, company, start, end = _filters(args)
+    try:
+        wanted = parse_kpis(args.kpi) if args.kpi else None
+    except FilterError as exc:
+        raise UserError(str(exc)) from None
     rows = fetch_kpi_rows(load_settings(), city, company, start, end, args.by)
+    if wanted:
+        rows = [r for r in rows if kpi_matches(r["kpi"], wanted)]
     if args.breaches:
         rows = [r for r in rows if r["status"] == "breach"]
     if args.format == "json":
@@ -199,7 +218,10 @@ def policies_list(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     catalog, company_lists = load_catalog(), load_company_lists()
-    city = resolve_city(args.city) if args.city else None
+    try:
+        city = parse_city(args.city) if args.city else None
+    except FilterError as exc:
+        raise UserError(str(exc)) from None
     table = Table(title="Policy catalog (targets of the five seed plans)", show_lines=True)
     for col in ("id", "metric", "target", "strength", "scope", "companies", "in force",
                 "source", "quote"):

@@ -18,7 +18,8 @@ Subparsers = Any  # argparse's _SubParsersAction, private in typeshed
 def _add_filters(p: argparse.ArgumentParser, time_of: str = "event time") -> None:
     p.add_argument("--city", help="6-digit code, Chinese or English name (台州, Taizhou "
                    "(Zhejiang)), or YRD for the Yangtze River Delta region")
-    p.add_argument("--company", help="brand code: SF, ZTO, YTO, STO, YUNDA, JT, JD, EMS, ...")
+    p.add_argument("--company", help="brand code in any case: SF, ZTO, YTO, STO, YUNDA, JT, JD, "
+                   "EMS, ...; * for the rows summing every company")
     p.add_argument("--from", dest="start", metavar="T",
                    help=f"start of {time_of}, inclusive: 2026-11-02 or 2026-11-02T08:00 "
                    "(China Standard Time unless an offset is given)")
@@ -91,6 +92,8 @@ def _kpi(sub: Subparsers) -> None:
     p.add_argument("--by", choices=("hour", "day"), default="day")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
     p.add_argument("--breaches", action="store_true", help="only rows that breach a target")
+    p.add_argument("--kpi", metavar="NAMES", help="only these KPIs, comma-separated: "
+                   "on_time_rate,delay_rate (on_time_rate includes its route classes)")
     p.set_defaults(func=commands.kpi)
 
 

@@ -109,7 +109,8 @@ def resolve_city(text: str) -> str:
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:
-        opts = ", ".join(f"{m} ({CITIES[m].label})" for m in matches)
-        raise ValueError(f"city {text!r} is ambiguous: {opts}")
+        opts = " or ".join(f"{CITIES[m].name_zh} {m} ({CITIES[m].name_en})" for m in matches)
+        raise ValueError(f"city {text!r} is ambiguous: {opts}; give the code or the "
+                         "Chinese name")
     raise ValueError(f"unknown city {text!r}; use a 6-digit GB/T 2260 code or one of: "
                      + ", ".join(c.name_en for c in _CITIES))

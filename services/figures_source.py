@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from courierwatch.catalog import load_catalog
+from courierwatch.cities import CITIES
+from courierwatch.companies import load_company_lists
 from courierwatch.routes import load_route_table
 from courierwatch.scope import Scope
 from runtime.settings import Settings
@@ -20,6 +22,7 @@ from services.owner import ApiRefused, get_json, running_api
 from warehouse.client import Warehouse
 from warehouse.conflicts import list_conflicts
 from warehouse.dead_letters import list_dead_letters
+from warehouse.filters import unknown_values
 from warehouse.queries import CellFilter, restatements
 from warehouse.report import kpi_report
 
@@ -39,6 +42,17 @@ def local_scope(settings: Settings) -> Scope:
     return record.parsed_scope
 
 
+def known_companies() -> frozenset[str]:
+    """The registered brand codes: every code of a named company list (companies.yaml)."""
+    return frozenset(c for codes in load_company_lists().values() for c in codes)
+
+
+def check_known(wh: Warehouse, flt: CellFilter) -> None:
+    """UnknownValue when the filter names a city or company neither registered nor in the
+    store (warehouse.filters.unknown_values): the API and the command line refuse it."""
+    unknown_values(wh, flt, CITIES, known_companies())
+
+
 def _params(city: str | None, company: str | None, start: datetime | None,
             end: datetime | None) -> dict[str, str]:
     return {"city": city or "", "company": company or "",
@@ -55,6 +69,7 @@ def fetch_kpi_rows(settings: Settings, city: str | None, company: str | None,
     flt = CellFilter(city, company, start, end, by, scope=local_scope(settings))
     wh = Warehouse(settings.clickhouse, settings.database, cluster=settings.clickhouse_cluster)
     try:
+        check_known(wh, flt)
         return [r.to_json() for r in kpi_report(wh, flt, load_route_table(), load_catalog(),
                                                 settings.min_sample)]
     finally:
@@ -70,6 +85,7 @@ def fetch_restatements(settings: Settings, city: str | None, company: str | None
     flt = CellFilter(city, company, start, end, scope=local_scope(settings))
     wh = Warehouse(settings.clickhouse, settings.database, cluster=settings.clickhouse_cluster)
     try:
+        check_known(wh, flt)
         return restatements(wh, flt)
     finally:
         wh.close()
@@ -101,6 +117,7 @@ def fetch_dead_letters(settings: Settings, city: str | None, company: str | None
     flt = CellFilter(city, company, start, end, scope=local_scope(settings))
     wh = Warehouse(settings.clickhouse, settings.database, cluster=settings.clickhouse_cluster)
     try:
+        check_known(wh, flt)
         return list_dead_letters(wh, flt, reason)
     finally:
         wh.close()

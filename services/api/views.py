@@ -35,15 +35,18 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from courierwatch.catalog import load_catalog
+from courierwatch.filter_values import FilterError, kpi_matches, parse_kpis
 from courierwatch.routes import load_route_table
 from runtime.settings import Settings
 from services.access.guard import ScopedRegistry, access_middleware, request_filter, request_scope
 from services.api.openapi import spec
 from services.api.series import register_series_views
 from services.api.static_assets import register_assets
+from services.figures_source import check_known
 from warehouse.client import Warehouse
 from warehouse.conflicts import list_conflicts
 from warehouse.dead_letters import list_dead_letters
+from warehouse.filters import CellFilter, UnknownValue
 from warehouse.queries import probe_cells, restatements
 from warehouse.report import kpi_report
 
@@ -82,20 +85,40 @@ def register_views(app: faust.App, settings: Settings, wh: Warehouse) -> None:
     @app.page("/api/kpi")
     async def kpi(web: Any, request: Any) -> Any:
         flt = request_filter(request)
-        rows = await asyncio.get_running_loop().run_in_executor(
-            None, lambda: [r.to_json() for r in kpi_report(wh, flt, routes, catalog,
-                                                           settings.min_sample)])
+        try:
+            wanted = parse_kpis(request.query["kpi"]) if request.query.get("kpi") else None
+        except FilterError as exc:
+            return web.json({"error": str(exc)}, status=400)
+
+        def read() -> list[Any]:
+            check_known(wh, flt)
+            return [r.to_json() for r in kpi_report(wh, flt, routes, catalog,
+                                                    settings.min_sample)
+                    if wanted is None or kpi_matches(r.figure.kpi, wanted)]
+        try:
+            rows = await asyncio.get_running_loop().run_in_executor(None, read)
+        except UnknownValue as exc:
+            return web.json({"error": str(exc)}, status=400)
         return web.json({"rows": rows, "min_sample": settings.min_sample})
 
-    async def rows_of(web: Any, read: Callable[[], list[Any]]) -> Any:
-        """`{"rows": read()}`, the store read run off the event loop."""
-        rows = await asyncio.get_running_loop().run_in_executor(None, read)
+    async def rows_of(web: Any, read: Callable[[], list[Any]],
+                      flt: CellFilter | None = None) -> Any:
+        """`{"rows": read()}`, the store read run off the event loop; with `flt`, a city
+        or company neither registered nor in the store is refused first (400)."""
+        def checked() -> list[Any]:
+            if flt is not None:
+                check_known(wh, flt)
+            return read()
+        try:
+            rows = await asyncio.get_running_loop().run_in_executor(None, checked)
+        except UnknownValue as exc:
+            return web.json({"error": str(exc)}, status=400)
         return web.json({"rows": rows})
 
     @app.page("/api/restatements")
     async def restated(web: Any, request: Any) -> Any:
         flt = request_filter(request)
-        return await rows_of(web, lambda: restatements(wh, flt))
+        return await rows_of(web, lambda: restatements(wh, flt), flt)
 
     @app.page("/api/conflicts")
     async def conflicting(web: Any, request: Any) -> Any:
@@ -108,7 +131,7 @@ def register_views(app: faust.App, settings: Settings, wh: Warehouse) -> None:
         """Dead letters with their reasons and redacted copies (warehouse.dead_letters),
         within the caller's scope; `reason` narrows to one reason."""
         flt, reason = request_filter(request), request.query.get("reason") or None
-        return await rows_of(web, lambda: list_dead_letters(wh, flt, reason))
+        return await rows_of(web, lambda: list_dead_letters(wh, flt, reason), flt)
 
     @app.page("/api/probe")
     async def probe(web: Any, request: Any) -> Any:
