@@ -68,17 +68,41 @@ def generate(args: argparse.Namespace) -> int:
 
 
 def process(args: argparse.Namespace) -> int:
-    from services.process import run_process
+    from services.process import InputRejected, rejection_verdict, run_process
 
     path = Path(args.input)
     if not path.is_file():
         raise UserError(f"no such file: {path}")
-    summary = run_process(load_settings(), path, Console(stderr=True))
+    settings = load_settings()
+    try:
+        summary = run_process(settings, path, Console(stderr=True))
+    except InputRejected as exc:
+        raise UserError(str(exc)) from None
     if args.format == "json":
         print(json.dumps(summary, ensure_ascii=False, indent=2))
     else:
-        Console().print(" ".join(f"{k}={v}" for k, v in summary.items()))
+        print_run_summary(summary)
+    verdict = rejection_verdict(summary, settings.process_max_rejected_share,
+                                summary["tabular"])
+    if verdict:
+        print(f"courierwatch: {verdict}", file=sys.stderr)
+        return 1
     return 0
+
+
+def print_run_summary(summary: dict[str, Any]) -> None:
+    """This run's own counts first, then the store's totals (one line each)."""
+    console = Console(highlight=False)
+    console.print(f"{summary['input']}: {summary['lines_read']:,} lines read: "
+                  f"{summary['stored']:,} stored ({summary['new_events']:,} new events, "
+                  f"{summary['duplicates']:,} duplicates, {summary['late']:,} late), "
+                  f"{summary['rejected']:,} rejected; {summary['seconds']} s", markup=False)
+    for reason, n in summary["rejected_by_reason"].items():
+        console.print(f"  rejected {n:>7,}  {reason}", markup=False)
+    store = summary["store"]
+    console.print(f"store: {store['distinct_events']:,} distinct events in "
+                  f"{store['archived_rows']:,} archived rows, {store['late_rows']:,} late, "
+                  f"{store['dead_letters']:,} dead letters", markup=False)
 
 
 def _filters(args: argparse.Namespace) -> tuple[str | None, str | None, datetime | None,

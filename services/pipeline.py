@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -30,11 +31,16 @@ from services.owner import ensure_unowned
 LINES_PER_MESSAGE = 500
 
 
+_ESCAPES = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|[\x00-\x08\x0b-\x1f\x7f]")
+_LOG_PREFIX = re.compile(r"^\[[^]]*\] \[\d+\] \[(CRITICAL|ERROR)\] ")
+
+
 @dataclass
 class Worker:
     proc: subprocess.Popen[bytes]
     web_port: int
     log_path: Path
+    log_start: int = 0  # where this worker's lines begin in the (appended) log
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -48,6 +54,22 @@ class Worker:
         if self.alive():
             self.proc.kill()
             self.proc.wait()
+
+    def failure_reason(self) -> str:
+        """Why this worker stopped, as one clean line: its last CRITICAL or ERROR line (the
+        log prefix, terminal escape codes and older workers' lines left out), else its last
+        line; the exit status when it wrote nothing."""
+        try:
+            with open(self.log_path, "rb") as fh:
+                fh.seek(self.log_start)
+                text = _ESCAPES.sub(b"", fh.read()).decode("utf-8", "replace")
+        except OSError:
+            text = ""
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        severe = [line for line in lines if _LOG_PREFIX.match(line)]
+        if severe:
+            return _LOG_PREFIX.sub("", severe[-1])
+        return lines[-1] if lines else f"the worker exited with status {self.proc.returncode}"
 
     def log_tail(self, n: int = 30) -> str:
         try:
@@ -74,10 +96,11 @@ def start_worker(settings: Settings, bootstrap: str, web_port: int | None = None
     env = os.environ | settings_env(child) | {
         "COURIERWATCH_OWNER": json.dumps(identity().as_record())}  # for services.owner
     with open(log_path, "ab") as log:
+        log_start = log.tell()
         proc = subprocess.Popen([sys.executable, "-m", "services.worker", "worker"], env=env,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                 preexec_fn=die_with_parent())
-    return Worker(proc, port, log_path)
+    return Worker(proc, port, log_path, log_start)
 
 
 @contextlib.contextmanager
@@ -175,8 +198,8 @@ def wait_until_consumed(bootstrap: str, settings: Settings, targets: dict[int, i
             if all(done.get(p, 0) >= t for p, t in targets.items()):
                 return
             if not worker.alive():
-                raise WorkerDied(f"worker exited with {worker.proc.returncode}:\n"
-                                 f"{worker.log_tail()}")
+                raise WorkerDied(f"the worker stopped (exit status {worker.proc.returncode}): "
+                                 f"{worker.failure_reason()}")
             if time.monotonic() > deadline:
                 raise TimeoutError("worker did not catch up in time")
             time.sleep(0.25)
