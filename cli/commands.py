@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -214,16 +213,28 @@ def conflicts(args: argparse.Namespace) -> int:
 def dead_letters(args: argparse.Namespace) -> int:
     from services.figures_source import fetch_dead_letters
 
-    rows = fetch_dead_letters(load_settings(), *_filters(args), args.reason)
-    reasons = Counter(str(r["reason"]) for r in rows)
+    if args.limit < 1:
+        raise UserError("--limit must be at least 1")
+    rows, by_reason = fetch_dead_letters(load_settings(), *_filters(args), args.reason,
+                                         args.limit)
+    total = sum(by_reason.values())
+    shown = (f"all {total:,}" if len(rows) >= total else
+             f"the newest {len(rows):,} of {total:,}; --limit N shows more, --reason R one "
+             "reason")
+    title = f"Dead letters: {shown}" + "".join(
+        f", {k} {n:,}" for k, n in sorted(by_reason.items()))
+    if args.format == "json":
+        _print_json(rows)
+        if len(rows) < total:
+            print(f"courierwatch: {shown}", file=sys.stderr)
+        return 0
     return _print_rows(
-        args, rows, f"Dead letters ({len(rows)})" + "".join(
-            f", {k} {n}" for k, n in sorted(reasons.items())),
-        ("received (UTC)", "reason", "detail", "city", "topic/partition/offset#index",
-         "redacted copy"),
+        args, rows, title,
+        ("received (UTC)", "reason", "detail", "city", "source position", "redacted copy"),
         lambda r: [str(r["received_at"])[:19], str(r["reason"]), str(r["detail"])[:60],
                    city_label(str(r["city"])) if r["city"] else "–",
-                   f"{r['topic']}/{r['partition']}/{r['offset']}#{r['msg_index']}",
+                   str(r.get("source_position") or
+                       f"{r['topic']}/{r['partition']}/{r['offset']}#{r['msg_index']}"),
                    str(r["redacted"])[:80]])
 
 

@@ -137,6 +137,8 @@ def _dead_letters(sub: Subparsers) -> None:
     _add_filters(p, time_of="arrival (when the pipeline received it)")
     p.add_argument("--reason", help="one reason: not_json, schema, type_fields, future_ts, "
                    "pii, oversized, undecodable_batch, ...")
+    p.add_argument("--limit", type=int, default=1000, help="show at most this many, newest "
+                   "first (the title says how many there are in all)")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(func=commands.dead_letters)
 

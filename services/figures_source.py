@@ -8,6 +8,7 @@ same rows either way.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +22,7 @@ from services.access.tokens import TokenStore
 from services.owner import ApiRefused, get_json, running_api
 from warehouse.client import Warehouse
 from warehouse.conflicts import list_conflicts
-from warehouse.dead_letters import list_dead_letters
+from warehouse.dead_letters import count_dead_letters, list_dead_letters
 from warehouse.filters import unknown_values
 from warehouse.queries import CellFilter, restatements
 from warehouse.report import kpi_report
@@ -107,17 +108,22 @@ def fetch_conflicts(settings: Settings) -> list[dict[str, Any]]:
 
 def fetch_dead_letters(settings: Settings, city: str | None, company: str | None,
                        start: datetime | None, end: datetime | None,
-                       reason: str | None) -> list[dict[str, Any]]:
-    """Dead letters (warehouse.dead_letters.list_dead_letters), within the caller's scope."""
+                       reason: str | None, limit: int = 1000
+                       ) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Dead letters (warehouse.dead_letters.list_dead_letters), newest `limit` of them, and
+    the count of all of them by reason, within the caller's scope."""
     base = api_base(settings)
     if base:
-        params = _params(city, company, start, end) | ({"reason": reason} if reason else {})
-        return list(get_json(base, "/api/dead-letters", params,
-                             token=settings.api_token)["rows"])
+        params = _params(city, company, start, end) | {"limit": str(limit)} | (
+            {"reason": reason} if reason else {})
+        body = get_json(base, "/api/dead-letters", params, token=settings.api_token)
+        rows = list(body["rows"])
+        return rows, dict(body.get("by_reason") or Counter(str(r["reason"]) for r in rows))
     flt = CellFilter(city, company, start, end, scope=local_scope(settings))
     wh = Warehouse(settings.clickhouse, settings.database, cluster=settings.clickhouse_cluster)
     try:
         check_known(wh, flt)
-        return list_dead_letters(wh, flt, reason)
+        return (list_dead_letters(wh, flt, reason, limit),
+                count_dead_letters(wh, flt, reason))
     finally:
         wh.close()

@@ -9,6 +9,7 @@ process per data directory) and faust owns its process's event loop and signals.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -22,6 +23,7 @@ from pathlib import Path
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
+from runtime.broker import FILE_LINE_HEADER, FILE_SOURCE_HEADER
 from runtime.lifetime import die_with_parent, identity
 from runtime.ports import free_port
 from runtime.processes import stop_process
@@ -113,20 +115,38 @@ def running_worker(settings: Settings, bootstrap: str,
         w.stop()
 
 
-def chunked_lines(path: Path, per_message: int = LINES_PER_MESSAGE) -> Iterator[list[bytes]]:
-    """Non-empty lines of a JSON-lines file, `per_message` at a time (bytes, unparsed)."""
+def chunked_lines(path: Path, per_message: int = LINES_PER_MESSAGE
+                  ) -> Iterator[tuple[int, list[bytes]]]:
+    """Non-empty lines of a JSON-lines file (bytes, unparsed), at most `per_message` at a
+    time, each run with the file's line number (1-based) of its first line. A run holds
+    consecutive lines only (a blank line ends it), so line i of a run is first + i."""
     chunk: list[bytes] = []
+    first = 0
     with open(path, "rb") as fh:
-        for line in fh:
+        for number, line in enumerate(fh, start=1):
             line = line.strip()
             if not line:
+                if chunk:
+                    yield first, chunk
+                    chunk = []
                 continue
+            if not chunk:
+                first = number
             chunk.append(line)
             if len(chunk) >= per_message:
-                yield chunk
+                yield first, chunk
                 chunk = []
     if chunk:
-        yield chunk
+        yield first, chunk
+
+
+def file_source(path: Path) -> str:
+    """`file:sha256:<hex>`: the source identity of a file's events (its content's hash)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return f"file:sha256:{digest.hexdigest()}"
 
 
 def make_producer(bootstrap: str) -> KafkaProducer:
@@ -139,13 +159,18 @@ def publish_file(bootstrap: str, topic: str, path: Path, partitions: int,
     """Publish the file as JSON-lines messages round-robin over partitions.
 
     Returns (messages, lines). Lines are sent as they are: the worker validates them, so a
-    malformed line is dead-lettered there with its offset, not lost here.
+    malformed line is dead-lettered there with its offset, not lost here. Each message
+    carries the file's source identity and its first line number in its headers (the
+    worker archives them with every event: warehouse.schema.SOURCE_COLUMNS).
     """
+    source = file_source(path).encode()
     producer = make_producer(bootstrap)
     messages = lines = 0
     try:
-        for chunk in chunked_lines(path):
-            producer.send(topic, b"\n".join(chunk), partition=messages % partitions)
+        for first, chunk in chunked_lines(path):
+            producer.send(topic, b"\n".join(chunk), partition=messages % partitions,
+                          headers=[(FILE_SOURCE_HEADER, source),
+                                   (FILE_LINE_HEADER, str(first).encode())])
             messages += 1
             lines += len(chunk)
             progress(len(chunk))

@@ -75,6 +75,8 @@ def rejection_verdict(summary: dict[str, Any], share: float, tabular: bool) -> s
             f"{share:.0%} allowed): {first}{hint}")
 
 
+@system_read("this run's own counts for the operator who ran `process` (file access to the "
+             "data directory: every city)")
 def _run_counts(wh: Warehouse, since_ms: int) -> dict[str, Any]:
     """What this run stored and rejected: rows archived and dead letters received since
     `since_ms` (the run owns the store, so nothing else writes meanwhile)."""
@@ -94,6 +96,8 @@ def _run_counts(wh: Warehouse, since_ms: int) -> dict[str, Any]:
             "first_rejections": [f"{r}: {str(d)[:120]}" for r, d, _ in first]}
 
 
+@system_read("the store's totals for the operator who ran `process` (file access to the "
+             "data directory: every city)")
 def _store_totals(wh: Warehouse) -> dict[str, int]:
     archived, distinct, late = wh.query(
         f"SELECT count(), uniqExact(event_id), countIf(late = 1) FROM {wh.db}.events")[0]

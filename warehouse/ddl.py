@@ -70,13 +70,37 @@ class AddColumn:
 
 
 @dataclass(frozen=True, slots=True)
+class AddKeyColumns:
+    """Columns added to a table and appended to its sorting key in one ALTER (ClickHouse
+    lets a MergeTree key grow by columns added in the same statement, but not by columns
+    with a default expression; existing parts keep their order, since the new columns hold
+    one value there). A default is set afterwards (`ModifyColumn`): existing parts, which
+    hold no data of the new columns, read it. On a cluster the Distributed table gets the
+    columns alone."""
+
+    table: str
+    definitions: tuple[str, ...]
+    order_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModifyColumn:
+    """`ALTER TABLE ... MODIFY COLUMN <definition>` (a new default, say) on a table defined
+    before."""
+
+    table: str
+    definition: str
+    replicated_everywhere: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class DropView:
     """`DROP VIEW IF EXISTS`, before a view is re-created with a new query."""
 
     name: str
 
 
-Obj = Table | View | AddColumn | DropView
+Obj = Table | View | AddColumn | AddKeyColumns | ModifyColumn | DropView
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +142,18 @@ class Layout:
             return [self.view(o)]
         if isinstance(o, DropView):
             return [f"DROP VIEW IF EXISTS {self.db}.{o.name}{self.on}"]
+        if isinstance(o, AddKeyColumns):
+            add = ", ".join(f"ADD COLUMN IF NOT EXISTS {d}" for d in o.definitions)
+            out = [f"ALTER TABLE {self.db}.{self.local(o.table)}{self.on} {add}, "
+                   f"MODIFY ORDER BY {o.order_by}"]
+            if self.cluster:
+                out.append(f"ALTER TABLE {self.db}.{o.table}{self.on} {add}")
+            return out
         tables = ([o.table] if not self.cluster or o.replicated_everywhere
                   else [self.local(o.table), o.table])
+        if isinstance(o, ModifyColumn):
+            return [f"ALTER TABLE {self.db}.{t}{self.on} MODIFY COLUMN {o.definition}"
+                    for t in tables]
         return [f"ALTER TABLE {self.db}.{t}{self.on} ADD COLUMN IF NOT EXISTS {o.definition}"
                 for t in tables]
 

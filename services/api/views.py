@@ -45,7 +45,7 @@ from services.api.static_assets import register_assets
 from services.figures_source import check_known
 from warehouse.client import Warehouse
 from warehouse.conflicts import list_conflicts
-from warehouse.dead_letters import list_dead_letters
+from warehouse.dead_letters import count_dead_letters, list_dead_letters
 from warehouse.filters import CellFilter, UnknownValue
 from warehouse.queries import probe_cells, restatements
 from warehouse.report import kpi_report
@@ -61,6 +61,7 @@ SCOPE_FREE_ROUTES: dict[str, str] = {
                      "no figures (a city outside the scope is still refused by the middleware)",
 }
 _PREFIX = re.compile(r"[A-Za-z0-9_]{1,32}")
+MAX_DEAD_LETTERS = 100_000  # rows one /api/dead-letters answer may hold
 
 
 def register_views(app: faust.App, settings: Settings, wh: Warehouse) -> None:
@@ -131,7 +132,19 @@ def register_views(app: faust.App, settings: Settings, wh: Warehouse) -> None:
         """Dead letters with their reasons and redacted copies (warehouse.dead_letters),
         within the caller's scope; `reason` narrows to one reason."""
         flt, reason = request_filter(request), request.query.get("reason") or None
-        return await rows_of(web, lambda: list_dead_letters(wh, flt, reason), flt)
+        limit_text = request.query.get("limit") or "1000"
+        if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_DEAD_LETTERS:
+            return web.json({"error": f"limit: 1..{MAX_DEAD_LETTERS}"}, status=400)
+
+        def read() -> dict[str, Any]:
+            check_known(wh, flt)
+            return {"rows": list_dead_letters(wh, flt, reason, int(limit_text)),
+                    "by_reason": count_dead_letters(wh, flt, reason)}
+        try:
+            body = await asyncio.get_running_loop().run_in_executor(None, read)
+        except UnknownValue as exc:
+            return web.json({"error": str(exc)}, status=400)
+        return web.json(body)
 
     @app.page("/api/probe")
     async def probe(web: Any, request: Any) -> Any:

@@ -11,9 +11,11 @@ result with the live and the published figures. Live tables are only read. It wr
 - `kpis.json`: the figures, rows exactly as `courierwatch kpi --format json` prints them,
   in (period_start, city, company, kpi) order, canonical JSON (sorted keys), nothing that
   varies between runs: two replays of the same archive give byte-identical files;
-- `events.csv`: the input events in canonical order (ts, event_id, topic, partition, offset,
-  msg_index), every archived column but the ingest time, so each figure can be traced to
-  its messages and recomputed; its SHA-256 pins the input;
+- `events.csv`: the input events in canonical order (ts, event_id, source, source_line,
+  topic, partition, offset, msg_index), every archived column but the ingest time, with
+  each event's `source_position` (a file's SHA-256 and line, or a topic incarnation's
+  partition/offset: unique across runs and brokers), so each figure can be traced to its
+  source and recomputed; its SHA-256 pins the input;
 - `differences.json`: every difference from the live and the published figures, each with
   its causes (services.audit.diff);
 - `manifest.json`: range, filters, snapshot, event counts, archive ranges (topic,
@@ -45,6 +47,7 @@ from services.audit.manifest import (
     code_version,
     event_counts,
     file_sha256,
+    sources,
     write_canonical,
 )
 from services.audit.report_html import render_report
@@ -53,13 +56,19 @@ from warehouse.client import Warehouse
 from warehouse.queries import CellFilter, where_clause
 from warehouse.report import kpi_report
 
-TRACE_COLUMNS = ("event_id", "type", "city", "company", "ts_utc", "topic", "partition", "offset",
-                 "msg_index", "late")
+TRACE_COLUMNS = ("event_id", "type", "city", "company", "ts_utc", "source_position", "source",
+                 "source_line", "topic", "partition", "offset", "msg_index", "late")
 CONTENT_COLUMNS = ("parcel_id", "site_id", "dest_city", "ecommerce", "promised_by_utc",
                    "pkg_standard", "pkg_e_waybill", "pkg_secondary", "pkg_recycled_bag",
                    "tape_mm", "pkg_degradable", "sec_real_name", "sec_inspected", "sec_xray",
                    "mode", "kind", "complaint_id", "stage", "valid", "satisfied")
-EVENTS_ORDER = "ts, event_id, topic, partition, offset, msg_index"
+EVENTS_ORDER = "ts, event_id, source, source_line, topic, partition, offset, msg_index"
+# Where an event came from, unique across runs and brokers (warehouse.schema.SOURCE_COLUMNS):
+# a file's line (`file:sha256:<hex>:<line>`), a topic incarnation's partition/offset#index,
+# or, for rows archived before source ids, the old position marked so.
+SOURCE_POSITION = """multiIf(startsWith(source, 'file:'),
+    concat(source, ':', toString(source_line + msg_index)),
+    concat(source, '/', toString(partition), '/', toString(offset), '#', toString(msg_index)))"""
 
 
 COPY_BATCHES = 8  # INSERTs per replay copy: progress steps vs per-insert view overhead
@@ -121,8 +130,9 @@ def _cells(rows: list[ReportRow]) -> dict[Cell, Counts]:
 
 def _write_events(iso: Warehouse, path: Path) -> int:
     """events.csv through ClickHouse's CSV writer, streamed; returns the rows written."""
-    cols = ("event_id, type, city, company, toString(ts) AS ts_utc, topic, partition, offset, "
-            "msg_index, late, parcel_id, site_id, dest_city, ecommerce, "
+    cols = ("event_id, type, city, company, toString(ts) AS ts_utc, "
+            f"{SOURCE_POSITION} AS source_position, source, source_line, topic, partition, "
+            "offset, msg_index, late, parcel_id, site_id, dest_city, ecommerce, "
             "ifNull(toString(promised_by), '') AS promised_by_utc, pkg_standard, "
             "pkg_e_waybill, pkg_secondary, pkg_recycled_bag, tape_mm, pkg_degradable, "
             "sec_real_name, sec_inspected, sec_xray, mode, kind, complaint_id, stage, valid, "
@@ -147,6 +157,7 @@ def _manifest(flt: CellFilter, snapshot: str, iso: Warehouse, in_period: int,
         "archive_snapshot_ingested_at": snapshot,
         "events": event_counts(iso, in_period),
         "archive_ranges": archive_ranges(iso),
+        "sources": sources(iso),
         "input_events": {"file": "events.csv", "rows": events,
                          "order": EVENTS_ORDER, "columns": [*TRACE_COLUMNS, *CONTENT_COLUMNS],
                          "sha256": file_sha256(out / "events.csv")},

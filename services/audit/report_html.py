@@ -64,11 +64,19 @@ def _summary(m: dict[str, Any]) -> str:
                            f"{m['policy_catalog']['route_classes_sha256']}"),
     ]
     rows = [[escape(k), escape(str(v))] for k, v in items]
-    ranges = [[escape(a["topic"]), str(a["partition"]), f"{a['first_offset']:,}",
-               f"{a['last_offset']:,}", f"{a['rows']:,}"] for a in m["archive_ranges"]]
-    return (_table(["", ""], rows) + "<p>Archive ranges read:</p>"
-            + _table(["topic", "partition", "first offset", "last offset", "rows"], ranges,
-                     {1, 2, 3, 4}))
+    srcs = [[escape(str(x.get("kind", ""))), f"<code>{escape(str(x['source']))}</code>",
+             escape(f"lines {x['first_line']:,}–{x['last_line']:,}" if "first_line" in x
+                    else ""), f"{x['rows']:,}"] for x in m.get("sources", [])]
+    ranges = [[f"<code>{escape(str(a.get('source', '')))}</code>", escape(a["topic"]),
+               str(a["partition"]), f"{a['first_offset']:,}", f"{a['last_offset']:,}",
+               f"{a['rows']:,}"] for a in m["archive_ranges"]]
+    return (_table(["", ""], rows)
+            + "<p>Sources of the events (a file by its SHA-256, a Kafka topic by cluster, "
+              "topic and topic id):</p>"
+            + _table(["kind", "source", "lines", "rows"], srcs, {3})
+            + "<p>Archive ranges read:</p>"
+            + _table(["source", "topic", "partition", "first offset", "last offset", "rows"],
+                     ranges, {2, 3, 4, 5}))
 
 
 def _counts(c: dict[str, float] | None) -> str:
