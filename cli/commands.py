@@ -151,21 +151,51 @@ def kpi(args: argparse.Namespace) -> int:
 def replay(args: argparse.Namespace) -> int:
     from services.audit.replay import run_replay
     from services.figures_source import local_scope
-    from services.owner import ensure_unowned
+    from services.owner import reclaim_orphan_worker, running_api
     from warehouse.queries import CellFilter
 
     settings = load_settings()
-    ensure_unowned(settings)
     city, company, start, end = _filters(args)
     if start is None or end is None:
         raise UserError("replay needs --from and --to")
-    flt = CellFilter(city, company, start, end, args.by, scope=local_scope(settings))
-    summary = run_replay(settings, flt, Path(args.out), console=Console(stderr=True))
+    out = Path(args.out)
+    reclaim_orphan_worker(settings.data_dir)
+    base = running_api(settings.data_dir) if settings.embedded_clickhouse else None
+    if base:  # `serve` or the demo owns the store: the worker replays, we copy the files
+        summary = _replay_through(settings, base, city, company, start, end, args.by, out)
+    else:
+        flt = CellFilter(city, company, start, end, args.by, scope=local_scope(settings))
+        summary = run_replay(settings, flt, out, console=Console(stderr=True))
     if args.format == "json":
         _print_json(summary)
     else:
         Console().print(" ".join(f"{k}={v}" for k, v in summary.items()))
     return 0
+
+
+def _replay_through(settings: Any, base: str, city: str | None, company: str | None,
+                    start: datetime, end: datetime, by: str, out: Path) -> dict[str, Any]:
+    """Replay in the running worker (GET /api/replay), then move its files to `out`."""
+    import os
+    import shutil
+    import time
+
+    from services.api.audit import REPLAYS_DIR
+    from services.owner import get_json
+
+    name = f"cli-{int(time.time() * 1000)}-{os.getpid()}"
+    Console(stderr=True).print(f"a worker ({base}) owns {settings.data_dir}: replaying "
+                               "there")
+    params = {"city": city or "", "company": company or "", "from": start.isoformat(),
+              "to": end.isoformat(), "by": by, "name": name}
+    summary = dict(get_json(base, "/api/replay", params, timeout_s=24 * 3600.0,
+                            token=settings.api_token))
+    made = settings.data_dir / REPLAYS_DIR / name
+    out.mkdir(parents=True, exist_ok=True)
+    for f in sorted(made.iterdir()):
+        shutil.move(str(f), str(out / f.name))
+    made.rmdir()
+    return summary | {"out": str(out), "replayed_by": base}
 
 
 def _print_rows(args: argparse.Namespace, rows: list[dict[str, Any]], title: str,

@@ -54,7 +54,7 @@ from warehouse.report import kpi_report
 # needs none (it still needs a token once tokens exist).
 SCOPED_ROUTES = frozenset({"/api/kpi", "/api/restatements", "/api/probe", "/api/status",
                            "/api/conflicts", "/api/dead-letters",
-                           "/api/audit",  # audit: national only
+                           "/api/audit", "/api/replay",  # audit, replay: national only
                            "/api/series", "/api/alerts"})
 SCOPE_FREE_ROUTES: dict[str, str] = {
     "/api/policies": "the policy catalog: targets quoted from the five public seed plans, "

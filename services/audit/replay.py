@@ -167,12 +167,16 @@ def _manifest(flt: CellFilter, snapshot: str, iso: Warehouse, in_period: int,
 
 
 def run_replay(settings: Settings, flt: CellFilter, out_dir: Path,
-               console: Console | None = None) -> dict[str, Any]:
+               console: Console | None = None, wh: Warehouse | None = None) -> dict[str, Any]:
     """Replay the period into `out_dir` (see the module docstring); return a summary.
 
-    `console`: where the progress bar goes (None: no bar). Requires --from and --to."""
+    `console`: where the progress bar goes (None: no bar). Requires --from and --to. `wh`:
+    the store of the process that owns it (a running worker, GET /api/replay), left open;
+    None opens the store (nothing else may hold it) and closes it after."""
     started = time.perf_counter()
-    wh = Warehouse(settings.clickhouse, settings.database, cluster=settings.clickhouse_cluster)
+    owned = wh is None
+    wh = wh or Warehouse(settings.clickhouse, settings.database,
+                         cluster=settings.clickhouse_cluster)
     scratch = f"{settings.database}_replay_{int(time.time() * 1000)}"
     routes, catalog = load_route_table(), load_catalog()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -210,7 +214,8 @@ def run_replay(settings: Settings, flt: CellFilter, out_dir: Path,
             settings=settings, wh=wh)
     finally:
         wh.command(f"DROP DATABASE IF EXISTS {scratch} SYNC")
-        wh.close()
+        if owned:
+            wh.close()
     return {"events_replayed": copied, "events_in_period": in_period, "events_traced": traced,
             "seconds": round(seconds, 3),
             "events_per_s": round(copied / seconds) if seconds else None,

@@ -149,6 +149,29 @@ def test_other_readers_refuse_unknown_values(store: Cli) -> None:
     assert "ambiguous" in refused(store, "policies", "list", "--city", "taizhou")
 
 
+def test_replay_while_serve_runs_gives_the_quiet_replays_kpis(
+        store: Cli, tmp_path: Path) -> None:
+    """Issue 23, item 6: `replay` beside the live service exits 0 (the worker replays and
+    hands the files over), and its kpis.json is byte-identical to a replay with nothing
+    running. Seen failing before: exit 2, "a courierwatch worker ... owns ..."."""
+    window = ("--from", "2026-11-01", "--to", "2026-11-04")
+    store.run("replay", *window, "--out", str(tmp_path / "quiet"))
+    proc, _ = start_serve(store, tmp_path / "serve.log")
+    try:
+        busy = store.run("replay", *window, "--out", str(tmp_path / "busy"), "--format",
+                         "json")
+        assert "replayed_by" in orjson.loads(busy.stdout)
+        audit = store.run("audit", "verify")  # the audit log too, through the worker
+        assert "ok" in audit.stdout
+    finally:
+        stop_serve(proc)
+    quiet = (tmp_path / "quiet" / "kpis.json").read_bytes()
+    assert len(orjson.loads(quiet)) > 100
+    assert (tmp_path / "busy" / "kpis.json").read_bytes() == quiet
+    for name in ("manifest.json", "events.csv", "report.html", "differences.json"):
+        assert (tmp_path / "busy" / name).is_file()
+
+
 @pytest.mark.parametrize(("args", "query", "pattern"),
                          [pytest.param(a, q, p, id=i) for i, a, q, p in MISTAKES])
 def test_api_and_cli_through_it_refuse_each_mistake(served: Served, args: list[str],
