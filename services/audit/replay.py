@@ -190,7 +190,8 @@ def run_replay(settings: Settings, flt: CellFilter, out_dir: Path,
                       key=lambda r: (r["period_start"], r["city"], r["company"], r["kpi"]))
         kpis_sha = write_canonical(out_dir / "kpis.json", rows)
         live = kpi_report(wh, flt, routes, catalog, settings.min_sample)
-        diffs = explained_differences(wh, flt, _cells(replayed), _cells(live), snapshot)
+        diffs = explained_differences(wh, flt, _cells(replayed), _cells(live), snapshot,
+                                      catalog, settings.min_sample)
         traced = _write_events(iso, out_dir / "events.csv")
         manifest = _manifest(flt, snapshot, iso, in_period, out_dir, traced)
         manifest["kpis"] = {"file": "kpis.json", "rows": len(rows), "sha256": kpis_sha}
