@@ -24,8 +24,10 @@ from courierwatch.filter_values import (
     parse_company,
     parse_kpis,
 )
+from courierwatch.labels import document_label, kpi_label
 from courierwatch.periods import as_cst
 from courierwatch.routes import load_route_table
+from courierwatch.units import fmt_target
 from runtime.settings import load_settings
 from services.progress import progress_bar
 
@@ -132,6 +134,8 @@ def kpi(args: argparse.Namespace) -> int:
         wanted = parse_kpis(args.kpi) if args.kpi else None
     except FilterError as exc:
         raise UserError(str(exc)) from None
+    if args.by == "range" and (start is None or end is None):
+        raise UserError("--by range needs --from and --to")
     rows = fetch_kpi_rows(load_settings(), city, company, start, end, args.by)
     if wanted:
         rows = [r for r in rows if kpi_matches(r["kpi"], wanted)]
@@ -144,7 +148,7 @@ def kpi(args: argparse.Namespace) -> int:
     else:
         scope = city_label(city) if city else "all cities"
         Console().print(kpi_table(rows, title=f"KPIs by {args.by}: {scope}, "
-                                  f"{args.company or 'all companies'}"))
+                                  f"{company or 'all companies'}", lang=args.lang))
     return 0
 
 
@@ -216,16 +220,38 @@ def _print_rows(args: argparse.Namespace, rows: list[dict[str, Any]], title: str
 
 
 def restatements(args: argparse.Namespace) -> int:
+    from courierwatch.verdicts import judged, verdict_changed
     from services.figures_source import fetch_restatements
 
-    rows = fetch_restatements(load_settings(), *_filters(args))
+    settings, catalog = load_settings(), load_catalog()
+    rows = fetch_restatements(settings, *_filters(args))
+    for r in rows:  # each side judged against the cell's targets, as `kpi` judges
+        cell = (r["city"], r["company"], str(r["period_start"])[:19], r["kpi"])
+        old = judged(catalog, *cell, r["old_numerator"], r["old_denominator"],
+                     settings.min_sample)
+        new = judged(catalog, *cell, r["new_numerator"], r["new_denominator"],
+                     settings.min_sample)
+        r |= {"old_shown": old["shown"], "new_shown": new["shown"],
+              "old_status": old["status"], "new_status": new["status"],
+              "targets": new["targets"],
+              "verdict_changed": verdict_changed(old["status"], new["status"])}
+    changed = sum(1 for r in rows if r["verdict_changed"])
+    if args.verdict_changed:
+        rows = [r for r in rows if r["verdict_changed"]]
     return _print_rows(
-        args, rows, f"Restatements of published figures ({len(rows)})",
-        ("restated at (UTC)", "period", "city", "company", "kpi", "old", "new", "cause"),
+        args, rows, f"Restatements of published figures: {len(rows):,} shown, {changed:,} "
+        "change a verdict (pass <-> breach)",
+        ("restated at (UTC)", "period", "city", "company", "kpi", "targets", "old", "new",
+         "cause"),
         lambda r: [r["restated_at"][:19], f"{r['period']} {r['period_start'][:16]}",
-                   city_label(r["city"]), r["company"], r["kpi"],
-                   f"{r['old_numerator']:g}/{r['old_denominator']:g}",
-                   f"{r['new_numerator']:g}/{r['new_denominator']:g}", r["cause"]])
+                   city_label(r["city"]), r["company"], kpi_label(r["kpi"], args.lang),
+                   "\n".join(r["targets"]) or "–",
+                   f"{r['old_shown']} {r['old_status']} "
+                   f"({r['old_numerator']:g}/{r['old_denominator']:g})",
+                   ("[bold red]" if r["verdict_changed"] else "")
+                   + f"{r['new_shown']} {r['new_status']} "
+                   f"({r['new_numerator']:g}/{r['new_denominator']:g})"
+                   + ("[/]" if r["verdict_changed"] else ""), r["cause"]])
 
 
 def conflicts(args: argparse.Namespace) -> int:
@@ -289,7 +315,7 @@ def policies_list(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     table = Table(title="Policy catalog (targets of the five seed plans)", show_lines=True)
     for col in ("id", "metric", "target", "strength", "scope", "companies", "in force",
-                "source", "quote"):
+                "document (文号), section", "quote"):
         table.add_column(col, overflow="fold")
     for t in catalog.targets:
         if not args.all and t.measurable_by != "events":
@@ -302,9 +328,11 @@ def policies_list(args: argparse.Namespace) -> int:
         named = [n for n, codes in company_lists.items() if codes == t.companies]
         companies = ("all" if t.companies is None else
                      f"{named[0]}: " * bool(named) + ", ".join(t.companies))
-        table.add_row(t.id, t.metric + (f" [{t.route_class}]" if t.route_class else ""),
-                      f"{t.comparator} {t.threshold:g} {t.unit}", strength, scope, companies,
-                      t.effective.isoformat(), f"{t.source} {t.section}", t.quote)
+        table.add_row(t.id, kpi_label(t.metric, args.lang)
+                      + (f" [{t.route_class}]" if t.route_class else ""),
+                      fmt_target(t.comparator, t.threshold, t.unit), strength, scope,
+                      companies, t.effective.isoformat(),
+                      f"{document_label(t.source)}, {t.section} ({t.source})", t.quote)
     Console().print(table)
     load_route_table()  # validates the route-class file alongside
     return 0

@@ -89,8 +89,12 @@ def _kpi(sub: Subparsers) -> None:
                        "denominator, value, and every applicable target with pass/breach. "
                        "company '*' sums all companies; city YRD sums the YRD cities.")
     _add_filters(p)
-    p.add_argument("--by", choices=("hour", "day"), default="day")
+    p.add_argument("--by", choices=("hour", "day", "week", "month", "range"), default="day",
+                   help="period of a row: hour, day, week (from Monday), month, or range "
+                   "(one row per cell for the whole --from..--to)")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    p.add_argument("--lang", choices=("zh", "en"), default="zh",
+                   help="zh (default): Chinese KPI labels beside the identifiers in the table")
     p.add_argument("--breaches", action="store_true", help="only rows that breach a target")
     p.add_argument("--kpi", metavar="NAMES", help="only these KPIs, comma-separated: "
                    "on_time_rate,delay_rate (on_time_rate includes its route classes)")
@@ -121,6 +125,10 @@ def _restatements(sub: Subparsers) -> None:
                        "end plus the grace period; late events that change a published figure "
                        "are recorded here with old and new values, cause and time.")
     _add_filters(p)
+    p.add_argument("--verdict-changed", action="store_true",
+                   help="only restatements that turned a pass into a breach or back")
+    p.add_argument("--lang", choices=("zh", "en"), default="zh",
+                   help="zh (default): Chinese KPI labels beside the identifiers")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(func=commands.restatements)
 
@@ -169,6 +177,8 @@ def _policies(sub: Subparsers) -> None:
     pl.add_argument("--city", help="only targets that apply to this city")
     pl.add_argument("--all", action="store_true", help="include targets measured by "
                     "reference data, not events")
+    pl.add_argument("--lang", choices=("zh", "en"), default="zh",
+                    help="zh (default): Chinese KPI labels beside the identifiers")
     pl.set_defaults(func=commands.policies_list)
     pc = psub.add_parser("counts", help="the README's sentence of catalog counts",
                          description="How many targets the catalog holds, how many are "

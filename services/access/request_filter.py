@@ -15,7 +15,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 
-from courierwatch.filter_values import FilterError, check_range, parse_city, parse_company
+from courierwatch.filter_values import (
+    PERIODS,
+    FilterError,
+    check_range,
+    parse_city,
+    parse_company,
+)
 from courierwatch.scope import Scope
 from warehouse.queries import CellFilter, OutsideScope
 
@@ -75,6 +81,8 @@ def parse_filter(query: Mapping[str, str], scope: Scope) -> CellFilter:
         if end - start > timedelta(days=MAX_RANGE_DAYS):
             raise BadRequest(f"from..to spans more than {MAX_RANGE_DAYS} days")
     by = values["by"] or "day"
-    if by not in ("hour", "day"):
-        raise BadRequest("by: hour or day")
+    if by not in PERIODS:
+        raise BadRequest(f"by: one of {', '.join(PERIODS)}")
+    if by == "range" and not (start and end):
+        raise BadRequest("by=range needs from and to")
     return CellFilter(city, company, start, end, by, scope=scope)
