@@ -143,6 +143,26 @@ def test_cli_accepts_what_only_looks_odd(store: Cli) -> None:
     assert {r["kpi"] for r in named} == {"delay_rate"}
 
 
+def test_week_month_and_range_rows_sum_the_events(store: Cli) -> None:
+    """--by range: one row per cell for the whole range, its volume the number of distinct
+    ACCEPTED events of the generated file in the city (counted here); --by week rows start
+    on a Monday."""
+    events = list(generate(GeneratorConfig(count=3000, seed=5)))
+    accepted: dict[str, set[str]] = {}
+    for e in events:
+        if e["type"] == "ACCEPTED":
+            accepted.setdefault(str(e["city"]), set()).add(str(e["event_id"]))
+    rows = store.kpi_rows("--by", "range", "--from", "2026-10-01", "--to", "2027-01-01",
+                          "--company", "*", "--kpi", "volume")
+    got = {r["city"]: r["numerator"] for r in rows if r["city"] != "YRD"}
+    assert got == {c: len(ids) for c, ids in accepted.items()}
+    assert {r["period_start"] for r in rows} == {"2026-10-01T00:00:00+08:00"}
+    weeks = store.kpi_rows("--by", "week", "--kpi", "volume", "--company", "*")
+    from datetime import datetime
+    assert weeks and all(datetime.fromisoformat(r["period_start"]).weekday() == 0
+                         for r in weeks)
+
+
 def test_other_readers_refuse_unknown_values(store: Cli) -> None:
     assert "unknown city" in refused(store, "restatements", "--city", "999999")
     assert "unknown company" in refused(store, "dead-letters", "--company", "nobody")

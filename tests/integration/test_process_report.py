@@ -52,6 +52,12 @@ def test_each_run_reports_its_own_lines(tmp_path: Path) -> None:
     assert second["duplicates"] == second["stored"] == len(events)
     assert second["rejected"] == len(bad)
     assert second["store"]["distinct_events"] == distinct
+    # dead-letters: the same file twice gives the same source positions, so one dead
+    # letter per bad line (3); the total, and the note when only a part is shown
+    shown = run(cli, "dead-letters", "--limit", "2")
+    assert shown.returncode == 0, shown.stderr
+    assert "the newest 2 of 3" in " ".join(shown.stdout.split()), shown.stdout
+    assert "--limit" in shown.stdout
 
 
 def test_all_rejected_exits_non_zero_with_the_reason_and_the_import_hint(tmp_path: Path
