@@ -155,7 +155,8 @@ def test_week_month_and_range_rows_sum_the_events(store: Cli) -> None:
     rows = store.kpi_rows("--by", "range", "--from", "2026-10-01", "--to", "2027-01-01",
                           "--company", "*", "--kpi", "volume")
     got = {r["city"]: r["numerator"] for r in rows if r["city"] != "YRD"}
-    assert got == {c: len(ids) for c, ids in accepted.items()}
+    assert set(accepted) <= set(got)
+    assert got == {c: len(accepted.get(c, ())) for c in got}
     assert {r["period_start"] for r in rows} == {"2026-10-01T00:00:00+08:00"}
     weeks = store.kpi_rows("--by", "week", "--kpi", "volume", "--company", "*")
     from datetime import datetime
