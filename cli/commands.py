@@ -359,8 +359,8 @@ def serve(args: argparse.Namespace) -> int:
                           f"topic {settings.scan_topic} · Ctrl-C stops")
             while worker.alive():
                 time.sleep(1)
-            console.print(f"[red]worker exited ({worker.proc.returncode})[/]\n"
-                          f"{worker.log_tail()}")
+            print(f"courierwatch: the worker stopped (exit status {worker.proc.returncode}): "
+                  f"{worker.failure_reason()}; its log: {worker.log_path}", file=sys.stderr)
             return 1
 
 
