@@ -201,7 +201,8 @@ def test_two_tokens_differ() -> None:
     pytest.param({"from": "1970-01-01"}, "from", id="from-year-1970"),
     pytest.param({"from": "2026-11-03", "to": "2026-11-02"}, "after", id="to-before-from"),
     pytest.param({"from": "2024-01-01", "to": "2026-01-01"}, "days", id="range-too-long"),
-    pytest.param({"by": "week"}, "by", id="by-week"),
+    pytest.param({"by": "fortnight"}, "by", id="by-fortnight"),
+    pytest.param({"by": "range"}, "by", id="by-range-without-from-to"),
 ])
 def test_hostile_or_malformed_values_are_refused(query: dict[str, str], message: str) -> None:
     """Every filter value is checked for its exact shape before a query exists."""
