@@ -107,8 +107,8 @@ def tokens_revoke(args: argparse.Namespace) -> int:
 
 def _name_and_scope(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", required=True, help="a label: 1-64 letters, digits, . _ -")
-    p.add_argument("--scope", required=True, help="national | province:33 | "
-                   "city:331000[,city:...]")
+    p.add_argument("--scope", required=True, help="national | province:33 or province:浙江 | "
+                   "city:331000, city:台州 or 'city:Taizhou (Zhejiang)'[,city:...]")
 
 
 def tokens_parser(sub: Any) -> None:

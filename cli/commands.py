@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -15,10 +14,20 @@ import orjson
 from rich.console import Console
 
 from courierwatch.catalog import load_catalog
-from courierwatch.cities import city_label, resolve_city
+from courierwatch.cities import city_label
 from courierwatch.companies import load_company_lists
+from courierwatch.filter_values import (
+    FilterError,
+    check_range,
+    kpi_matches,
+    parse_city,
+    parse_company,
+    parse_kpis,
+)
+from courierwatch.labels import document_label, kpi_label
 from courierwatch.periods import as_cst
 from courierwatch.routes import load_route_table
+from courierwatch.units import fmt_target
 from runtime.settings import load_settings
 from services.progress import progress_bar
 
@@ -60,27 +69,56 @@ def generate(args: argparse.Namespace) -> int:
 
 
 def process(args: argparse.Namespace) -> int:
-    from services.process import run_process
+    from services.process import InputRejected, rejection_verdict, run_process
 
     path = Path(args.input)
     if not path.is_file():
         raise UserError(f"no such file: {path}")
-    summary = run_process(load_settings(), path, Console(stderr=True))
+    settings = load_settings()
+    try:
+        summary = run_process(settings, path, Console(stderr=True))
+    except InputRejected as exc:
+        raise UserError(str(exc)) from None
     if args.format == "json":
         print(json.dumps(summary, ensure_ascii=False, indent=2))
     else:
-        Console().print(" ".join(f"{k}={v}" for k, v in summary.items()))
+        print_run_summary(summary)
+    verdict = rejection_verdict(summary, settings.process_max_rejected_share,
+                                summary["tabular"])
+    if verdict:
+        print(f"courierwatch: {verdict}", file=sys.stderr)
+        return 1
     return 0
+
+
+def print_run_summary(summary: dict[str, Any]) -> None:
+    """This run's own counts first, then the store's totals (one line each)."""
+    console = Console(highlight=False)
+    console.print(f"{summary['input']}: {summary['lines_read']:,} lines read: "
+                  f"{summary['stored']:,} stored ({summary['new_events']:,} new events, "
+                  f"{summary['duplicates']:,} duplicates, {summary['late']:,} late), "
+                  f"{summary['rejected']:,} rejected; {summary['seconds']} s", markup=False)
+    for reason, n in summary["rejected_by_reason"].items():
+        console.print(f"  rejected {n:>7,}  {reason}", markup=False)
+    store = summary["store"]
+    console.print(f"store: {store['distinct_events']:,} distinct events in "
+                  f"{store['archived_rows']:,} archived rows, {store['late_rows']:,} late, "
+                  f"{store['dead_letters']:,} dead letters", markup=False)
 
 
 def _filters(args: argparse.Namespace) -> tuple[str | None, str | None, datetime | None,
                                                  datetime | None]:
-    """(city code, company, start, end) from --city/--company/--from/--to."""
+    """(city code, company, start, end) from --city/--company/--from/--to, by the rules the
+    API applies too (courierwatch.filter_values): a mistake is a UserError, never an empty
+    answer."""
+    start, end = parse_time(args.start), parse_time(args.end)
     try:
-        city = resolve_city(args.city) if args.city else None
-    except ValueError as exc:
-        raise UserError(str(exc)) from exc
-    return city, args.company, parse_time(args.start), parse_time(args.end)
+        city = parse_city(args.city) if args.city else None
+        company = parse_company(args.company) if args.company else None
+        check_range(start, end)
+    except FilterError as exc:
+        raise UserError(str(exc)) from None
+    return city, company, start, end
 
 
 def _print_json(rows: object) -> None:
@@ -92,7 +130,15 @@ def kpi(args: argparse.Namespace) -> int:
     from services.figures_source import KPI_ROWS, fetch_rows
 
     city, company, start, end = _filters(args)
+    try:
+        wanted = parse_kpis(args.kpi) if args.kpi else None
+    except FilterError as exc:
+        raise UserError(str(exc)) from None
+    if args.by == "range" and (start is None or end is None):
+        raise UserError("--by range needs --from and --to")
     rows = fetch_rows(load_settings(), KPI_ROWS, city, company, start, end, args.by)
+    if wanted:
+        rows = [r for r in rows if kpi_matches(r["kpi"], wanted)]
     if args.breaches:
         rows = [r for r in rows if r["status"] == "breach"]
     if args.format == "json":
@@ -102,28 +148,58 @@ def kpi(args: argparse.Namespace) -> int:
     else:
         scope = city_label(city) if city else "all cities"
         Console().print(kpi_table(rows, title=f"KPIs by {args.by}: {scope}, "
-                                  f"{args.company or 'all companies'}"))
+                                  f"{company or 'all companies'}", lang=args.lang))
     return 0
 
 
 def replay(args: argparse.Namespace) -> int:
     from services.audit.replay import run_replay
     from services.figures_source import local_scope
-    from services.owner import ensure_unowned
+    from services.owner import reclaim_orphan_worker, running_api
     from warehouse.queries import CellFilter
 
     settings = load_settings()
-    ensure_unowned(settings)
     city, company, start, end = _filters(args)
     if start is None or end is None:
         raise UserError("replay needs --from and --to")
-    flt = CellFilter(city, company, start, end, args.by, scope=local_scope(settings))
-    summary = run_replay(settings, flt, Path(args.out), console=Console(stderr=True))
+    out = Path(args.out)
+    reclaim_orphan_worker(settings.data_dir)
+    base = running_api(settings.data_dir) if settings.embedded_clickhouse else None
+    if base:  # `serve` or the demo owns the store: the worker replays, we copy the files
+        summary = _replay_through(settings, base, city, company, start, end, args.by, out)
+    else:
+        flt = CellFilter(city, company, start, end, args.by, scope=local_scope(settings))
+        summary = run_replay(settings, flt, out, console=Console(stderr=True))
     if args.format == "json":
         _print_json(summary)
     else:
         Console().print(" ".join(f"{k}={v}" for k, v in summary.items()))
     return 0
+
+
+def _replay_through(settings: Any, base: str, city: str | None, company: str | None,
+                    start: datetime, end: datetime, by: str, out: Path) -> dict[str, Any]:
+    """Replay in the running worker (GET /api/replay), then move its files to `out`."""
+    import os
+    import shutil
+    import time
+
+    from services.api.audit import REPLAYS_DIR
+    from services.owner import get_json
+
+    name = f"cli-{int(time.time() * 1000)}-{os.getpid()}"
+    Console(stderr=True).print(f"a worker ({base}) owns {settings.data_dir}: replaying "
+                               "there")
+    params = {"city": city or "", "company": company or "", "from": start.isoformat(),
+              "to": end.isoformat(), "by": by, "name": name}
+    summary = dict(get_json(base, "/api/replay", params, timeout_s=24 * 3600.0,
+                            token=settings.api_token))
+    made = settings.data_dir / REPLAYS_DIR / name
+    out.mkdir(parents=True, exist_ok=True)
+    for f in sorted(made.iterdir()):
+        shutil.move(str(f), str(out / f.name))
+    made.rmdir()
+    return summary | {"out": str(out), "replayed_by": base}
 
 
 def _print_rows(args: argparse.Namespace, rows: list[dict[str, Any]], title: str,
@@ -144,16 +220,38 @@ def _print_rows(args: argparse.Namespace, rows: list[dict[str, Any]], title: str
 
 
 def restatements(args: argparse.Namespace) -> int:
+    from courierwatch.verdicts import judged, verdict_changed
     from services.figures_source import RESTATEMENT_ROWS, fetch_rows
 
-    rows = fetch_rows(load_settings(), RESTATEMENT_ROWS, *_filters(args))
+    settings, catalog = load_settings(), load_catalog()
+    rows = fetch_rows(settings, RESTATEMENT_ROWS, *_filters(args))
+    for r in rows:  # each side judged against the cell's targets, as `kpi` judges
+        cell = (r["city"], r["company"], str(r["period_start"])[:19], r["kpi"])
+        old = judged(catalog, *cell, r["old_numerator"], r["old_denominator"],
+                     settings.min_sample)
+        new = judged(catalog, *cell, r["new_numerator"], r["new_denominator"],
+                     settings.min_sample)
+        r |= {"old_shown": old["shown"], "new_shown": new["shown"],
+              "old_status": old["status"], "new_status": new["status"],
+              "targets": new["targets"],
+              "verdict_changed": verdict_changed(old["status"], new["status"])}
+    changed = sum(1 for r in rows if r["verdict_changed"])
+    if args.verdict_changed:
+        rows = [r for r in rows if r["verdict_changed"]]
     return _print_rows(
-        args, rows, f"Restatements of published figures ({len(rows)})",
-        ("restated at (UTC)", "period", "city", "company", "kpi", "old", "new", "cause"),
+        args, rows, f"Restatements of published figures: {len(rows):,} shown, {changed:,} "
+        "change a verdict (pass <-> breach)",
+        ("restated at (UTC)", "period", "city", "company", "kpi", "targets", "old", "new",
+         "cause"),
         lambda r: [r["restated_at"][:19], f"{r['period']} {r['period_start'][:16]}",
-                   city_label(r["city"]), r["company"], r["kpi"],
-                   f"{r['old_numerator']:g}/{r['old_denominator']:g}",
-                   f"{r['new_numerator']:g}/{r['new_denominator']:g}", r["cause"]])
+                   city_label(r["city"]), r["company"], kpi_label(r["kpi"], args.lang),
+                   "\n".join(r["targets"]) or "–",
+                   f"{r['old_shown']} {r['old_status']} "
+                   f"({r['old_numerator']:g}/{r['old_denominator']:g})",
+                   ("[bold red]" if r["verdict_changed"] else "")
+                   + f"{r['new_shown']} {r['new_status']} "
+                   f"({r['new_numerator']:g}/{r['new_denominator']:g})"
+                   + ("[/]" if r["verdict_changed"] else ""), r["cause"]])
 
 
 def conflicts(args: argparse.Namespace) -> int:
@@ -169,19 +267,30 @@ def conflicts(args: argparse.Namespace) -> int:
 
 
 def dead_letters(args: argparse.Namespace) -> int:
-    from services.figures_source import DEAD_LETTER_ROWS, fetch_rows
+    from services.figures_source import fetch_dead_letters
 
-    reason = {"reason": args.reason} if args.reason else {}
-    rows = fetch_rows(load_settings(), DEAD_LETTER_ROWS, *_filters(args), **reason)
-    reasons = Counter(str(r["reason"]) for r in rows)
+    if args.limit < 1:
+        raise UserError("--limit must be at least 1")
+    rows, by_reason = fetch_dead_letters(load_settings(), *_filters(args), args.reason,
+                                         args.limit)
+    total = sum(by_reason.values())
+    shown = (f"all {total:,}" if len(rows) >= total else
+             f"the newest {len(rows):,} of {total:,}; --limit N shows more, --reason R one "
+             "reason")
+    title = f"Dead letters: {shown}" + "".join(
+        f", {k} {n:,}" for k, n in sorted(by_reason.items()))
+    if args.format == "json":
+        _print_json(rows)
+        if len(rows) < total:
+            print(f"courierwatch: {shown}", file=sys.stderr)
+        return 0
     return _print_rows(
-        args, rows, f"Dead letters ({len(rows)})" + "".join(
-            f", {k} {n}" for k, n in sorted(reasons.items())),
-        ("received (UTC)", "reason", "detail", "city", "topic/partition/offset#index",
-         "redacted copy"),
+        args, rows, title,
+        ("received (UTC)", "reason", "detail", "city", "source position", "redacted copy"),
         lambda r: [str(r["received_at"])[:19], str(r["reason"]), str(r["detail"])[:60],
                    city_label(str(r["city"])) if r["city"] else "–",
-                   f"{r['topic']}/{r['partition']}/{r['offset']}#{r['msg_index']}",
+                   str(r.get("source_position") or
+                       f"{r['topic']}/{r['partition']}/{r['offset']}#{r['msg_index']}"),
                    str(r["redacted"])[:80]])
 
 
@@ -200,10 +309,13 @@ def policies_list(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     catalog, company_lists = load_catalog(), load_company_lists()
-    city = resolve_city(args.city) if args.city else None
+    try:
+        city = parse_city(args.city) if args.city else None
+    except FilterError as exc:
+        raise UserError(str(exc)) from None
     table = Table(title="Policy catalog (targets of the five seed plans)", show_lines=True)
     for col in ("id", "metric", "target", "strength", "scope", "companies", "in force",
-                "source", "quote"):
+                "document (文号), section", "quote"):
         table.add_column(col, overflow="fold")
     for t in catalog.targets:
         if not args.all and t.measurable_by != "events":
@@ -216,9 +328,11 @@ def policies_list(args: argparse.Namespace) -> int:
         named = [n for n, codes in company_lists.items() if codes == t.companies]
         companies = ("all" if t.companies is None else
                      f"{named[0]}: " * bool(named) + ", ".join(t.companies))
-        table.add_row(t.id, t.metric + (f" [{t.route_class}]" if t.route_class else ""),
-                      f"{t.comparator} {t.threshold:g} {t.unit}", strength, scope, companies,
-                      t.effective.isoformat(), f"{t.source} {t.section}", t.quote)
+        table.add_row(t.id, kpi_label(t.metric, args.lang)
+                      + (f" [{t.route_class}]" if t.route_class else ""),
+                      fmt_target(t.comparator, t.threshold, t.unit), strength, scope,
+                      companies, t.effective.isoformat(),
+                      f"{document_label(t.source)}, {t.section} ({t.source})", t.quote)
     Console().print(table)
     load_route_table()  # validates the route-class file alongside
     return 0
@@ -245,8 +359,8 @@ def serve(args: argparse.Namespace) -> int:
                           f"topic {settings.scan_topic} · Ctrl-C stops")
             while worker.alive():
                 time.sleep(1)
-            console.print(f"[red]worker exited ({worker.proc.returncode})[/]\n"
-                          f"{worker.log_tail()}")
+            print(f"courierwatch: the worker stopped (exit status {worker.proc.returncode}): "
+                  f"{worker.failure_reason()}; its log: {worker.log_path}", file=sys.stderr)
             return 1
 
 

@@ -19,7 +19,8 @@ Subparsers = Any  # argparse's _SubParsersAction, private in typeshed
 def _add_filters(p: argparse.ArgumentParser, time_of: str = "event time") -> None:
     p.add_argument("--city", help="6-digit code, Chinese or English name (台州, Taizhou "
                    "(Zhejiang)), or YRD for the Yangtze River Delta region")
-    p.add_argument("--company", help="brand code: SF, ZTO, YTO, STO, YUNDA, JT, JD, EMS, ...")
+    p.add_argument("--company", help="brand code in any case: SF, ZTO, YTO, STO, YUNDA, JT, JD, "
+                   "EMS, ...; * for the rows summing every company")
     p.add_argument("--from", dest="start", metavar="T",
                    help=f"start of {time_of}, inclusive: 2026-11-02 or 2026-11-02T08:00 "
                    "(China Standard Time unless an offset is given)")
@@ -89,9 +90,15 @@ def _kpi(sub: Subparsers) -> None:
                        "denominator, value, and every applicable target with pass/breach. "
                        "company '*' sums all companies; city YRD sums the YRD cities.")
     _add_filters(p)
-    p.add_argument("--by", choices=("hour", "day"), default="day")
+    p.add_argument("--by", choices=("hour", "day", "week", "month", "range"), default="day",
+                   help="period of a row: hour, day, week (from Monday), month, or range "
+                   "(one row per cell for the whole --from..--to)")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    p.add_argument("--lang", choices=("zh", "en"), default="zh",
+                   help="zh (default): Chinese KPI labels beside the identifiers in the table")
     p.add_argument("--breaches", action="store_true", help="only rows that breach a target")
+    p.add_argument("--kpi", metavar="NAMES", help="only these KPIs, comma-separated: "
+                   "on_time_rate,delay_rate (on_time_rate includes its route classes)")
     p.set_defaults(func=commands.kpi)
 
 
@@ -119,6 +126,10 @@ def _restatements(sub: Subparsers) -> None:
                        "end plus the grace period; late events that change a published figure "
                        "are recorded here with old and new values, cause and time.")
     _add_filters(p)
+    p.add_argument("--verdict-changed", action="store_true",
+                   help="only restatements that turned a pass into a breach or back")
+    p.add_argument("--lang", choices=("zh", "en"), default="zh",
+                   help="zh (default): Chinese KPI labels beside the identifiers")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(func=commands.restatements)
 
@@ -135,6 +146,8 @@ def _dead_letters(sub: Subparsers) -> None:
     _add_filters(p, time_of="arrival (when the pipeline received it)")
     p.add_argument("--reason", help="one reason: not_json, schema, type_fields, future_ts, "
                    "pii, oversized, too_deep, crash, undecodable_batch, ...")
+    p.add_argument("--limit", type=int, default=1000, help="show at most this many, newest "
+                   "first (the title says how many there are in all)")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(func=commands.dead_letters)
 
@@ -165,6 +178,8 @@ def _policies(sub: Subparsers) -> None:
     pl.add_argument("--city", help="only targets that apply to this city")
     pl.add_argument("--all", action="store_true", help="include targets measured by "
                     "reference data, not events")
+    pl.add_argument("--lang", choices=("zh", "en"), default="zh",
+                    help="zh (default): Chinese KPI labels beside the identifiers")
     pl.set_defaults(func=commands.policies_list)
     pc = psub.add_parser("counts", help="the README's sentence of catalog counts",
                          description="How many targets the catalog holds, how many are "

@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.table import Table
 
+from courierwatch.labels import kpi_label
 from courierwatch.units import UNIT_SUFFIX, fmt_value
 
 
@@ -26,7 +27,9 @@ def fmt_threshold(t: dict[str, Any]) -> str:
             f"[dim]{t['policy_id']}[/]")
 
 
-def kpi_table(rows: list[dict[str, Any]], title: str = "KPIs") -> Table:
+def kpi_table(rows: list[dict[str, Any]], title: str = "KPIs", lang: str = "zh") -> Table:
+    """The KPI rows as a table; `lang` zh puts each KPI's Chinese label beside its
+    identifier (courierwatch.labels)."""
     table = Table(title=title, header_style="bold", show_lines=False)
     for col, justify in (("period (CST)", "left"), ("city", "left"), ("company", "left"),
                          ("kpi", "left"), ("numerator", "right"), ("denominator", "right"),
@@ -37,7 +40,8 @@ def kpi_table(rows: list[dict[str, Any]], title: str = "KPIs") -> Table:
         if r["status"] == "breach":
             style = "yellow" if r.get("breach_strength") == "aspirational" else "red"
         table.add_row(r["period_start"][:16].replace("T", " "), r["city_name"], r["company"],
-                      r["kpi"], f"{r['numerator']:,.0f}", f"{r['denominator']:,.0f}",
+                      kpi_label(r["kpi"], lang), f"{r['numerator']:,.0f}",
+                      f"{r['denominator']:,.0f}",
                       fmt_value(r["value"], r["unit"]),
                       "\n".join(fmt_threshold(t) for t in r["thresholds"]) or "[dim]–[/]",
                       style=style)

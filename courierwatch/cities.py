@@ -68,6 +68,30 @@ _CITIES = (
 
 CITIES: dict[str, City] = {c.code: c for c in _CITIES}
 
+# The provinces (and municipalities) of the registry's cities: 2-digit GB/T 2260 prefix ->
+# Chinese and English name.
+PROVINCES: dict[str, tuple[str, str]] = {
+    "11": ("北京", "Beijing"), "12": ("天津", "Tianjin"), "31": ("上海", "Shanghai"),
+    "32": ("江苏", "Jiangsu"), "33": ("浙江", "Zhejiang"), "37": ("山东", "Shandong"),
+    "41": ("河南", "Henan"), "42": ("湖北", "Hubei"), "43": ("湖南", "Hunan"),
+    "44": ("广东", "Guangdong"), "50": ("重庆", "Chongqing"), "51": ("四川", "Sichuan"),
+    "61": ("陕西", "Shaanxi"),
+}
+
+
+def resolve_province(text: str) -> str:
+    """The 2-digit prefix of a province given by its prefix, Chinese name (浙江, 浙江省) or
+    English name (any case). Raises ValueError naming the known ones."""
+    t = text.strip()
+    if len(t) == 2 and t.isdigit() and t[0] != "0":
+        return t
+    low = t.lower().removesuffix(" province")
+    for code, (zh, en) in PROVINCES.items():
+        if t in (zh, zh + "省", zh + "市") or low == en.lower():
+            return code
+    raise ValueError(f"unknown province {text!r}; use a 2-digit code or one of: "
+                     + ", ".join(f"{zh} {en} {c}" for c, (zh, en) in PROVINCES.items()))
+
 # The seed cities: each has a plan of its own in ../shared/seeds/.
 CHANGZHOU, TAIZHOU_ZJ, LIAOCHENG, WUHAN = "320400", "331000", "371500", "420100"
 SEED_CITIES = (CHANGZHOU, TAIZHOU_ZJ, LIAOCHENG, WUHAN)
@@ -109,7 +133,8 @@ def resolve_city(text: str) -> str:
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:
-        opts = ", ".join(f"{m} ({CITIES[m].label})" for m in matches)
-        raise ValueError(f"city {text!r} is ambiguous: {opts}")
+        opts = " or ".join(f"{CITIES[m].name_zh} {m} ({CITIES[m].name_en})" for m in matches)
+        raise ValueError(f"city {text!r} is ambiguous: {opts}; give the code or the "
+                         "Chinese name")
     raise ValueError(f"unknown city {text!r}; use a 6-digit GB/T 2260 code or one of: "
                      + ", ".join(c.name_en for c in _CITIES))

@@ -108,14 +108,26 @@ def _unescape(match: re.Match[str]) -> str:
     return char if char.isprintable() and char not in '"\\' else match.group(0)
 
 
+# A date or date-time (ISO 8601, years 1900-2099): not personal data, kept readable in a
+# rejection's detail ("ts 2027-01-01T07:32:00+08:00 is ahead of the clock") instead of
+# being masked as a long digit run (issue 23).
+_ISO_TIME = re.compile(r"(?<![0-9])(?:19|20)[0-9]{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+                       r"(?:[T ][0-2][0-9]:[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,9})?)?"
+                       r"(?:Z|[+-][0-2][0-9]:?[0-5][0-9])?)?(?![0-9])")
+
+
 def mask_text(text: str) -> str:
     """Unparsed text with every long digit run, e-mail address and string under a key
-    naming personal data masked (also used on rejection details, which may quote a key)."""
+    naming personal data masked (also used on rejection details, which may quote a key).
+    ISO dates and times stay readable."""
     text = ascii_digits(_ESCAPE.sub(_unescape, text))
     text = _KEYED_STRING.sub(_mask_keyed, text)
     if "@" in text:
         text = _EMAIL.sub("<email>", text)
-    return _LONG_RUN.sub(lambda m: _DIGIT.sub("#", m.group()), text)
+    parts = _ISO_TIME.split(text)
+    times = _ISO_TIME.findall(text)
+    masked = [_LONG_RUN.sub(lambda m: _DIGIT.sub("#", m.group()), p) for p in parts]
+    return "".join(p + (times[i] if i < len(times) else "") for i, p in enumerate(masked))
 
 
 def _mask_keyed(m: re.Match[str]) -> str:

@@ -18,9 +18,11 @@ The SQL condition is built with bound parameters only: the scope's values travel
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from courierwatch.cities import YRD_PROVINCE_PREFIXES, YRD_REGION
+from courierwatch.cities import YRD_PROVINCE_PREFIXES, YRD_REGION, resolve_province
+from courierwatch.filter_values import parse_city
 
 NATIONAL = "national"
 _PROVINCE = re.compile(r"[1-9][0-9]")
@@ -91,8 +93,23 @@ class Scope:
         return sorted(self.provinces), sorted(self.cities)
 
 
+def _named(resolve: Callable[[str], str], text: str, kind: str) -> str:
+    """The code of a scope item given by code or name, by the resolver `kpi --city` uses:
+    an ambiguous name (Taizhou) is refused with its candidates."""
+    try:
+        code = resolve(text)
+    except ValueError as exc:
+        raise ScopeError(str(exc)) from None
+    pattern = _PROVINCE if kind == "province" else _CITY
+    if not pattern.fullmatch(code):
+        raise ScopeError(f"{kind}:{text} is not a {kind} code or name")
+    return code
+
+
 def parse_scope(text: str) -> Scope:
     """`national` | `province:NN` | `city:NNNNNN`, items joined by commas; raises ScopeError.
+    A province or city may be named instead (`province:浙江`, `city:台州`, `city:Taizhou
+    (Zhejiang)`), resolved as `kpi --city` resolves it; an ambiguous name is refused.
 
     Codes are checked strictly (a province is two digits not starting 0, a city six), so
     that a scope's values are known-safe before they ever reach a query or a DDL statement.
@@ -111,15 +128,16 @@ def parse_scope(text: str) -> Scope:
         kind, _, code = item.partition(":")
         kind = kind.strip().lower()
         code = code.strip()
-        if kind == "province" and _PROVINCE.fullmatch(code):
-            provinces.add(code)
-        elif kind == "city" and _CITY.fullmatch(code):
-            cities.add(code)
+        if kind == "province" and code:
+            provinces.add(_named(resolve_province, code, "province"))
+        elif kind == "city" and code:
+            cities.add(_named(parse_city, code, "city"))
         elif kind == NATIONAL:
             raise ScopeError("national cannot be combined with other items")
         else:
-            raise ScopeError(f"not a scope item: {item!r}; expected province:NN (2 digits, "
-                             "e.g. province:33) or city:NNNNNN (6 digits, e.g. city:331000)")
+            raise ScopeError(f"not a scope item: {item!r}; expected province:NN or a name "
+                             "(province:33, province:浙江) or city:NNNNNN or a name "
+                             "(city:331000, city:台州, city:Taizhou (Zhejiang))")
     # A city inside a listed province adds nothing; drop it so the canonical form is minimal.
     cities = {c for c in cities if c[:2] not in provinces}
     return Scope(False, frozenset(provinces), frozenset(cities))

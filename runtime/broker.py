@@ -129,3 +129,24 @@ def ensure_topics(bootstrap: str, settings: Settings) -> None:
                 admin.create_topics(new)
     finally:
         admin.close()
+
+
+# Headers `courierwatch process` puts on each message it publishes from a file: the file's
+# source identity (`file:sha256:<hex>`) and the line number of the message's first line.
+FILE_SOURCE_HEADER, FILE_LINE_HEADER = "courierwatch-source", "courierwatch-line"
+
+
+def topic_source(bootstrap: str, topic: str) -> str:
+    """`kafka:<cluster id>/<topic>/<topic id>`: the source identity of the messages of this
+    incarnation of `topic` (warehouse.schema.SOURCE_COLUMNS). The topic id is the broker's
+    UUID of the topic, new whenever the topic is created again (every embedded broker's
+    topics are new), so offsets of two incarnations never share a source. A broker that
+    reports no topic id gets `-` (its offsets are told apart by the cluster id alone)."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="courierwatch-source")
+    try:
+        cluster = str(admin.describe_cluster().get("cluster_id") or "-")
+        described = admin.describe_topics([topic])
+        topic_id = str((described[0].get("topic_id") if described else None) or "-")
+    finally:
+        admin.close()
+    return f"kafka:{cluster}/{topic}/{topic_id}"

@@ -153,6 +153,10 @@ SETTINGS: tuple[Setting, ...] = (
             "a larger batch is inserted in several inserts (one insert per batch is cheapest)"),
     Setting("dlq_max_share", "COURIERWATCH_DLQ_MAX_SHARE", _float(0, 1), "0.5",
             "the worker halts when a larger share of recent events is rejected"),
+    Setting("process_max_rejected_share", "COURIERWATCH_PROCESS_MAX_REJECTED_SHARE",
+            _float(0, 1), "0.5",
+            "`process` and `import` exit 1 when a larger share of their input lines was "
+            "rejected (and always when every line was)"),
     Setting("dlq_window_events", "COURIERWATCH_DLQ_WINDOW_EVENTS", _int(1), "10000",
             "how many recent events the dead-letter share is taken over"),
     Setting("dlq_min_events", "COURIERWATCH_DLQ_MIN_EVENTS", _int(0), "1000",
@@ -247,6 +251,7 @@ class Settings:
     max_batches_in_flight: int
     insert_chunk_bytes: int
     dlq_max_share: float
+    process_max_rejected_share: float
     dlq_window_events: int
     dlq_min_events: int
     max_message_bytes: int

@@ -94,8 +94,9 @@ def _contract_check(events: list[dict[str, Any]], now: datetime) -> None:
 
 
 def _reason_kind(reason: str) -> str:
-    """The reason with its quoted values elided, for counting rejections by kind."""
-    return re.sub(r"'[^']*'", "'…'", reason)
+    """The reason with its quoted values elided, for counting rejections by kind; the
+    column a reason names stays (`column 'order_id' is empty`)."""
+    return re.sub(r"(?<!column )(?<!column\(s\) )'[^']*'", "'…'", reason)
 
 
 def map_file(path: Path, m: Mapping, events_path: Path, rejects_path: Path,
@@ -149,7 +150,8 @@ def run_import(settings: Settings, path: Path, mapping_path: Path, console: Cons
     events_path = work / f"{stem}.jsonl"
     rejects_path = rejects_path or work / f"{stem}.rejects.csv"
     summary = map_file(path, m, events_path, rejects_path, console)
-    summary |= {"events_file": str(events_path), "rejects_file": str(rejects_path)}
+    summary |= {"file": str(path), "events_file": str(events_path),
+                "rejects_file": str(rejects_path)}
     if check_only or summary["events"] == 0:
         return summary | {"processed": None}
     processed = run_process(settings.with_(allowed_lateness_s=HISTORICAL_LATENESS_S),

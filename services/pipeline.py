@@ -9,7 +9,9 @@ process per data directory) and faust owns its process's event loop and signals.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import re
 import subprocess
 import sys
 import time
@@ -20,6 +22,7 @@ from pathlib import Path
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
+from runtime.broker import FILE_LINE_HEADER, FILE_SOURCE_HEADER
 from runtime.lifetime import die_with_parent, identity
 from runtime.ports import free_port
 from runtime.processes import stop_process
@@ -29,11 +32,16 @@ from services.owner import ensure_unowned
 LINES_PER_MESSAGE = 500
 
 
+_ESCAPES = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|[\x00-\x08\x0b-\x1f\x7f]")
+_LOG_PREFIX = re.compile(r"^\[[^]]*\] \[\d+\] \[(CRITICAL|ERROR)\] ")
+
+
 @dataclass
 class Worker:
     proc: subprocess.Popen[bytes]
     web_port: int
     log_path: Path
+    log_start: int = 0  # where this worker's lines begin in the (appended) log
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -47,6 +55,22 @@ class Worker:
         if self.alive():
             self.proc.kill()
             self.proc.wait()
+
+    def failure_reason(self) -> str:
+        """Why this worker stopped, as one clean line: its last CRITICAL or ERROR line (the
+        log prefix, terminal escape codes and older workers' lines left out), else its last
+        line; the exit status when it wrote nothing."""
+        try:
+            with open(self.log_path, "rb") as fh:
+                fh.seek(self.log_start)
+                text = _ESCAPES.sub(b"", fh.read()).decode("utf-8", "replace")
+        except OSError:
+            text = ""
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        severe = [line for line in lines if _LOG_PREFIX.match(line)]
+        if severe:
+            return _LOG_PREFIX.sub("", severe[-1])
+        return lines[-1] if lines else f"the worker exited with status {self.proc.returncode}"
 
     def log_tail(self, n: int = 30) -> str:
         try:
@@ -72,10 +96,11 @@ def start_worker(settings: Settings, bootstrap: str, web_port: int | None = None
     child = settings.with_(kafka=bootstrap, api_port=port, reset_database=reset_database)
     env = child_environment(child.with_(owner=json.dumps(identity().as_record())))
     with open(log_path, "ab") as log:
+        log_start = log.tell()
         proc = subprocess.Popen([sys.executable, "-m", "services.worker", "worker"], env=env,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                 preexec_fn=die_with_parent())
-    return Worker(proc, port, log_path)
+    return Worker(proc, port, log_path, log_start)
 
 
 @contextlib.contextmanager
@@ -88,20 +113,38 @@ def running_worker(settings: Settings, bootstrap: str,
         w.stop()
 
 
-def chunked_lines(path: Path, per_message: int = LINES_PER_MESSAGE) -> Iterator[list[bytes]]:
-    """Non-empty lines of a JSON-lines file, `per_message` at a time (bytes, unparsed)."""
+def chunked_lines(path: Path, per_message: int = LINES_PER_MESSAGE
+                  ) -> Iterator[tuple[int, list[bytes]]]:
+    """Non-empty lines of a JSON-lines file (bytes, unparsed), at most `per_message` at a
+    time, each run with the file's line number (1-based) of its first line. A run holds
+    consecutive lines only (a blank line ends it), so line i of a run is first + i."""
     chunk: list[bytes] = []
+    first = 0
     with open(path, "rb") as fh:
-        for line in fh:
+        for number, line in enumerate(fh, start=1):
             line = line.strip()
             if not line:
+                if chunk:
+                    yield first, chunk
+                    chunk = []
                 continue
+            if not chunk:
+                first = number
             chunk.append(line)
             if len(chunk) >= per_message:
-                yield chunk
+                yield first, chunk
                 chunk = []
     if chunk:
-        yield chunk
+        yield first, chunk
+
+
+def file_source(path: Path) -> str:
+    """`file:sha256:<hex>`: the source identity of a file's events (its content's hash)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return f"file:sha256:{digest.hexdigest()}"
 
 
 def make_producer(bootstrap: str) -> KafkaProducer:
@@ -114,13 +157,18 @@ def publish_file(bootstrap: str, topic: str, path: Path, partitions: int,
     """Publish the file as JSON-lines messages round-robin over partitions.
 
     Returns (messages, lines). Lines are sent as they are: the worker validates them, so a
-    malformed line is dead-lettered there with its offset, not lost here.
+    malformed line is dead-lettered there with its offset, not lost here. Each message
+    carries the file's source identity and its first line number in its headers (the
+    worker archives them with every event: warehouse.schema.SOURCE_COLUMNS).
     """
+    source = file_source(path).encode()
     producer = make_producer(bootstrap)
     messages = lines = 0
     try:
-        for chunk in chunked_lines(path):
-            producer.send(topic, b"\n".join(chunk), partition=messages % partitions)
+        for first, chunk in chunked_lines(path):
+            producer.send(topic, b"\n".join(chunk), partition=messages % partitions,
+                          headers=[(FILE_SOURCE_HEADER, source),
+                                   (FILE_LINE_HEADER, str(first).encode())])
             messages += 1
             lines += len(chunk)
             progress(len(chunk))
@@ -173,8 +221,8 @@ def wait_until_consumed(bootstrap: str, settings: Settings, targets: dict[int, i
             if all(done.get(p, 0) >= t for p, t in targets.items()):
                 return
             if not worker.alive():
-                raise WorkerDied(f"worker exited with {worker.proc.returncode}:\n"
-                                 f"{worker.log_tail()}")
+                raise WorkerDied(f"the worker stopped (exit status {worker.proc.returncode}): "
+                                 f"{worker.failure_reason()}")
             if time.monotonic() > deadline:
                 raise TimeoutError("worker did not catch up in time")
             time.sleep(0.25)

@@ -26,6 +26,7 @@ import orjson
 
 from courierwatch.catalog import load_catalog
 from courierwatch.routes import load_route_table
+from runtime.broker import FILE_LINE_HEADER, FILE_SOURCE_HEADER, topic_source
 from runtime.settings import Settings
 from streams import faults, isolation, metrics, offsets, transport
 from streams.decode import Arrival, DeadLetter
@@ -129,11 +130,30 @@ def build_app(settings: Settings, wh: Warehouse) -> faust.App:
     return app
 
 
+def message_source(message: Any, broker_source: str) -> tuple[str, int]:
+    """(source, source_line) of one message: the file and first line its publisher named
+    in its headers (services.pipeline.publish_file), else the topic incarnation's."""
+    headers = getattr(message, "headers", None)
+    if not headers:
+        return broker_source, 0
+    named = dict(headers.items() if hasattr(headers, "items") else headers)
+    source = named.get(FILE_SOURCE_HEADER)
+    if not source:
+        return broker_source, 0
+    try:
+        line = int(named.get(FILE_LINE_HEADER) or 0)
+    except ValueError:
+        line = 0
+    return bytes(source).decode("ascii", "replace")[:200], line
+
+
 def _ingest_agent(app: faust.App, settings: Settings, ingestor: Ingestor) -> None:
     scan_topic = app.topic(settings.scan_topic, value_serializer="raw", key_serializer="raw")
     dlq_topic = app.topic(settings.dlq_topic, value_serializer="raw", key_serializer="raw",
                           partitions=1)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
+    broker_source = topic_source(settings.kafka, settings.scan_topic)
+    log.info("source identity of %s: %s", settings.scan_topic, broker_source)
 
     async def stored(decoding: Future[Future[list[DeadLetter]]], events: list[Any]) -> None:
         """Once the store has the batch: dead letters to their topic, then release."""
@@ -164,7 +184,8 @@ def _ingest_agent(app: faust.App, settings: Settings, ingestor: Ingestor) -> Non
                                                  within=settings.batch_within_s):
             offsets.hold(events)
             arrivals = [Arrival(e.message.topic, e.message.partition, e.message.offset,
-                                e.message.value or b"") for e in events]
+                                e.message.value or b"",
+                                *message_source(e.message, broker_source)) for e in events]
             decoding = pool.submit(ingestor.submit, arrivals)
             in_flight.append(asyncio.create_task(stored(decoding, list(events))))
             while in_flight and (in_flight[0].done()

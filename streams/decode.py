@@ -52,6 +52,8 @@ class Arrival:
     partition: int
     offset: int
     value: bytes
+    source: str = ""      # its source identity (warehouse.schema.SOURCE_COLUMNS)
+    source_line: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,8 @@ class DeadLetter:
     offset: int
     msg_index: int
     received_ms: int
+    source: str = ""
+    source_line: int = 0
 
     def envelope(self) -> dict[str, object]:
         """The dead-letter topic's message (JSON object)."""
@@ -80,13 +84,14 @@ class DeadLetter:
             "redacted": self.redacted, "raw_sha256": self.raw_sha256,
             "raw_bytes": self.raw_bytes, "topic": self.topic, "partition": self.partition,
             "offset": self.offset, "msg_index": self.msg_index, "received_ms": self.received_ms,
+            "source": self.source, "source_line": self.source_line,
         }
 
     def row(self) -> tuple[object, ...]:
         """The `dead_letters` row, in warehouse.sink.DEAD_LETTER_COLUMNS order."""
         return (self.received_ms, self.stage, self.reason, self.detail, self.redacted,
                 self.raw_sha256, self.raw_bytes, self.topic, self.partition, self.offset,
-                self.msg_index)
+                self.msg_index, self.source, self.source_line)
 
 
 @dataclass(slots=True)
@@ -138,7 +143,7 @@ def process_batch(arrivals: list[Arrival], now: datetime, stream_time: StreamTim
             if msg_max > out.partition_max_ms.get(a.partition, 0):
                 out.partition_max_ms[a.partition] = msg_max
             add(events, raws, ts, late, _valid_indices(len(events), rejections), a.topic,
-                a.partition, a.offset, now_ms)
+                a.partition, a.offset, now_ms, a.source, a.source_line)
         out.dead_letters.extend(_dead(r, a, now_ms) for r in rejections)
     out.watermark_ms = clock.high_ms
     return out
@@ -192,7 +197,7 @@ def _dead(r: Rejection, a: Arrival, now_ms: int) -> DeadLetter:
     except Exception as exc:  # noqa: BLE001 - the letter is kept, without what cannot be shown
         detail, copy = f"{r.reason} (detail not shown: {type(exc).__name__})", NOT_SHOWN
     return DeadLetter(stage, r.reason, detail, copy, raw_sha256(r.raw), len(r.raw), a.topic,
-                      a.partition, a.offset, r.index, now_ms)
+                      a.partition, a.offset, r.index, now_ms, a.source, a.source_line)
 
 
 def _undecodable(a: Arrival, now_ms: int) -> DeadLetter:
@@ -200,7 +205,8 @@ def _undecodable(a: Arrival, now_ms: int) -> DeadLetter:
     detail = mask_text(a.value[len(UNDECODABLE):].decode("utf-8", "replace"))
     return DeadLetter("transport", "undecodable_batch",
                       f"record batch from offset {a.offset} could not be decoded: {detail}",
-                      "", "", 0, a.topic, a.partition, a.offset, -1, now_ms)
+                      "", "", 0, a.topic, a.partition, a.offset, -1, now_ms, a.source,
+                      a.source_line)
 
 
 def chunks(arrivals: list[Arrival], max_bytes: int) -> Iterator[list[Arrival]]:

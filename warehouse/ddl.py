@@ -73,6 +73,30 @@ class AddColumn:
 
 
 @dataclass(frozen=True, slots=True)
+class AddKeyColumns:
+    """Columns added to a table and appended to its sorting key in one ALTER (ClickHouse
+    lets a MergeTree key grow by columns added in the same statement, but not by columns
+    with a default expression; existing parts keep their order, since the new columns hold
+    one value there). A default is set afterwards (`ModifyColumn`): existing parts, which
+    hold no data of the new columns, read it. On a cluster the Distributed table gets the
+    columns alone."""
+
+    table: str
+    definitions: tuple[str, ...]
+    order_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModifyColumn:
+    """`ALTER TABLE ... MODIFY COLUMN <definition>` (a new default, say) on a table defined
+    before."""
+
+    table: str
+    definition: str
+    replicated_everywhere: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class DropView:
     """`DROP VIEW IF EXISTS`, before a view is re-created with a new query."""
 
@@ -111,7 +135,8 @@ class ResetSetting:
     setting: str
 
 
-Obj = Table | View | AddColumn | DropView | DropTable | Backfill | ResetSetting
+Obj = (Table | View | AddColumn | AddKeyColumns | ModifyColumn | DropView | DropTable | Backfill
+       | ResetSetting)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,8 +188,18 @@ class Layout:
         if isinstance(o, ResetSetting):
             return [f"ALTER TABLE {self.db}.{self.local(o.table)}{self.on} "
                     f"RESET SETTING {o.setting}"]
+        if isinstance(o, AddKeyColumns):
+            add = ", ".join(f"ADD COLUMN IF NOT EXISTS {d}" for d in o.definitions)
+            out = [f"ALTER TABLE {self.db}.{self.local(o.table)}{self.on} {add}, "
+                   f"MODIFY ORDER BY {o.order_by}"]
+            if self.cluster:
+                out.append(f"ALTER TABLE {self.db}.{o.table}{self.on} {add}")
+            return out
         tables = ([o.table] if not self.cluster or o.replicated_everywhere
                   else [self.local(o.table), o.table])
+        if isinstance(o, ModifyColumn):
+            return [f"ALTER TABLE {self.db}.{t}{self.on} MODIFY COLUMN {o.definition}"
+                    for t in tables]
         return [f"ALTER TABLE {self.db}.{t}{self.on} ADD COLUMN IF NOT EXISTS {o.definition}"
                 for t in tables]
 

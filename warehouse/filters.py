@@ -7,8 +7,10 @@ which binds every value as a query parameter.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from courierwatch.cities import YRD_PROVINCE_PREFIXES, YRD_REGION
 from courierwatch.scope import Scope
@@ -65,3 +67,30 @@ def where_clause(f: CellFilter, time_col: str, params: dict[str, object],
     return " AND ".join(conds)
 
 
+
+
+class UnknownValue(ValueError):
+    """The filter names a city or company that neither the registry nor the store knows."""
+
+
+def unknown_values(wh: Any, f: CellFilter, known_cities: Collection[str],
+                   known_companies: Collection[str]) -> None:
+    """Raise UnknownValue when `f` names a city or company that is not registered
+    (`known_*`) and has no figure in the store within the scope: such a filter can only
+    give an empty answer, which would read as "no data". An unregistered code with data
+    (an import's city 990000, company OLIST) is known."""
+    checks = []
+    if f.city and f.city != YRD_REGION and f.city not in known_cities:
+        checks.append(("city", f.city))
+    if f.company and f.company != "*" and f.company not in known_companies:
+        checks.append(("company", f.company))
+    for column, value in checks:
+        params: dict[str, object] = {"v": value}
+        scope = f.scope.sql_condition("city", params)
+        found = wh.query(f"SELECT count() FROM (SELECT 1 FROM {wh.db}.cell_counts "
+                         f"WHERE {scope} AND {column} = {{v:String}} LIMIT 1)", params)[0][0]
+        if not found:
+            hint = ("a city of the registry (courierwatch policies list names them), by "
+                    "code or name" if column == "city" else ", ".join(sorted(known_companies)))
+            raise UnknownValue(f"unknown {column} {value!r}: not registered and no data for "
+                               f"it; known: {hint}")

@@ -41,20 +41,24 @@ from warehouse.alert_schema import flags_sql
 from warehouse.audit_schema import AUDIT_COLUMNS
 from warehouse.ddl import (
     AddColumn,
+    AddKeyColumns,
     Backfill,
     DropTable,
     DropView,
     Layout,
+    ModifyColumn,
     Obj,
     ResetSetting,
     Table,
     View,
 )
 from warehouse.schema import (
+    BEFORE_SOURCE_IDS,
     CELL_SHARD,
     accepts_objects,
     cell_count_objects,
     cell_counts_view,
+    events_order_by,
     events_table,
     misc_objects,
     staging_objects,
@@ -160,6 +164,30 @@ FROM {{source}} WHERE late = 0 GROUP BY hour"""),
     ]
 
 
+def _source_ids() -> list[Obj]:
+    """A source identity for every archived event and dead letter (issue 23): `source`
+    and `source_line` (warehouse.schema.SOURCE_COLUMNS), so that a position never stands
+    for two events across runs and brokers. Rows stored before read `before source ids`
+    and line 0 (the column default: nothing is rewritten), and the sorting keys of both
+    tables end with them (a metadata change). The ingest door gains the two
+    columns and its view passes them through."""
+    cols = ("source LowCardinality(String)", "source_line UInt64")
+    marked = f"source LowCardinality(String) DEFAULT '{BEFORE_SOURCE_IDS}'"
+    return [
+        # Both keys end with the source: two runs' arrivals at the same offsets (every
+        # embedded broker starts at 0) are two rows, while a batch re-inserted after a
+        # crash (same source, same position) still collapses.
+        AddKeyColumns("events", cols, events_order_by(", source, source_line")),
+        ModifyColumn("events", marked),
+        AddKeyColumns("dead_letters", cols,
+                      "(topic, partition, offset, msg_index, source, source_line)"),
+        ModifyColumn("dead_letters", marked),
+        AddColumn("events_in", f"source LowCardinality(String) DEFAULT '{BEFORE_SOURCE_IDS}'"),
+        AddColumn("events_in", "source_line UInt64 DEFAULT 0"),
+        DropView("events_in_mv"), staging_view(content_hash=True, source=True),
+    ]
+
+
 @dataclass(frozen=True, slots=True)
 class ShapeRepair:
     """`objects`, applied only when the live `table` (its local table on a cluster) does not
@@ -246,6 +274,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     # 0013 and 0014 were released and removed (see _repair_removed); never reuse them.
     # 0017 stays directly after 0012: later migrations may assume 0012's schema.
     Migration("0017_repair_removed_0013_0014", tuple(_repair_removed())),
+    # 0015 is the on-time/cohort work's.
+    Migration("0016_source_ids", tuple(_source_ids())),
 )
 
 

@@ -36,10 +36,18 @@ class OnTimeCounts:
 
 
 def _period(col: str, by: str) -> str:
-    if by not in ("hour", "day"):
-        raise ValueError(f"period must be hour or day, not {by!r}")
-    fn = "toStartOfHour" if by == "hour" else "toStartOfDay"
-    return f"toString({fn}({col}, '{CST_ZONE}'))"
+    """The start of the period holding `col`, as text in CST. week: from Monday; month:
+    from the 1st; range: the filter's start (one period for the whole range; the query
+    binds {start:Int64} through where_clause)."""
+    if by == "range":
+        return f"toString(toDateTime({{start:Int64}}, '{CST_ZONE}'))"
+    fn = {"hour": "toStartOfHour", "day": "toStartOfDay"}.get(by)
+    if fn:
+        return f"toString({fn}({col}, '{CST_ZONE}'))"
+    fn = {"week": "toMonday", "month": "toStartOfMonth"}.get(by)
+    if fn is None:
+        raise ValueError(f"period must be hour, day, week, month or range, not {by!r}")
+    return f"toString(toDateTime({fn}({col}, '{CST_ZONE}'), '{CST_ZONE}'))"
 
 
 @dataclass(frozen=True, slots=True)

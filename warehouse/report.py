@@ -7,7 +7,9 @@ judgement itself is the core's (`courierwatch.judgement`).
 
 from __future__ import annotations
 
-from courierwatch.catalog import Catalog
+from dataclasses import replace
+
+from courierwatch.catalog import ALL_COMPANIES, Catalog
 from courierwatch.figures import cell_figures, roll_up
 from courierwatch.judgement import DEFAULT_MIN_SAMPLE, ReportRow, judge
 from courierwatch.routes import RouteTable
@@ -20,12 +22,14 @@ def kpi_report(wh: Warehouse, flt: CellFilter, routes: RouteTable, catalog: Cata
     """Compute, roll up and judge every KPI for the cells the filter selects.
 
     With `city` set, only that city's rows (or only the YRD rows for `YRD`); with `company`
-    set, only that company's rows: a roll-up of a filtered subset would be mislabelled.
+    set, only that company's rows (`*`: only the rows summing every company): a roll-up
+    of a filtered subset would be mislabelled.
     The cells are read within `flt.scope`; a region row is kept only when the scope covers
     every city of the region (a partial roll-up would be mislabelled, and the full one
     would reveal other provinces' counts). Rows are ordered by period, city, company, KPI.
     """
-    figures = roll_up(cell_figures(cell_counts(wh, flt), on_time_counts(wh, flt, routes)))
+    read = replace(flt, company=None) if flt.company == ALL_COMPANIES else flt
+    figures = roll_up(cell_figures(cell_counts(wh, read), on_time_counts(wh, read, routes)))
     figures = [f for f in figures if flt.scope.covers(f.city)]
     if flt.city:
         figures = [f for f in figures if f.city == flt.city]

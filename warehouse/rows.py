@@ -42,12 +42,14 @@ class EventColumns:
 
     def add_message(self, events: list[ScanEvent], raws: list[bytes], ts_ms: list[int],
                     late: list[bool], indices: Iterable[int], topic: str, partition: int,
-                    offset: int, ingested_ms: int) -> None:
+                    offset: int, ingested_ms: int, source: str = "",
+                    source_line: int = 0) -> None:
         """Add the valid events of one message (`raws[i]` is the text of `events[i]`,
-        `indices` their positions in the message)."""
+        `indices` their positions in the message; `source`, `source_line`: the message's
+        source identity, warehouse.schema.SOURCE_COLUMNS)."""
         n = len(events)
         (raw, ts, promised, is_late, topics, partitions, offsets, index,
-         ingested) = self.columns
+         ingested, sources, source_lines) = self.columns
         raw += raws
         ts += ts_ms
         promised += [None if p is None else epoch_ms(p) for p in map(_promised_by, events)]
@@ -57,3 +59,5 @@ class EventColumns:
         offsets += [offset] * n
         index += indices
         ingested += [ingested_ms] * n
+        sources += [source] * n
+        source_lines += [source_line] * n

@@ -85,17 +85,23 @@ EVENT_COLUMN_NAMES: tuple[str, ...] = tuple(n for n, _ in EVENT_COLUMNS)
 CELL_SHARD = "cityHash64(city, company)"
 
 
+def events_order_by(tail: str = "") -> str:
+    """The archive's sorting key (the arrival key); `tail` appends columns (migration 0016
+    appends the source identity)."""
+    return (f"(city, company, type, toStartOfHour(ts, '{CST}'), event_id, topic, partition, "
+            f"offset, msg_index{tail})")
+
+
 def events_table() -> Table:
     cols = ",\n  ".join(f"`{n}` {t}" for n, t in EVENT_COLUMNS)
     return Table("events", cols, "ReplacingMergeTree",
-                 partition_by=f"toYYYYMM(ts, '{CST}')",
-                 order_by=f"(city, company, type, toStartOfHour(ts, '{CST}'), event_id, topic, "
-                          "partition, offset, msg_index)",
+                 partition_by=f"toYYYYMM(ts, '{CST}')", order_by=events_order_by(),
                  shard_by=CELL_SHARD)
 
 
-# One row per valid event, as the worker inserts it (warehouse.rows.EventColumns).
-STAGING_COLUMNS: tuple[tuple[str, str], ...] = (
+# One row per valid event, as the worker inserts it (warehouse.rows.EventColumns): the
+# columns of migration 0006, then the source identity of migration 0016.
+_STAGING_0006: tuple[tuple[str, str], ...] = (
     ("raw", "String"),                     # the event's JSON text, validated by the contract
     ("ts_ms", "Int64"),                    # event time as the contract decoded it
     ("promised_ms", "Nullable(Int64)"),
@@ -106,6 +112,18 @@ STAGING_COLUMNS: tuple[tuple[str, str], ...] = (
     ("msg_index", "UInt32"),
     ("ingested_ms", "Int64"),
 )
+# Where an event came from, unique across runs and brokers (migration 0016): `source` is
+# `file:sha256:<hex>` for a file published by `process`/`import` (source_line: the file's
+# line number of the message's first line; the event's line is source_line + msg_index) or
+# `kafka:<cluster id>/<topic>/<topic id>` for live messages (source_line 0; the position is
+# partition/offset#msg_index within that topic incarnation). Rows archived before 0016 hold
+# BEFORE_SOURCE_IDS.
+SOURCE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("source", "LowCardinality(String)"),
+    ("source_line", "UInt64"),
+)
+BEFORE_SOURCE_IDS = "before source ids"
+STAGING_COLUMNS: tuple[tuple[str, str], ...] = (*_STAGING_0006, *SOURCE_COLUMNS)
 STAGING_COLUMN_NAMES: tuple[str, ...] = tuple(n for n, _ in STAGING_COLUMNS)
 
 # The contract's fields as ClickHouse reads them from the text; an absent or null field
@@ -122,7 +140,7 @@ _EVENT_TUPLE = (
 
 
 def staging_objects() -> list[Table | View]:
-    cols = ", ".join(f"`{n}` {t}" for n, t in STAGING_COLUMNS)
+    cols = ", ".join(f"`{n}` {t}" for n, t in _STAGING_0006)
     return [
         # On a cluster the event's cell is read from its text to route the row to its shard.
         Table("events_in", cols, "Null",
@@ -132,10 +150,11 @@ def staging_objects() -> list[Table | View]:
     ]
 
 
-def staging_view(content_hash: bool = False) -> View:
+def staging_view(content_hash: bool = False, source: bool = False) -> View:
     """The view that parses `events_in` into the archive (with the content hash from
-    migration 0009 on)."""
+    migration 0009 on, the source identity from 0016 on: passed through as inserted)."""
     hashed = "sipHash64(raw) AS content_hash, " if content_hash else ""
+    hashed += "source, source_line, " if source else ""
     return View("events_in_mv", "events", "events_in",
                 f"""WITH JSONExtract(raw, '{_EVENT_TUPLE}') AS j
 SELECT j.event_id AS event_id, j.parcel_id AS parcel_id, j.company AS company, j.type AS type,

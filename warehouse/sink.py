@@ -29,7 +29,8 @@ FaultHook = Callable[[str], None]
 EVENTS_TABLE = "events_in"
 DEAD_LETTERS_TABLE = "dead_letters"
 DEAD_LETTER_COLUMNS = ("received_at", "stage", "reason", "detail", "raw", "raw_sha256",
-                       "raw_bytes", "topic", "partition", "offset", "msg_index")
+                       "raw_bytes", "topic", "partition", "offset", "msg_index", "source",
+                       "source_line")
 
 
 class Sink(Protocol):

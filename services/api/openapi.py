@@ -108,6 +108,16 @@ PATHS: dict[str, dict[str, Any]] = {
         "responses": {"200": {"description": "records in seq order", "content": {
             "application/json": {"schema": {"type": "object", "properties": {
                 "records": {"type": "array", "items": {"type": "object"}}}}}}}}}},
+    "/api/replay": {"get": {
+        "summary": "Replay a period in the worker that owns the store (national scope): "
+                   "the files of `courierwatch replay` under <data dir>/replays/<name>/",
+        "parameters": [CITY, COMPANY, _param("from", "start (inclusive)", required=True),
+                       _param("to", "end (exclusive)", required=True),
+                       _param("by", "hour or day"),
+                       _param("name", "folder name under <data dir>/replays/",
+                              required=True)],
+        "responses": {"200": {"description": "the replay's summary", "content": {
+            "application/json": {"schema": {"type": "object"}}}}}}},
     "/api/probe": {"get": {
         "summary": "Benchmark latency markers: which marker cells are counted yet",
         "parameters": [{**CITY, "required": True},

@@ -37,6 +37,7 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from courierwatch.catalog import load_catalog
+from courierwatch.filter_values import FilterError, kpi_matches, parse_kpis
 from courierwatch.routes import load_route_table
 from runtime.settings import Settings
 from services.access.guard import ScopedRegistry, access_middleware, request_filter, request_scope
@@ -44,9 +45,11 @@ from services.api.board import register_board_view
 from services.api.openapi import spec
 from services.api.series import register_series_views
 from services.api.static_assets import register_assets
+from services.figures_source import check_known
 from warehouse.client import Warehouse
 from warehouse.conflicts import list_conflicts
-from warehouse.dead_letters import list_dead_letters
+from warehouse.dead_letters import count_dead_letters, list_dead_letters
+from warehouse.filters import UnknownValue
 from warehouse.queries import probe_cells, restatements
 from warehouse.report import kpi_report
 
@@ -54,13 +57,14 @@ from warehouse.report import kpi_report
 # needs none (it still needs a token once tokens exist).
 SCOPED_ROUTES = frozenset({"/api/kpi", "/api/restatements", "/api/probe", "/api/status",
                            "/api/conflicts", "/api/dead-letters",
-                           "/api/audit",  # audit: national only
+                           "/api/audit", "/api/replay",  # audit, replay: national only
                            "/api/series", "/api/alerts", "/api/board"})
 SCOPE_FREE_ROUTES: dict[str, str] = {
     "/api/policies": "the policy catalog: targets quoted from the five public seed plans, "
                      "no figures (a city outside the scope is still refused by the middleware)",
 }
 _PREFIX = re.compile(r"[A-Za-z0-9_]{1,32}")
+MAX_DEAD_LETTERS = 100_000  # rows one /api/dead-letters answer may hold
 
 
 def register_views(app: faust.App, settings: Settings, wh: Warehouse) -> None:
@@ -88,10 +92,21 @@ def register_page_views(app: faust.App) -> None:
         return web.json(spec())
 
 
-async def rows_of(web: Any, read: Callable[[], list[Any]]) -> Any:
-    """`{"rows": read()}`, the store read run off the event loop."""
-    rows = await asyncio.get_running_loop().run_in_executor(None, read)
-    return web.json({"rows": rows})
+async def rows_of(web: Any, read: Callable[[], list[Any] | dict[str, Any]],
+                  check: Callable[[], None] | None = None) -> Any:
+    """`{"rows": read()}` (or the body `read` gives), the store read run off the event
+    loop; `check` first (for example that a city or company named is registered or in the
+    store), its UnknownValue answered with 400."""
+    def checked() -> dict[str, Any]:
+        if check is not None:
+            check()
+        out = read()
+        return out if isinstance(out, dict) else {"rows": out}
+    try:
+        body = await asyncio.get_running_loop().run_in_executor(None, checked)
+    except UnknownValue as exc:
+        return web.json({"error": str(exc)}, status=400)
+    return web.json(body)
 
 
 def register_figure_views(app: faust.App, settings: Settings, wh: Warehouse) -> None:
@@ -105,15 +120,26 @@ def register_figure_views(app: faust.App, settings: Settings, wh: Warehouse) -> 
     @app.page("/api/kpi")
     async def kpi(web: Any, request: Any) -> Any:
         flt = request_filter(request)
-        rows = await asyncio.get_running_loop().run_in_executor(
-            None, lambda: [r.to_json() for r in kpi_report(wh, flt, routes, catalog,
-                                                           settings.min_sample)])
+        try:
+            wanted = parse_kpis(request.query["kpi"]) if request.query.get("kpi") else None
+        except FilterError as exc:
+            return web.json({"error": str(exc)}, status=400)
+
+        def read() -> list[Any]:
+            check_known(wh, flt)
+            return [r.to_json() for r in kpi_report(wh, flt, routes, catalog,
+                                                    settings.min_sample)
+                    if wanted is None or kpi_matches(r.figure.kpi, wanted)]
+        try:
+            rows = await asyncio.get_running_loop().run_in_executor(None, read)
+        except UnknownValue as exc:
+            return web.json({"error": str(exc)}, status=400)
         return web.json({"rows": rows, "min_sample": settings.min_sample})
 
     @app.page("/api/restatements")
     async def restated(web: Any, request: Any) -> Any:
         flt = request_filter(request)
-        return await rows_of(web, lambda: restatements(wh, flt))
+        return await rows_of(web, lambda: restatements(wh, flt), lambda: check_known(wh, flt))
 
     @app.page("/api/conflicts")
     async def conflicting(web: Any, request: Any) -> Any:
@@ -126,7 +152,13 @@ def register_figure_views(app: faust.App, settings: Settings, wh: Warehouse) -> 
         """Dead letters with their reasons and redacted copies (warehouse.dead_letters),
         within the caller's scope; `reason` narrows to one reason."""
         flt, reason = request_filter(request), request.query.get("reason") or None
-        return await rows_of(web, lambda: list_dead_letters(wh, flt, reason))
+        limit_text = request.query.get("limit") or "1000"
+        if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_DEAD_LETTERS:
+            return web.json({"error": f"limit: 1..{MAX_DEAD_LETTERS}"}, status=400)
+
+        return await rows_of(web, lambda: {
+            "rows": list_dead_letters(wh, flt, reason, int(limit_text)),
+            "by_reason": count_dead_letters(wh, flt, reason)}, lambda: check_known(wh, flt))
 
 
 def register_operations_views(app: faust.App, wh: Warehouse) -> None:

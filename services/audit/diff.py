@@ -17,8 +17,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from courierwatch.catalog import Catalog
 from courierwatch.cities import YRD_PROVINCE_PREFIXES, YRD_REGION, city_label
 from courierwatch.periods import CST_ZONE as CST
+from courierwatch.verdicts import judged, verdict_changed
 from warehouse.client import Warehouse
 from warehouse.queries import CellFilter, where_clause
 from warehouse.scoping import system_read
@@ -112,24 +114,36 @@ def _counts(c: Counts | None) -> dict[str, float] | None:
 
 
 def _entry(cell: Cell, name: str, theirs: Counts | None, mine: Counts | None,
-           causes: list[dict[str, Any]]) -> dict[str, Any]:
+           causes: list[dict[str, Any]], catalog: Catalog, min_sample: int) -> dict[str, Any]:
+    """One difference: counts either side, each also judged (value in its unit, status)
+    against the cell's targets, and whether the verdict changed (pass <-> breach)."""
+    def judge_counts(c: Counts | None) -> dict[str, Any] | None:
+        return None if c is None else judged(catalog, cell[0], cell[1], cell[2], cell[3],
+                                             c[0], c[1], min_sample)
+    theirs_j, mine_j = judge_counts(theirs), judge_counts(mine)
+    before = theirs_j["status"] if theirs_j else "no_data"
+    after = mine_j["status"] if mine_j else "no_data"
     return {"city": cell[0], "city_name": city_label(cell[0]), "company": cell[1],
             "period_start": f"{cell[2].replace(' ', 'T')}+08:00", "kpi": cell[3],
-            name: _counts(theirs), "replayed": _counts(mine), "causes": causes}
+            name: _counts(theirs), "replayed": _counts(mine), "causes": causes,
+            f"{name}_judged": theirs_j, "replayed_judged": mine_j,
+            "targets": (mine_j or theirs_j or {"targets": []})["targets"],
+            "verdict_changed": verdict_changed(before, after)}
 
 
 def explained_differences(wh: Warehouse, flt: CellFilter, replayed: dict[Cell, Counts],
-                          live: dict[Cell, Counts], snapshot: str) -> dict[str, Any]:
+                          live: dict[Cell, Counts], snapshot: str, catalog: Catalog,
+                          min_sample: int) -> dict[str, Any]:
     """{"from_live": [...], "from_published": [...]}, each entry with its causes, in cell
     order. Live: every cell either side holds with other counts. Published: every published
     cell whose first-published counts the replay does not reproduce (`published`: as first
     published; `published_now`: after restatements; open periods are not published yet)."""
     pub = published(wh, flt)
     from_live = [_entry(c, "live", live.get(c), replayed.get(c),
-                        _causes(wh, c, flt.by, snapshot))
+                        _causes(wh, c, flt.by, snapshot), catalog, min_sample)
                  for c in sorted(set(live) | set(replayed)) if live.get(c) != replayed.get(c)]
     from_pub = [_entry(c, "published", pub[c][0], replayed.get(c),
-                       _causes(wh, c, flt.by, pub[c][2]))
+                       _causes(wh, c, flt.by, pub[c][2]), catalog, min_sample)
                 | {"published_now": _counts(pub[c][1])}
                 for c in sorted(pub) if pub[c][0] != replayed.get(c)]
     return {"from_live": from_live, "from_published": from_pub}

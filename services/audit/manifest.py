@@ -53,11 +53,38 @@ def code_version() -> dict[str, Any]:
 
 @system_read("reads the replay's scratch database, filled through its scoped filter")
 def archive_ranges(iso: Warehouse) -> list[dict[str, Any]]:
-    """Per topic and partition of the replayed events: first and last offset, rows."""
-    rows = iso.query(f"""SELECT topic, partition, min(offset), max(offset), count()
-        FROM {iso.db}.events GROUP BY topic, partition ORDER BY topic, partition""")
-    return [{"topic": t, "partition": int(p), "first_offset": int(lo), "last_offset": int(hi),
-             "rows": int(n)} for t, p, lo, hi, n in rows]
+    """Per source, topic and partition of the replayed events: first and last offset,
+    rows (offsets restart with every broker: the source tells two runs apart)."""
+    rows = iso.query(f"""SELECT source, topic, partition, min(offset), max(offset), count()
+        FROM {iso.db}.events GROUP BY source, topic, partition
+        ORDER BY source, topic, partition""")
+    return [{"source": src, "topic": t, "partition": int(p), "first_offset": int(lo),
+             "last_offset": int(hi), "rows": int(n)} for src, t, p, lo, hi, n in rows]
+
+
+@system_read("reads the replay's scratch database, filled through its scoped filter")
+def sources(iso: Warehouse) -> list[dict[str, Any]]:
+    """Every source the replayed events came from (warehouse.schema.SOURCE_COLUMNS): its
+    kind, the file's SHA-256 (a `process`/`import` run) or the Kafka cluster, topic and
+    topic id (live messages), the rows and the first and last line of a file."""
+    rows = iso.query(f"""SELECT source, count(), min(source_line + msg_index),
+            max(source_line + msg_index), uniqExact(event_id)
+        FROM {iso.db}.events GROUP BY source ORDER BY source""")
+    out = []
+    for src, n, lo, hi, distinct in rows:
+        entry: dict[str, Any] = {"source": src, "rows": int(n), "distinct_events": int(distinct)}
+        if src.startswith("file:sha256:"):
+            entry |= {"kind": "file", "sha256": src.removeprefix("file:sha256:"),
+                      "first_line": int(lo), "last_line": int(hi)}
+        elif src.startswith("kafka:"):
+            cluster, _, rest = src.removeprefix("kafka:").partition("/")
+            topic, _, topic_id = rest.rpartition("/")
+            entry |= {"kind": "kafka", "cluster_id": cluster, "topic": topic,
+                      "topic_id": topic_id}
+        else:
+            entry |= {"kind": "before source ids"}
+        out.append(entry)
+    return out
 
 
 @system_read("reads the replay's scratch database, filled through its scoped filter")

@@ -11,9 +11,11 @@ result with the live and the published figures. Live tables are only read. It wr
 - `kpis.json`: the figures, rows exactly as `courierwatch kpi --format json` prints them,
   in (period_start, city, company, kpi) order, canonical JSON (sorted keys), nothing that
   varies between runs: two replays of the same archive give byte-identical files;
-- `events.csv`: the input events in canonical order (ts, event_id, topic, partition, offset,
-  msg_index), every archived column but the ingest time, so each figure can be traced to
-  its messages and recomputed; its SHA-256 pins the input;
+- `events.csv`: the input events in canonical order (ts, event_id, source, source_line,
+  topic, partition, offset, msg_index), every archived column but the ingest time, with
+  each event's `source_position` (a file's SHA-256 and line, or a topic incarnation's
+  partition/offset: unique across runs and brokers), so each figure can be traced to its
+  source and recomputed; its SHA-256 pins the input;
 - `differences.json`: every difference from the live and the published figures, each with
   its causes (services.audit.diff);
 - `manifest.json`: range, filters, snapshot, event counts, archive ranges (topic,
@@ -45,6 +47,7 @@ from services.audit.manifest import (
     code_version,
     event_counts,
     file_sha256,
+    sources,
     write_canonical,
 )
 from services.audit.report_html import render_report
@@ -53,13 +56,19 @@ from warehouse.client import Warehouse
 from warehouse.queries import CellFilter, where_clause
 from warehouse.report import kpi_report
 
-TRACE_COLUMNS = ("event_id", "type", "city", "company", "ts_utc", "topic", "partition", "offset",
-                 "msg_index", "late")
+TRACE_COLUMNS = ("event_id", "type", "city", "company", "ts_utc", "source_position", "source",
+                 "source_line", "topic", "partition", "offset", "msg_index", "late")
 CONTENT_COLUMNS = ("parcel_id", "site_id", "dest_city", "ecommerce", "promised_by_utc",
                    "pkg_standard", "pkg_e_waybill", "pkg_secondary", "pkg_recycled_bag",
                    "tape_mm", "pkg_degradable", "sec_real_name", "sec_inspected", "sec_xray",
                    "mode", "kind", "complaint_id", "stage", "valid", "satisfied")
-EVENTS_ORDER = "ts, event_id, topic, partition, offset, msg_index"
+EVENTS_ORDER = "ts, event_id, source, source_line, topic, partition, offset, msg_index"
+# Where an event came from, unique across runs and brokers (warehouse.schema.SOURCE_COLUMNS):
+# a file's line (`file:sha256:<hex>:<line>`), a topic incarnation's partition/offset#index,
+# or, for rows archived before source ids, the old position marked so.
+SOURCE_POSITION = """multiIf(startsWith(source, 'file:'),
+    concat(source, ':', toString(source_line + msg_index)),
+    concat(source, '/', toString(partition), '/', toString(offset), '#', toString(msg_index)))"""
 
 
 COPY_BATCHES = 8  # INSERTs per replay copy: progress steps vs per-insert view overhead
@@ -121,8 +130,9 @@ def _cells(rows: list[ReportRow]) -> dict[Cell, Counts]:
 
 def _write_events(iso: Warehouse, path: Path) -> int:
     """events.csv through ClickHouse's CSV writer, streamed; returns the rows written."""
-    cols = ("event_id, type, city, company, toString(ts) AS ts_utc, topic, partition, offset, "
-            "msg_index, late, parcel_id, site_id, dest_city, ecommerce, "
+    cols = ("event_id, type, city, company, toString(ts) AS ts_utc, "
+            f"{SOURCE_POSITION} AS source_position, source, source_line, topic, partition, "
+            "offset, msg_index, late, parcel_id, site_id, dest_city, ecommerce, "
             "ifNull(toString(promised_by), '') AS promised_by_utc, pkg_standard, "
             "pkg_e_waybill, pkg_secondary, pkg_recycled_bag, tape_mm, pkg_degradable, "
             "sec_real_name, sec_inspected, sec_xray, mode, kind, complaint_id, stage, valid, "
@@ -147,6 +157,7 @@ def _manifest(flt: CellFilter, snapshot: str, iso: Warehouse, in_period: int,
         "archive_snapshot_ingested_at": snapshot,
         "events": event_counts(iso, in_period),
         "archive_ranges": archive_ranges(iso),
+        "sources": sources(iso),
         "input_events": {"file": "events.csv", "rows": events,
                          "order": EVENTS_ORDER, "columns": [*TRACE_COLUMNS, *CONTENT_COLUMNS],
                          "sha256": file_sha256(out / "events.csv")},
@@ -156,12 +167,16 @@ def _manifest(flt: CellFilter, snapshot: str, iso: Warehouse, in_period: int,
 
 
 def run_replay(settings: Settings, flt: CellFilter, out_dir: Path,
-               console: Console | None = None) -> dict[str, Any]:
+               console: Console | None = None, wh: Warehouse | None = None) -> dict[str, Any]:
     """Replay the period into `out_dir` (see the module docstring); return a summary.
 
-    `console`: where the progress bar goes (None: no bar). Requires --from and --to."""
+    `console`: where the progress bar goes (None: no bar). Requires --from and --to. `wh`:
+    the store of the process that owns it (a running worker, GET /api/replay), left open;
+    None opens the store (nothing else may hold it) and closes it after."""
     started = time.perf_counter()
-    wh = Warehouse(settings.clickhouse, settings.database, cluster=settings.clickhouse_cluster)
+    owned = wh is None
+    wh = wh or Warehouse(settings.clickhouse, settings.database,
+                         cluster=settings.clickhouse_cluster)
     scratch = f"{settings.database}_replay_{int(time.time() * 1000)}"
     routes, catalog = load_route_table(), load_catalog()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -175,7 +190,8 @@ def run_replay(settings: Settings, flt: CellFilter, out_dir: Path,
                       key=lambda r: (r["period_start"], r["city"], r["company"], r["kpi"]))
         kpis_sha = write_canonical(out_dir / "kpis.json", rows)
         live = kpi_report(wh, flt, routes, catalog, settings.min_sample)
-        diffs = explained_differences(wh, flt, _cells(replayed), _cells(live), snapshot)
+        diffs = explained_differences(wh, flt, _cells(replayed), _cells(live), snapshot,
+                                      catalog, settings.min_sample)
         traced = _write_events(iso, out_dir / "events.csv")
         manifest = _manifest(flt, snapshot, iso, in_period, out_dir, traced)
         manifest["kpis"] = {"file": "kpis.json", "rows": len(rows), "sha256": kpis_sha}
@@ -199,7 +215,8 @@ def run_replay(settings: Settings, flt: CellFilter, out_dir: Path,
             settings=settings, wh=wh)
     finally:
         wh.command(f"DROP DATABASE IF EXISTS {scratch} SYNC")
-        wh.close()
+        if owned:
+            wh.close()
     return {"events_replayed": copied, "events_in_period": in_period, "events_traced": traced,
             "seconds": round(seconds, 3),
             "events_per_s": round(copied / seconds) if seconds else None,

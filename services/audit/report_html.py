@@ -1,8 +1,10 @@
 """report.html of a replay: one self-contained page (inline CSS and SVG, no script, no
 network), printable, deterministic (no clock: the same replay gives the same bytes).
 
-Sections: what was replayed (range, filters, counts, hashes from the manifest), the
-differences from the live and the published figures with their causes, a chart per KPI of
+Printed on A4 (`@page`). Sections: the differences that change a verdict (pass <-> breach)
+with rates, counts and targets; what was replayed (range, filters, counts, sources and
+hashes from the manifest); the other differences from the published and the live figures
+with their causes, rates beside counts; a chart per KPI of
 the judged figures against their targets, and the table of judged figures. Every value is
 escaped with `html.escape`.
 """
@@ -19,6 +21,7 @@ from services.audit.svg_chart import bar_chart
 MAX_BARS = 40  # per chart; beyond it the chart keeps the all-company ('*') rows
 
 CSS = """
+@page{size:A4;margin:14mm 12mm}
 body{font:14px/1.45 "Noto Sans CJK SC","Noto Sans",system-ui,sans-serif;margin:24px;color:#222}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:26px 0 8px;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;margin:6px 0;font-size:12px}
@@ -64,25 +67,57 @@ def _summary(m: dict[str, Any]) -> str:
                            f"{m['policy_catalog']['route_classes_sha256']}"),
     ]
     rows = [[escape(k), escape(str(v))] for k, v in items]
-    ranges = [[escape(a["topic"]), str(a["partition"]), f"{a['first_offset']:,}",
-               f"{a['last_offset']:,}", f"{a['rows']:,}"] for a in m["archive_ranges"]]
-    return (_table(["", ""], rows) + "<p>Archive ranges read:</p>"
-            + _table(["topic", "partition", "first offset", "last offset", "rows"], ranges,
-                     {1, 2, 3, 4}))
+    srcs = [[escape(str(x.get("kind", ""))), f"<code>{escape(str(x['source']))}</code>",
+             escape(f"lines {x['first_line']:,}–{x['last_line']:,}" if "first_line" in x
+                    else ""), f"{x['rows']:,}"] for x in m.get("sources", [])]
+    ranges = [[f"<code>{escape(str(a.get('source', '')))}</code>", escape(a["topic"]),
+               str(a["partition"]), f"{a['first_offset']:,}", f"{a['last_offset']:,}",
+               f"{a['rows']:,}"] for a in m["archive_ranges"]]
+    return (_table(["", ""], rows)
+            + "<p>Sources of the events (a file by its SHA-256, a Kafka topic by cluster, "
+              "topic and topic id):</p>"
+            + _table(["kind", "source", "lines", "rows"], srcs, {3})
+            + "<p>Archive ranges read:</p>"
+            + _table(["source", "topic", "partition", "first offset", "last offset", "rows"],
+                     ranges, {2, 3, 4, 5}))
 
 
-def _counts(c: dict[str, float] | None) -> str:
-    return "–" if c is None else escape(f"{c['numerator']:g} / {c['denominator']:g}")
+def _counts(c: dict[str, float] | None, j: dict[str, Any] | None = None) -> str:
+    """The rate in its unit and its verdict, the counts beside it."""
+    if c is None:
+        return "–"
+    counts = escape(f"{c['numerator']:g} / {c['denominator']:g}")
+    if not j:
+        return counts
+    cls = {"breach": "breach", "pass": "pass"}.get(j["status"], "muted")
+    return (f'<span class="{cls}">{escape(j["shown"])} {escape(j["status"])}</span> '
+            f'<span class="muted">({counts})</span>')
 
 
 def _differences(diffs: list[dict[str, Any]], name: str) -> str:
     if not diffs:
         return f'<p class="pass">No difference from the {escape(name)} figures.</p>'
     rows = [[escape(d["period_start"][:16]), escape(d["city_name"]), escape(d["company"]),
-             escape(d["kpi"]), _counts(d[name]), _counts(d["replayed"]),
+             escape(d["kpi"]), "<br>".join(escape(t) for t in d.get("targets", [])) or "–",
+             _counts(d[name], d.get(f"{name}_judged")),
+             _counts(d["replayed"], d.get("replayed_judged")),
              "<br>".join(f"<b>{escape(c['cause'])}</b>: {escape(c['detail'])}"
                          for c in d["causes"])] for d in diffs]
-    return _table(["period", "city", "company", "kpi", name, "replayed", "explanation"], rows)
+    return _table(["period", "city", "company", "kpi", "targets", name, "replayed",
+                   "explanation"], rows)
+
+
+def _verdict_changes(differences: dict[str, Any]) -> str:
+    """Every difference that turned a pass into a breach or back, published first."""
+    out = []
+    for name in ("published", "live"):
+        changed = [d for d in differences[f"from_{name}"] if d.get("verdict_changed")]
+        if changed:
+            out.append(f"<p>Against the {escape(name)} figures: {len(changed):,} of "
+                       f"{len(differences[f'from_{name}']):,} differences change the "
+                       "verdict.</p>" + _differences(changed, name))
+    return "".join(out) or '<p class="pass">No difference changes a verdict.</p>'
+
 
 
 def _charts(judged: list[dict[str, Any]]) -> str:
@@ -137,11 +172,14 @@ def render_report(rows: list[dict[str, Any]], manifest: dict[str, Any],
         f"<h1>{escape(title)}</h1>",
         f'<p class="muted">{len(rows):,} figures recomputed from the event archive; '
         f"{len(judged):,} judged against the policy catalog, {breaches:,} in breach.</p>",
+        "<h2>Verdict changes (pass ↔ breach)</h2>", _verdict_changes(differences),
         "<h2>What was replayed</h2>", _summary(manifest),
-        "<h2>Differences from the live figures</h2>",
-        _differences(differences["from_live"], "live"),
         "<h2>Differences from the published figures</h2>",
-        _differences(differences["from_published"], "published"),
+        _differences([d for d in differences["from_published"]
+                      if not d.get("verdict_changed")], "published"),
+        "<h2>Differences from the live figures</h2>",
+        _differences([d for d in differences["from_live"] if not d.get("verdict_changed")],
+                     "live"),
         "<h2>Figures against their targets</h2>",
         '<p class="muted">Bar: the figure (red: a binding target breached, amber: only '
         "aspirational 力争/基本 targets breached, green: pass, grey: too few to judge); black "

@@ -28,6 +28,7 @@ from datetime import datetime, timezone, timedelta
 from runtime.settings import load_settings
 from services.audit.diff import explained_differences
 from warehouse.client import Warehouse
+from courierwatch.catalog import load_catalog
 from courierwatch.scope import Scope
 from warehouse.queries import CellFilter
 s = load_settings()
@@ -37,7 +38,7 @@ flt = CellFilter("331000", "SF", datetime(2026, 11, 2, tzinfo=cst),
                  datetime(2026, 11, 3, tzinfo=cst), scope=Scope.national())
 cell = ("331000", "SF", "2026-11-02 00:00:00", "volume")
 out = explained_differences(wh, flt, {cell: (1.0, 0.0)}, {cell: (2.0, 0.0)},
-                            "2000-01-01 00:00:00.000")
+                            "2000-01-01 00:00:00.000", load_catalog(), s.min_sample)
 wh.close()
 print(orjson.dumps(out["from_live"][0]["causes"]).decode())
 """

@@ -47,3 +47,15 @@ def test_late_events_for_a_published_period_are_restated(tmp_path: Path) -> None
     kpi = {(r["kpi"], r["period_start"]): r for r in
            cli.kpi_rows("--city", "331000", "--company", "SF", "--by", "hour")}
     assert kpi[("volume", "2026-11-02T10:00:00+08:00")]["numerator"] == before + 3
+    # Issue 23: each side as a rate in its unit with its verdict, and --verdict-changed
+    # lists exactly the rows whose verdict turned (pass <-> breach).
+    for r in rows:
+        if r["kpi"] in ("e_waybill_share", "real_name_rate") and r["old_denominator"]:
+            assert r["old_shown"] == f"{r['old_numerator'] / r['old_denominator'] * 100:.2f}%"
+            assert r["new_shown"] == f"{r['new_numerator'] / r['new_denominator'] * 100:.2f}%"
+        turned = {r["old_status"], r["new_status"]} == {"pass", "breach"}
+        assert r["verdict_changed"] == turned
+    changed = __import__("orjson").loads(cli.run("restatements", "--verdict-changed",
+                                                 "--format", "json").stdout)
+    assert len(changed) == sum(1 for r in rows if r["verdict_changed"])
+    assert all(r["verdict_changed"] for r in changed)

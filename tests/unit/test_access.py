@@ -194,14 +194,15 @@ def test_two_tokens_differ() -> None:
     pytest.param({"city": "331000' OR 1=1 --"}, "city", id="city-injection"),
     pytest.param({"city": "٣٣١٠٠٠"}, "city", id="city-non-ascii-digits"),
     pytest.param({"city": "x" * 65}, "city", id="city-too-long"),
-    pytest.param({"company": "sf"}, "company", id="company-lowercase"),
+    pytest.param({"company": "s f"}, "company", id="company-space"),
     pytest.param({"company": "SF' UNION SELECT 1"}, "company", id="company-injection"),
     pytest.param({"from": "2026-11-02'); DROP TABLE x"}, "from", id="from-injection"),
     pytest.param({"to": "yesterday"}, "to", id="to-not-iso"),
     pytest.param({"from": "1970-01-01"}, "from", id="from-year-1970"),
     pytest.param({"from": "2026-11-03", "to": "2026-11-02"}, "after", id="to-before-from"),
     pytest.param({"from": "2024-01-01", "to": "2026-01-01"}, "days", id="range-too-long"),
-    pytest.param({"by": "week"}, "by", id="by-week"),
+    pytest.param({"by": "fortnight"}, "by", id="by-fortnight"),
+    pytest.param({"by": "range"}, "by", id="by-range-without-from-to"),
 ])
 def test_hostile_or_malformed_values_are_refused(query: dict[str, str], message: str) -> None:
     """Every filter value is checked for its exact shape before a query exists."""
@@ -284,3 +285,9 @@ def test_metrics_below_national_drop_every_per_city_sample() -> None:
     text = generate_latest(ScopedRegistry(registry)).decode()  # type: ignore[arg-type]
     assert "cw_test_total 5.0" in text and "331000" not in text
     assert 'city="331000"' in generate_latest(registry).decode()
+
+
+def test_company_codes_are_read_in_any_case_and_star_is_all_companies() -> None:
+    """Issue 23: `zto` is ZTO (codes are case-insensitive), `*` the all-company rows."""
+    assert parse_filter({"company": "zto"}, Scope.national()).company == "ZTO"
+    assert parse_filter({"company": "*"}, Scope.national()).company == "*"
