@@ -65,13 +65,19 @@ COUNTS: tuple[Count, ...] = (
     Count("company_complaint_satisfied", f"{_COMPANY} AND stage = 'RESOLVED' AND satisfied = 1"),
 )
 COUNT_NAMES: tuple[str, ...] = tuple(c.name for c in COUNTS)
+COMPLAINT_COHORT_COUNTS: tuple[str, ...] = tuple(
+    c.name for c in COUNTS if c.name.startswith(("complaint_", "company_complaint_")))
+"""The complaint counts of a cell's figures are cohorts (warehouse.complaints): the
+complaints FILED in the cell, with their later stages, whatever their period; the
+per-event states of the same names in `cell_counts` are not read for figures."""
 TAPE_MM_SUM = "tape_mm_sum"
 """Sum of packaging.tape_mm over the distinct ACCEPTED of a cell (table `tape_cells`)."""
 CELL_COUNT_NAMES: tuple[str, ...] = (*COUNT_NAMES, TAPE_MM_SUM)
 JOIN_COUNT_NAMES: tuple[str, ...] = ("joined", "on_time", "promised", "kept")
 """What the DELIVERED x ACCEPTED join counts per cell and route class
-(`warehouse.queries.OnTimeCounts`): joined deliveries, those within the route class's
-hours, those whose parcel has a `promised_by`, and those no later than it."""
+(`courierwatch.figures.JoinedCell`): joined deliveries, those within the route class's
+hours, those whose parcel has a `promised_by`, and those no later than it. A joined parcel
+counts in the cells of both ends of its route (`counted_at_both_ends`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +172,32 @@ check_table(KPIS, CELL_COUNT_NAMES, JOIN_COUNT_NAMES)
 KPI_BY_NAME: dict[str, KpiDefinition] = {k.name: k for k in KPIS}
 KPI_NAMES: tuple[str, ...] = tuple(KPI_BY_NAME)
 COUNT_KPIS: tuple[KpiDefinition, ...] = tuple(k for k in KPIS if k.source == "counts")
+
+
+BOTH_ENDS, EVENT_CITY, FILED_CITY = "origin+destination", "event", "filed"
+
+
+def counted_at(kpi: str) -> str:
+    """Which city's cell a figure of `kpi` counts its units in (the `counted_at` field of
+    every row; docs/semantics.md, "Which city a figure counts in"):
+
+    - `origin+destination`: the join's figures (on_time_rate and its classes,
+      promise_kept_rate, route_unclassified_share) count a parcel in its origin city's
+      cell and in its destination city's (once when the same), and once in the YRD row;
+    - `filed`: complaint figures count a complaint, with its later stages, in the cell of
+      its FILED stage (a cohort);
+    - `event`: everything else counts each event in the cell of its own city and time.
+    """
+    base = kpi.split(".", 1)[0]
+    if kpi == ROUTE_UNCLASSIFIED_KPI or KPI_BY_NAME[base].source == "join":
+        return BOTH_ENDS
+    if KPI_BY_NAME[base].numerator in COMPLAINT_COHORT_COUNTS:
+        return FILED_CITY
+    return EVENT_CITY
+
+
+def counted_at_both_ends(kpi: str) -> bool:
+    return counted_at(kpi) == BOTH_ENDS
 
 
 def unit_of(kpi: str) -> Unit:
