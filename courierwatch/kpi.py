@@ -65,11 +65,17 @@ COUNTS: tuple[Count, ...] = (
     Count("company_complaint_satisfied", f"{_COMPANY} AND stage = 'RESOLVED' AND satisfied = 1"),
 )
 COUNT_NAMES: tuple[str, ...] = tuple(c.name for c in COUNTS)
+PARCEL_COHORT_COUNTS: tuple[str, ...] = ("exc_delay", "exc_damage", "exc_loss",
+                                         "complaint_valid")
+"""Numerators of the per-parcel rates, counted as cohorts (warehouse.parcel_rates): the
+parcels accepted in the cell with such an exception or a valid appeal, whenever it came."""
 COMPLAINT_COHORT_COUNTS: tuple[str, ...] = tuple(
-    c.name for c in COUNTS if c.name.startswith(("complaint_", "company_complaint_")))
+    c.name for c in COUNTS if c.name.startswith(("complaint_", "company_complaint_"))
+    and c.name not in PARCEL_COHORT_COUNTS)
 """The complaint counts of a cell's figures are cohorts (warehouse.complaints): the
-complaints FILED in the cell, with their later stages, whatever their period; the
-per-event states of the same names in `cell_counts` are not read for figures."""
+complaints FILED in the cell, with their later stages, whatever their period. The
+per-event states of the same names in `cell_counts` (and of PARCEL_COHORT_COUNTS) are
+not read for figures; they stay for the Grafana dashboards and alert cells."""
 TAPE_MM_SUM = "tape_mm_sum"
 """Sum of packaging.tape_mm over the distinct ACCEPTED of a cell (table `tape_cells`)."""
 CELL_COUNT_NAMES: tuple[str, ...] = (*COUNT_NAMES, TAPE_MM_SUM)
@@ -174,7 +180,8 @@ KPI_NAMES: tuple[str, ...] = tuple(KPI_BY_NAME)
 COUNT_KPIS: tuple[KpiDefinition, ...] = tuple(k for k in KPIS if k.source == "counts")
 
 
-BOTH_ENDS, EVENT_CITY, FILED_CITY = "origin+destination", "event", "filed"
+BOTH_ENDS, EVENT_CITY, FILED_CITY, ACCEPTED_CITY = (
+    "origin+destination", "event", "filed", "accepted")
 
 
 def counted_at(kpi: str) -> str:
@@ -184,8 +191,11 @@ def counted_at(kpi: str) -> str:
     - `origin+destination`: the join's figures (on_time_rate and its classes,
       promise_kept_rate, route_unclassified_share) count a parcel in its origin city's
       cell and in its destination city's (once when the same), and once in the YRD row;
-    - `filed`: complaint figures count a complaint, with its later stages, in the cell of
+    - `filed`: complaint shares count a complaint, with its later stages, in the cell of
       its FILED stage (a cohort);
+    - `accepted`: the per-parcel rates (delay, damage, loss, valid appeals) count a parcel
+      in the cell of its earliest ACCEPTED, with its exceptions and appeals whenever they
+      came (a cohort; the denominator is that cell's ACCEPTED);
     - `event`: everything else counts each event in the cell of its own city and time.
     """
     base = kpi.split(".", 1)[0]
@@ -193,6 +203,8 @@ def counted_at(kpi: str) -> str:
         return BOTH_ENDS
     if KPI_BY_NAME[base].numerator in COMPLAINT_COHORT_COUNTS:
         return FILED_CITY
+    if KPI_BY_NAME[base].numerator in PARCEL_COHORT_COUNTS:
+        return ACCEPTED_CITY
     return EVENT_CITY
 
 

@@ -15,6 +15,8 @@ The rules, as DESIGN.md and docs/semantics.md state them:
 - a complaint (company, complaint_id) counts with all its stages in the cell of its
   earliest FILED stage; its channel is the one of its earliest stage that names one
   (none: an appeal);
+- a parcel with a DELAY, DAMAGE or LOSS exception or a valid appeal counts once per kind
+  in the cell of its earliest ACCEPTED (the per-parcel rates);
 - every other figure counts each event in its own cell; the YRD rows sum the YRD cities.
 """
 
@@ -137,10 +139,9 @@ def expected(events: list[dict[str, Any]], by: str = "day") -> dict[tuple[str, s
             a = acc.get(e["parcel_id"])
             if a is not None:
                 _join(cells, e, a, by)
-        elif t == "EXCEPTION":
-            c[f"exc_{e['kind']}"] += 1
 
     _complaints(cells, uniq, by)
+    _parcel_rates(cells, uniq, acc, by)
     out: dict[tuple[str, str, str, str], tuple[float, float]] = {}
     for (city, company, p), c in cells.items():
         kpis = {
@@ -210,6 +211,31 @@ def _join(cells: Cells, d: dict[str, Any], a: dict[str, Any], by: str) -> None:
                             datetime.fromisoformat(a["promised_by"]))
 
 
+def _parcel_rates(cells: Cells, uniq: list[dict[str, Any]], acc: dict[str, dict[str, Any]],
+                  by: str) -> None:
+    """A parcel with a DELAY / DAMAGE / LOSS exception or a valid appeal counts once per
+    kind in the cell of its earliest ACCEPTED, whenever the exception or appeal came."""
+    kinds: dict[str, set[str]] = defaultdict(set)
+    complaints: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for e in uniq:
+        if e["type"] == "EXCEPTION" and e["kind"] in ("DELAY", "DAMAGE", "LOSS"):
+            kinds[e["parcel_id"]].add(f"exc_{e['kind']}")
+        elif e["type"] == "COMPLAINT":
+            complaints[(e["company"], e["complaint_id"])].append(e)
+    for evs in complaints.values():
+        evs.sort(key=lambda e: (datetime.fromisoformat(e["ts"]), e["event_id"]))
+        named = [e["channel"] for e in evs if e.get("channel")]
+        resolved = [e for e in evs if e["stage"] == "RESOLVED"]
+        if (not named or named[0] != "COMPANY") and resolved and resolved[0]["valid"]:
+            kinds[evs[0]["parcel_id"]].add("cmp_valid")
+    for pid, ks in kinds.items():
+        a = acc.get(pid)
+        if a is not None:
+            c = cells[(a["city"], a["company"], period(a["ts"], by))]
+            for k in ks:
+                c[k] += 1
+
+
 def _complaints(cells: Cells, uniq: list[dict[str, Any]], by: str) -> None:
     """Each complaint once, in the cell of its earliest FILED, with its later stages."""
     stages: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
@@ -234,5 +260,4 @@ def _complaints(cells: Cells, uniq: list[dict[str, Any]], by: str) -> None:
         c["cmp_ACCEPTED"] += any(e["stage"] == "ACCEPTED" for e in evs)
         if resolved:
             c["cmp_RESOLVED"] += 1
-            c["cmp_valid"] += resolved[0]["valid"]
             c["cmp_sat"] += resolved[0]["satisfied"]

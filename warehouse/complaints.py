@@ -10,7 +10,8 @@ days apart. Counting each stage in the period of its own event let a share pass 
 - its channel (申诉 appeal or 投诉 company complaint) is the one named by its earliest stage
   that names one (absent everywhere: an appeal); stages naming different channels are a
   conflict (warehouse.conflicts.channel_conflicts, listed by `courierwatch conflicts`);
-- its valid and satisfied flags are those of its earliest RESOLVED stage.
+- its satisfied flag is that of its earliest RESOLVED stage (its valid flag counts per
+  parcel: warehouse.parcel_rates).
 
 Computed at query time from the archive (complaints are a small share of the events), so
 the ingest path does no extra work and an old database gets these figures from its
@@ -37,7 +38,6 @@ _PER_COMPLAINT = f"""
            argMinIf(channel, {_ORDER}, channel != '') != 'COMPANY' AS appeal,
            countIf(stage = 'ACCEPTED') > 0 AS accepted,
            countIf(stage = 'RESOLVED') > 0 AS resolved,
-           argMinIf(valid, {_ORDER}, stage = 'RESOLVED') AS valid,
            argMinIf(satisfied, {_ORDER}, stage = 'RESOLVED') AS satisfied
     FROM {{db}}.events
     WHERE type = 'COMPLAINT' AND late = 0 AND {{counting}}
@@ -68,13 +68,12 @@ def complaint_counts(wh: Warehouse, f: CellFilter) -> dict[Key, dict[str, int]]:
     rows = wh.query(f"""
         SELECT f_city, company, {_period('f_ts', f.by)} AS p,
                countIf(appeal), countIf(appeal AND accepted), countIf(appeal AND resolved),
-               countIf(appeal AND resolved AND valid),
                countIf(appeal AND resolved AND satisfied),
                countIf(NOT appeal AND resolved), countIf(NOT appeal AND resolved AND satisfied)
         FROM ({inner})
         WHERE {cohort}
         GROUP BY f_city, company, p""", params)
-    names = ("complaint_filed", "complaint_accepted", "complaint_resolved", "complaint_valid",
+    names = ("complaint_filed", "complaint_accepted", "complaint_resolved",
              "complaint_satisfied", "company_complaint_resolved", "company_complaint_satisfied")
     assert set(names) == set(COMPLAINT_COHORT_COUNTS), "kpi.COUNTS changed: update this query"
     return {(str(r[0]), str(r[1]), str(r[2])): dict(zip(names, map(int, r[3:]), strict=True))

@@ -12,7 +12,13 @@ from dataclasses import dataclass, replace
 
 from courierwatch.cities import YRD_PROVINCE_PREFIXES, YRD_REGION
 from courierwatch.figures import ClassCount, JoinedCell
-from courierwatch.kpi import CELL_COUNT_NAMES, COMPLAINT_COHORT_COUNTS, COUNT_NAMES, TAPE_MM_SUM
+from courierwatch.kpi import (
+    CELL_COUNT_NAMES,
+    COMPLAINT_COHORT_COUNTS,
+    COUNT_NAMES,
+    PARCEL_COHORT_COUNTS,
+    TAPE_MM_SUM,
+)
 from courierwatch.periods import CST_ZONE
 from courierwatch.routes import UNCLASSIFIED, RouteClass, RouteTable
 from courierwatch.scope import Scope
@@ -25,6 +31,7 @@ from warehouse.conflicts import count_corrections, winner_filter, winners
 from warehouse.filters import CellFilter as CellFilter
 from warehouse.filters import OutsideScope as OutsideScope
 from warehouse.filters import where_clause as where_clause
+from warehouse.parcel_rates import parcel_rate_counts
 from warehouse.scoping import system_read
 
 Key = tuple[str, str, str]  # city, company, period_start 'YYYY-MM-DD HH:MM:SS' (CST)
@@ -94,11 +101,13 @@ def cell_counts(wh: Warehouse, f: CellFilter) -> dict[Key, dict[str, int]]:
     for counts in out.values():
         counts.setdefault(TAPE_MM_SUM, 0)
     _correct_for_conflicts(wh, out, where, params, _period("hour", f.by))
-    # Complaint figures are cohorts (warehouse.complaints), not the per-event states.
+    # Complaint shares and per-parcel rates are cohorts (warehouse.complaints,
+    # warehouse.parcel_rates), not the per-event states of the same names.
     for counts in out.values():
-        counts.update(dict.fromkeys(COMPLAINT_COHORT_COUNTS, 0))
-    for key, cohort in complaint_counts(wh, f).items():
-        out.setdefault(key, dict.fromkeys(CELL_COUNT_NAMES, 0)).update(cohort)
+        counts.update(dict.fromkeys(COMPLAINT_COHORT_COUNTS + PARCEL_COHORT_COUNTS, 0))
+    for cohorts in (complaint_counts(wh, f), parcel_rate_counts(wh, f)):
+        for key, cohort in cohorts.items():
+            out.setdefault(key, dict.fromkeys(CELL_COUNT_NAMES, 0)).update(cohort)
     return out
 
 
