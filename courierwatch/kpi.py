@@ -113,27 +113,32 @@ class KpiDefinition:
 KPIS: tuple[KpiDefinition, ...] = (
     KpiDefinition("volume", "accepted", "", "count", "ACCEPTED"),
     KpiDefinition("on_time_rate", "on_time", "joined", "ratio",
-                  "DELIVERED within the route class's hours of its ACCEPTED / DELIVERED with "
-                  "a known ACCEPTED and a route class", "join"),
+                  "joined parcels within the tightest judged limit they are held to / joined "
+                  "parcels with a judged route class, at both ends of the route (per class: "
+                  "within the class's hours / in the class)", "join"),
     KpiDefinition("promise_kept_rate", "kept", "promised", "ratio",
                   "DELIVERED no later than promised_by / DELIVERED whose parcel has a "
                   "promised_by", "join"),
     KpiDefinition("locker_share", "delivered_locker", "delivered", "ratio",
                   "DELIVERED mode LOCKER / DELIVERED"),
     KpiDefinition("delay_rate", "exc_delay", "accepted", "per_1000",
-                  "EXCEPTION DELAY / ACCEPTED"),
+                  "parcels ACCEPTED in the cell with an EXCEPTION DELAY (whenever) / ACCEPTED"),
     KpiDefinition("damage_rate", "exc_damage", "accepted", "per_100000",
-                  "EXCEPTION DAMAGE / ACCEPTED"),
-    KpiDefinition("loss_rate", "exc_loss", "accepted", "per_100000", "EXCEPTION LOSS / ACCEPTED"),
+                  "parcels ACCEPTED in the cell with an EXCEPTION DAMAGE (whenever) / ACCEPTED"),
+    KpiDefinition("loss_rate", "exc_loss", "accepted", "per_100000",
+                  "parcels ACCEPTED in the cell with an EXCEPTION LOSS (whenever) / ACCEPTED"),
     KpiDefinition("valid_complaint_rate", "complaint_valid", "accepted", "per_1000000",
-                  "COMPLAINT (appeal) RESOLVED valid, 有效申诉 / ACCEPTED"),
+                  "parcels ACCEPTED in the cell with a valid appeal (有效申诉) / ACCEPTED"),
     KpiDefinition("complaint_acceptance_rate", "complaint_accepted", "complaint_filed", "ratio",
-                  "COMPLAINT (appeal) ACCEPTED, 12305 受理 / COMPLAINT (appeal) FILED"),
+                  "of the appeals FILED in the cell, those ACCEPTED (whenever), 12305 受理 / "
+                  "appeals FILED in the cell"),
     KpiDefinition("complaint_satisfaction", "complaint_satisfied", "complaint_resolved", "ratio",
-                  "COMPLAINT (appeal) RESOLVED satisfied / COMPLAINT (appeal) RESOLVED"),
+                  "of the appeals FILED in the cell and RESOLVED, those satisfied / those "
+                  "RESOLVED"),
     KpiDefinition("company_complaint_satisfaction", "company_complaint_satisfied",
                   "company_complaint_resolved", "ratio",
-                  "COMPLAINT (company) RESOLVED satisfied / COMPLAINT (company) RESOLVED"),
+                  "of the company complaints FILED in the cell and RESOLVED, those satisfied / "
+                  "those RESOLVED"),
     KpiDefinition("standard_packaging_share", "pkg_standard", "accepted", "ratio",
                   "ACCEPTED packaging.standard / ACCEPTED"),
     KpiDefinition("e_waybill_share", "pkg_e_waybill", "accepted", "ratio",
