@@ -41,7 +41,10 @@ MEASURABLE_BY: frozenset[str] = frozenset({"events", "reference"})
 BINDING, ASPIRATIONAL = "binding", "aspirational"
 STRENGTHS: frozenset[str] = frozenset({BINDING, ASPIRATIONAL})
 ALL_COMPANIES = "*"  # the company of the all-companies rows
-ROUTE_CLASSES: frozenset[str] = frozenset({"yrd_key_12h", "yrd_24h", "national_key_48h"})
+ROUTE_CLASSES: frozenset[str] = frozenset({
+    "yrd_key_12h", "yrd_24h", "national_key_48h",
+    # Changzhou's own reading of the same sentence (000 二), counted in its cells only.
+    "changzhou_key_12h", "changzhou_24h", "changzhou_national_key_48h"})
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 # A SafeLoader that leaves dates as strings, so a bad date is reported with its entry id.
 _Loader: Any = type("_Loader", (yaml.SafeLoader,), {"yaml_implicit_resolvers": {
@@ -51,7 +54,9 @@ _Loader: Any = type("_Loader", (yaml.SafeLoader,), {"yaml_implicit_resolvers": {
 REQUIRED: tuple[str, ...] = ("id", "metric", "comparator", "threshold", "unit", "scope", "cities",
                              "effective", "source", "section", "quote", "measurable_by",
                              "strength")
-OPTIONAL: frozenset[str] = frozenset({"route_class", "note", "companies"})
+OPTIONAL: frozenset[str] = frozenset({"route_class", "note", "companies", "reading"})
+LITERAL, INFERRED = "literal", "inferred"
+READINGS: frozenset[str] = frozenset({LITERAL, INFERRED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +68,8 @@ class PolicyTarget:
     `companies` None applies the target to every company; a tuple of brand codes applies it
     only to those companies' own cells, never to an all-companies (`*`) row, which also sums
     the others. `strength` is `binding` or `aspirational` (力争 / 基本 in the sentence).
+    `reading` is `literal`, or `inferred` when the figure is our inference from a sentence
+    that sets none (the note says why): shown like an aspirational target, never paged.
     """
 
     id: str
@@ -81,6 +88,7 @@ class PolicyTarget:
     note: str | None = None
     strength: str = BINDING
     companies: tuple[str, ...] | None = None
+    reading: str = LITERAL
 
     def covers_company(self, company: str) -> bool:
         """True when the target judges this company's cells (`*` = the all-companies row).
@@ -94,8 +102,9 @@ class PolicyTarget:
 
     @property
     def aspirational(self) -> bool:
-        """True for a 力争 / 基本 target: a breach is shown as such and pages nobody."""
-        return self.strength == ASPIRATIONAL
+        """True for a 力争 / 基本 target or an inferred reading: a breach is shown as such
+        and pages nobody."""
+        return self.strength == ASPIRATIONAL or self.reading == INFERRED
 
     def covers_city(self, city: str) -> bool:
         """True when `city` equals a listed code or starts with a listed "NN*" prefix."""
@@ -112,7 +121,7 @@ class PolicyTarget:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict: the DESIGN export keys (id ... quote, with `companies` null for
-        every company) plus measurable_by, route_class and note."""
+        every company) plus measurable_by, route_class, note and reading."""
         return {
             "id": self.id, "metric": self.metric, "comparator": self.comparator,
             "threshold": self.threshold, "unit": self.unit, "scope": self.scope,
@@ -121,7 +130,7 @@ class PolicyTarget:
             "strength": self.strength, "effective": self.effective.isoformat(),
             "source": self.source, "section": self.section, "quote": self.quote,
             "measurable_by": self.measurable_by, "route_class": self.route_class,
-            "note": self.note,
+            "note": self.note, "reading": self.reading,
         }
 
 
@@ -162,12 +171,13 @@ class Catalog:
         a unit test checks that the README holds exactly this sentence)."""
         total = len(self.targets)
         events = sum(t.measurable_by == "events" for t in self.targets)
-        soft = sum(t.aspirational for t in self.targets)
+        soft = sum(t.strength == ASPIRATIONAL for t in self.targets)
         scoped = sum(t.companies is not None for t in self.targets)
         return (f"`courierwatch/data/policies.yaml` holds {total} targets from the five seed "
                 f"documents: {events} measurable from scan events and {total - events} from "
                 f"reference data (volumes, revenue, coverage, facilities); {soft} of them are "
-                f"aspirational (力争 / 基本) and {scoped} apply to the major brands only.")
+                f"aspirational (力争 / 基本 / 推动 / 鼓励) and {scoped} apply to the major brands "
+                "only.")
 
 
 def _date(value: object, tid: str) -> dt.date:
@@ -223,6 +233,8 @@ def _target(raw: Mapping[str, Any], index: int,
          f"unknown route_class {raw.get('route_class')!r}"),
         (raw.get("route_class") is None or raw["metric"] == "on_time_rate",
          "route_class is only valid on on_time_rate"),
+        (str(raw.get("reading", LITERAL)) in READINGS,
+         f"reading {raw.get('reading')!r} is not {' or '.join(sorted(READINGS))}"),
     ]
     if raw["measurable_by"] == "events":
         kpi = KPI_BY_NAME.get(str(raw["metric"]))
@@ -242,6 +254,7 @@ def _target(raw: Mapping[str, Any], index: int,
         measurable_by=str(raw["measurable_by"]), route_class=raw.get("route_class"),
         note=None if note is None else str(note), strength=str(raw["strength"]),
         companies=_companies(raw.get("companies"), lists, tid),
+        reading=str(raw.get("reading", LITERAL)),
     )
 
 

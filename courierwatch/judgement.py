@@ -24,6 +24,7 @@ from typing import Any, Literal
 from courierwatch.catalog import ASPIRATIONAL, BINDING, Catalog, PolicyTarget
 from courierwatch.cities import YRD_REGION, city_label
 from courierwatch.figures import Figure
+from courierwatch.kpi import counted_at
 from courierwatch.periods import iso_period_start
 
 Status = Literal["pass", "breach", "no_target", "no_data", "too_few"]
@@ -74,7 +75,8 @@ class ReportRow:
             "city": f.city, "city_name": city_label(f.city), "company": f.company,
             "period_start": iso_period_start(f.period_start), "kpi": f.kpi,
             "numerator": f.numerator, "denominator": f.denominator, "value": f.value,
-            "unit": f.unit, "status": self.status, "breach_strength": self.breach_strength,
+            "unit": f.unit, "counted_at": counted_at(f.kpi), "status": self.status,
+            "breach_strength": self.breach_strength,
             "thresholds": [{"policy_id": t.id, "comparator": t.comparator,
                             "threshold": t.threshold, "unit": t.unit, "scope": t.scope,
                             "source": t.source, "status": s, "strength": t.strength,

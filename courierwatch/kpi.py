@@ -65,13 +65,25 @@ COUNTS: tuple[Count, ...] = (
     Count("company_complaint_satisfied", f"{_COMPANY} AND stage = 'RESOLVED' AND satisfied = 1"),
 )
 COUNT_NAMES: tuple[str, ...] = tuple(c.name for c in COUNTS)
+PARCEL_COHORT_COUNTS: tuple[str, ...] = ("exc_delay", "exc_damage", "exc_loss",
+                                         "complaint_valid")
+"""Numerators of the per-parcel rates, counted as cohorts (warehouse.parcel_rates): the
+parcels accepted in the cell with such an exception or a valid appeal, whenever it came."""
+COMPLAINT_COHORT_COUNTS: tuple[str, ...] = tuple(
+    c.name for c in COUNTS if c.name.startswith(("complaint_", "company_complaint_"))
+    and c.name not in PARCEL_COHORT_COUNTS)
+"""The complaint counts of a cell's figures are cohorts (warehouse.complaints): the
+complaints FILED in the cell, with their later stages, whatever their period. The
+per-event states of the same names in `cell_counts` (and of PARCEL_COHORT_COUNTS) are
+not read for figures; they stay for the Grafana dashboards and alert cells."""
 TAPE_MM_SUM = "tape_mm_sum"
 """Sum of packaging.tape_mm over the distinct ACCEPTED of a cell (table `tape_cells`)."""
 CELL_COUNT_NAMES: tuple[str, ...] = (*COUNT_NAMES, TAPE_MM_SUM)
 JOIN_COUNT_NAMES: tuple[str, ...] = ("joined", "on_time", "promised", "kept")
 """What the DELIVERED x ACCEPTED join counts per cell and route class
-(`warehouse.queries.OnTimeCounts`): joined deliveries, those within the route class's
-hours, those whose parcel has a `promised_by`, and those no later than it."""
+(`courierwatch.figures.JoinedCell`): joined deliveries, those within the route class's
+hours, those whose parcel has a `promised_by`, and those no later than it. A joined parcel
+counts in the cells of both ends of its route (`counted_at_both_ends`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,27 +113,32 @@ class KpiDefinition:
 KPIS: tuple[KpiDefinition, ...] = (
     KpiDefinition("volume", "accepted", "", "count", "ACCEPTED"),
     KpiDefinition("on_time_rate", "on_time", "joined", "ratio",
-                  "DELIVERED within the route class's hours of its ACCEPTED / DELIVERED with "
-                  "a known ACCEPTED and a route class", "join"),
+                  "joined parcels within the tightest judged limit they are held to / joined "
+                  "parcels with a judged route class, at both ends of the route (per class: "
+                  "within the class's hours / in the class)", "join"),
     KpiDefinition("promise_kept_rate", "kept", "promised", "ratio",
                   "DELIVERED no later than promised_by / DELIVERED whose parcel has a "
                   "promised_by", "join"),
     KpiDefinition("locker_share", "delivered_locker", "delivered", "ratio",
                   "DELIVERED mode LOCKER / DELIVERED"),
     KpiDefinition("delay_rate", "exc_delay", "accepted", "per_1000",
-                  "EXCEPTION DELAY / ACCEPTED"),
+                  "parcels ACCEPTED in the cell with an EXCEPTION DELAY (whenever) / ACCEPTED"),
     KpiDefinition("damage_rate", "exc_damage", "accepted", "per_100000",
-                  "EXCEPTION DAMAGE / ACCEPTED"),
-    KpiDefinition("loss_rate", "exc_loss", "accepted", "per_100000", "EXCEPTION LOSS / ACCEPTED"),
+                  "parcels ACCEPTED in the cell with an EXCEPTION DAMAGE (whenever) / ACCEPTED"),
+    KpiDefinition("loss_rate", "exc_loss", "accepted", "per_100000",
+                  "parcels ACCEPTED in the cell with an EXCEPTION LOSS (whenever) / ACCEPTED"),
     KpiDefinition("valid_complaint_rate", "complaint_valid", "accepted", "per_1000000",
-                  "COMPLAINT (appeal) RESOLVED valid, 有效申诉 / ACCEPTED"),
+                  "parcels ACCEPTED in the cell with a valid appeal (有效申诉) / ACCEPTED"),
     KpiDefinition("complaint_acceptance_rate", "complaint_accepted", "complaint_filed", "ratio",
-                  "COMPLAINT (appeal) ACCEPTED, 12305 受理 / COMPLAINT (appeal) FILED"),
+                  "of the appeals FILED in the cell, those ACCEPTED (whenever), 12305 受理 / "
+                  "appeals FILED in the cell"),
     KpiDefinition("complaint_satisfaction", "complaint_satisfied", "complaint_resolved", "ratio",
-                  "COMPLAINT (appeal) RESOLVED satisfied / COMPLAINT (appeal) RESOLVED"),
+                  "of the appeals FILED in the cell and RESOLVED, those satisfied / those "
+                  "RESOLVED"),
     KpiDefinition("company_complaint_satisfaction", "company_complaint_satisfied",
                   "company_complaint_resolved", "ratio",
-                  "COMPLAINT (company) RESOLVED satisfied / COMPLAINT (company) RESOLVED"),
+                  "of the company complaints FILED in the cell and RESOLVED, those satisfied / "
+                  "those RESOLVED"),
     KpiDefinition("standard_packaging_share", "pkg_standard", "accepted", "ratio",
                   "ACCEPTED packaging.standard / ACCEPTED"),
     KpiDefinition("e_waybill_share", "pkg_e_waybill", "accepted", "ratio",
@@ -166,6 +183,38 @@ check_table(KPIS, CELL_COUNT_NAMES, JOIN_COUNT_NAMES)
 KPI_BY_NAME: dict[str, KpiDefinition] = {k.name: k for k in KPIS}
 KPI_NAMES: tuple[str, ...] = tuple(KPI_BY_NAME)
 COUNT_KPIS: tuple[KpiDefinition, ...] = tuple(k for k in KPIS if k.source == "counts")
+
+
+BOTH_ENDS, EVENT_CITY, FILED_CITY, ACCEPTED_CITY = (
+    "origin+destination", "event", "filed", "accepted")
+
+
+def counted_at(kpi: str) -> str:
+    """Which city's cell a figure of `kpi` counts its units in (the `counted_at` field of
+    every row; docs/semantics.md, "Which city a figure counts in"):
+
+    - `origin+destination`: the join's figures (on_time_rate and its classes,
+      promise_kept_rate, route_unclassified_share) count a parcel in its origin city's
+      cell and in its destination city's (once when the same), and once in the YRD row;
+    - `filed`: complaint shares count a complaint, with its later stages, in the cell of
+      its FILED stage (a cohort);
+    - `accepted`: the per-parcel rates (delay, damage, loss, valid appeals) count a parcel
+      in the cell of its earliest ACCEPTED, with its exceptions and appeals whenever they
+      came (a cohort; the denominator is that cell's ACCEPTED);
+    - `event`: everything else counts each event in the cell of its own city and time.
+    """
+    base = kpi.split(".", 1)[0]
+    if kpi == ROUTE_UNCLASSIFIED_KPI or KPI_BY_NAME[base].source == "join":
+        return BOTH_ENDS
+    if KPI_BY_NAME[base].numerator in COMPLAINT_COHORT_COUNTS:
+        return FILED_CITY
+    if KPI_BY_NAME[base].numerator in PARCEL_COHORT_COUNTS:
+        return ACCEPTED_CITY
+    return EVENT_CITY
+
+
+def counted_at_both_ends(kpi: str) -> bool:
+    return counted_at(kpi) == BOTH_ENDS
 
 
 def unit_of(kpi: str) -> Unit:

@@ -5,6 +5,12 @@ Seed 003 二(三) (repeated by seed 000 二): 长三角地区内重点城市间 
 documented reading (data/route_classes.yaml, docs/policies.md), loaded once and passed
 around. Same-city parcels get their own class, `intra_city`: the sentences are about routes
 between cities (城市间), so that class is reported and never judged.
+
+The limits are nested (docs/policies.md, "Route classes and key cities"): a parcel is in
+every class whose route condition it meets, and it counts at both ends of its route: in
+the origin city's cell, in the destination city's (once when they are the same city) and
+once in the YRD row when either end is in the YRD (`cells_of`). A class of one city's own
+reading (`plan_cities`) counts only in that city's cells.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from courierwatch.cities import is_yrd
+from courierwatch.cities import YRD_REGION, is_yrd
 from courierwatch.companies import load_company_lists
 
 UNCLASSIFIED = "unclassified"
@@ -32,8 +38,11 @@ class RouteClass:
     """One class: parcels whose route qualifies are on time within `hours` of acceptance.
 
     `endpoints` None with `same_city` False: any two YRD cities; `same_city`: origin equals
-    destination. `companies` None: every company. `judged` False: reported only (no plan
-    sets a limit for it), kept out of the overall on_time_rate.
+    destination (every other class needs two different cities: 城市间). `companies` None:
+    every company. `judged` False: reported only (no plan sets a limit for it), kept out of
+    the overall on_time_rate. `except_classes`: a route meeting one of these classes' route
+    conditions is not in this class (其他城市间). `plan_cities` None: counted in every cell
+    and the YRD row; else only in these cities' cells (one plan's own reading).
     """
 
     name: str
@@ -43,15 +52,33 @@ class RouteClass:
     companies: frozenset[str] | None  # None: every company
     judged: bool = True
     same_city: bool = False
+    except_classes: tuple[RouteClass, ...] = ()
+    plan_cities: frozenset[str] | None = None
 
-    def covers(self, origin: str, dest: str, company: str) -> bool:
+    def route_meets(self, origin: str, dest: str, company: str) -> bool:
+        """The route condition: endpoints, companies, and none of `except_classes`."""
         if self.companies is not None and company not in self.companies:
             return False
         if self.same_city:
             return origin == dest
+        if origin == dest:
+            return False
         if self.endpoints is None:
-            return is_yrd(origin) and is_yrd(dest)
-        return origin in self.endpoints and dest in self.endpoints
+            ok = is_yrd(origin) and is_yrd(dest)
+        else:
+            ok = origin in self.endpoints and dest in self.endpoints
+        return ok and not any(x.route_meets(origin, dest, company) for x in self.except_classes)
+
+    def counts_in(self, cell: str) -> bool:
+        """Whether the class is reported in `cell` (a city code or YRD)."""
+        return self.plan_cities is None or cell in self.plan_cities
+
+
+def cells_of(origin: str, dest: str) -> tuple[str, ...]:
+    """The cells a joined parcel counts in: its origin city, its destination city (once when
+    the same) and the YRD row once when either end is in the YRD."""
+    cells = (origin,) if origin == dest else (origin, dest)
+    return (*cells, YRD_REGION) if is_yrd(origin) or is_yrd(dest) else cells
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +86,20 @@ class RouteTable:
     classes: tuple[RouteClass, ...]
 
     def classify(self, origin: str, dest: str, company: str) -> RouteClass | None:
-        """The first class whose endpoints and companies both qualify, else None."""
+        """The first class counted everywhere (in file order: the tightest kind first; no
+        one city's own reading) whose route condition holds, else None: a parcel's principal
+        class, used by the traffic generator's timing model. Figures use `classes_in`,
+        every class that applies."""
         for rc in self.classes:
-            if rc.covers(origin, dest, company):
+            if rc.plan_cities is None and rc.route_meets(origin, dest, company):
                 return rc
         return None
+
+    def classes_in(self, origin: str, dest: str, company: str,
+                   cell: str) -> tuple[RouteClass, ...]:
+        """Every class the parcel counts in when reported in `cell` (nested limits)."""
+        return tuple(rc for rc in self.classes
+                     if rc.counts_in(cell) and rc.route_meets(origin, dest, company))
 
     def by_name(self, name: str) -> RouteClass:
         return next(rc for rc in self.classes if rc.name == name)
@@ -101,15 +137,15 @@ def load_route_table(path: Path | None = None,
 
     Endpoints are `same_city`, `yrd_all` or a city list of the file; `companies` names a
     list of data/companies.yaml (or of `company_lists`). Raises ValueError for an unknown
-    list, a circular include, a malformed code, or a `judged` flag that contradicts
-    NOT_JUDGED.
+    list, a circular include, a malformed code, an `except` naming no earlier class, or a
+    `judged` flag that contradicts NOT_JUDGED.
     """
     text = (path.read_text("utf-8") if path is not None else
             resources.files("courierwatch").joinpath("data/route_classes.yaml").read_text("utf-8"))
     doc = yaml.safe_load(text)
     lists = _city_lists(doc)
     brands = load_company_lists() if company_lists is None else company_lists
-    classes = []
+    classes: list[RouteClass] = []
     for c in doc["classes"]:
         ep = str(c["endpoints"])
         if ep not in (SAME_CITY, YRD_ALL) and ep not in lists:
@@ -122,8 +158,16 @@ def load_route_table(path: Path | None = None,
             raise ValueError(f"route class {c['name']}: judged must be "
                              f"{c['name'] not in NOT_JUDGED} (only {sorted(NOT_JUDGED)} "
                              "are reported without a target)")
+        known = {rc.name: rc for rc in classes}
+        unknown = [x for x in c.get("except", ()) if x not in known]
+        if unknown:
+            raise ValueError(f"route class {c['name']}: except names {unknown}, which are "
+                             "not classes defined above it")
+        plan = c.get("plan_cities")
         classes.append(RouteClass(
             str(c["name"]), int(c["hours"]), str(c["scope"]),
             lists.get(ep), None if comp is None else frozenset(brands[comp]),
-            judged=judged, same_city=ep == SAME_CITY))
+            judged=judged, same_city=ep == SAME_CITY,
+            except_classes=tuple(known[str(x)] for x in c.get("except", ())),
+            plan_cities=None if plan is None else frozenset(str(p) for p in plan)))
     return RouteTable(tuple(classes))

@@ -14,6 +14,9 @@ hold distinct-id sets per cell that cannot forget a loser, so the figures querie
 per cell and count, the conflicting ids that only a losing version put there
 (`count_corrections`); the DELIVERED join reads the winner's row only (`winner_filter`).
 Conflicts are few; the id list is read from `event_versions` (one row per event id).
+A complaint whose stages name different channels (申诉 / 投诉) is listed here too
+(`channel_conflicts`, rows with `kind` "channel"); which channel counts is decided at query
+time by warehouse.complaints.
 Known limit: the acceptance side of the on-time join (`accepts`, earliest ACCEPTED per parcel)
 may still take its time from a losing ACCEPTED version.
 """
@@ -74,8 +77,46 @@ def list_conflicts(wh: Warehouse, flt: CellFilter,
         WHERE content_hash != 0 AND event_id IN ({conflict_ids_sql(wh.db)}) AND {where}
         GROUP BY event_id, content_hash ORDER BY event_id, content_hash LIMIT {int(limit)}"""
         + IN_ORDER, params)
-    return [dict(zip(VERSION_FIELDS, (r[0], str(r[1]), won.get(r[0]) == r[1], *r[2:]),
-                     strict=True)) for r in rows]
+    versions = [dict(zip(VERSION_FIELDS, (r[0], str(r[1]), won.get(r[0]) == r[1], *r[2:]),
+                         strict=True)) | {"kind": "content"} for r in rows]
+    return versions + channel_conflicts(wh, flt, limit)
+
+
+CHANNEL_CONFLICT_FIELDS = ("event_id", "content_hash", "counts", "ts", "city", "company",
+                           "type", "parcel_id", "topic", "partition", "offset")
+
+
+def channel_conflicts(wh: Warehouse, flt: CellFilter,
+                      limit: int = 10_000) -> list[dict[str, object]]:
+    """Every stage of every complaint whose stages name different channels: one row per
+    stage (the fields of `list_conflicts` plus `kind` = "channel", `channel` and
+    `complaint_id`), `counts` true on the stages that name the counting channel or none:
+    a complaint's channel is the one its earliest naming stage names (warehouse.complaints).
+    Only stages whose scan lies inside `flt`."""
+    params: dict[str, object] = {}
+    where = where_clause(flt, "e.ts", params, city_col="e.city", company_col="e.company")
+    rows = wh.query(f"""
+        WITH contradicting AS (
+            SELECT company, complaint_id, argMinIf(channel, (ts, event_id), channel != '') AS chosen
+            FROM {wh.db}.events WHERE type = 'COMPLAINT' AND late = 0
+            GROUP BY company, complaint_id HAVING uniqExactIf(channel, channel != '') > 1)
+        SELECT e.event_id, e.content_hash, e.channel = c.chosen OR e.channel = '',
+               toString(min(e.ts)), any(e.city), e.company, any(e.stage), any(e.parcel_id),
+               any(e.topic), argMin(e.partition, (e.partition, e.offset)), min(e.offset),
+               any(e.channel), e.complaint_id
+        FROM {wh.db}.events AS e INNER JOIN contradicting AS c
+          ON e.company = c.company AND e.complaint_id = c.complaint_id
+        WHERE e.type = 'COMPLAINT' AND e.late = 0 AND {where}
+        GROUP BY e.event_id, e.content_hash, e.company, e.complaint_id, e.channel, c.chosen
+        ORDER BY e.complaint_id, e.event_id LIMIT {int(limit)}""", params)
+    out = []
+    for r in rows:
+        row = dict(zip(CHANNEL_CONFLICT_FIELDS, (r[0], str(r[1]), bool(r[2]), *r[3:11]),
+                       strict=True))
+        row["type"] = f"COMPLAINT {r[6]}"
+        row |= {"kind": "channel", "channel": r[11] or "(none)", "complaint_id": r[12]}
+        out.append(row)
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -142,6 +142,10 @@ SCHEMAS: dict[str, Any] = {
         "company": {"type": "string"}, "period_start": {"type": "string"},
         "kpi": {"type": "string"}, "numerator": _NUM, "denominator": _NUM,
         "value": _NULLABLE_NUM, "unit": {"type": "string"},
+        "counted_at": {"type": "string",
+                       "enum": ["event", "origin+destination", "filed", "accepted"],
+                       "description": "which city's cell the figure counts its units in "
+                                      "(docs/semantics.md, 'Which city a figure counts in')"},
         "status": {"type": "string",
                    "enum": ["pass", "breach", "no_target", "no_data", "too_few"]},
         "breach_strength": {"type": "string", "nullable": True,

@@ -54,6 +54,7 @@ from services.audit.report_html import render_report
 from services.progress import rate_progress
 from warehouse.client import Warehouse
 from warehouse.queries import CellFilter, where_clause
+from warehouse.related import related_events_condition
 from warehouse.report import kpi_report
 
 TRACE_COLUMNS = ("event_id", "type", "city", "company", "ts_utc", "source_position", "source",
@@ -94,8 +95,9 @@ def _city_batches(per_city: list[tuple[str, int]]) -> list[tuple[list[str], int]
 
 def _copy_period(wh: Warehouse, scratch: str, flt: CellFilter, snapshot: str,
                  console: Console | None) -> tuple[int, int]:
-    """Copy the period's events (as of `snapshot`) and their parcels' acceptances into
-    `scratch`.events; return (rows in the period, all rows copied).
+    """Copy the period's events (as of `snapshot`), their parcels' acceptances and the other
+    events their figures read (warehouse.related: both ends of a route, complaint and
+    parcel cohorts) into `scratch`.events; return (rows in the period, all rows copied).
 
     A few INSERTs by groups of cities: the archive is ordered by city first, so each reads
     only its own granules (cutting by time re-read the whole archive per piece), and the
@@ -116,10 +118,12 @@ def _copy_period(wh: Warehouse, scratch: str, flt: CellFilter, snapshot: str,
                        f"WHERE {where} AND city IN {{copy_cities:Array(String)}}",
                        params | {"copy_cities": cities})
             bar.advance(task, n)
+    accepted_of_delivered = f"""type = 'ACCEPTED' AND parcel_id IN (
+        SELECT parcel_id FROM {wh.db}.events WHERE type = 'DELIVERED' AND {where})"""
     wh.command(f"""INSERT INTO {scratch}.events SELECT * FROM {wh.db}.events
-        WHERE type = 'ACCEPTED' AND {pinned} AND NOT ({where_clause(flt, "ts", params)})
-          AND parcel_id IN (SELECT parcel_id FROM {wh.db}.events
-                            WHERE type = 'DELIVERED' AND {where})""", params)
+        WHERE {pinned} AND NOT ({where_clause(flt, "ts", params)})
+          AND ({accepted_of_delivered}
+               OR {related_events_condition(wh.db, flt, params, pinned)})""", params)
     return total, int(wh.query(f"SELECT count() FROM {scratch}.events")[0][0])
 
 

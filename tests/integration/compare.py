@@ -13,13 +13,13 @@ COMPARED = ("volume", "locker_share", "delay_rate", "damage_rate", "loss_rate",
             "company_complaint_satisfaction", "standard_packaging_share", "e_waybill_share",
             "no_secondary_packaging_share",
             "recycled_bag_share", "tape_mm_mean", "real_name_rate", "inspection_rate",
-            "xray_rate", "on_time_rate", "promise_kept_rate")
+            "xray_rate", "on_time_rate", "promise_kept_rate", "route_unclassified_share")
 
 
 def pipeline_cells(rows: list[dict[str, Any]]) -> Cells:
     return {(r["city"], r["company"], r["period_start"][:19].replace("T", " "), r["kpi"]):
             (float(r["numerator"]), float(r["denominator"]))
-            for r in rows if r["city"] != "YRD"}
+            for r in rows}
 
 
 def _relevant(cells: Cells) -> Cells:

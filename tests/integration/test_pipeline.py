@@ -55,7 +55,9 @@ def test_process_matches_hand_computation_cell_by_cell(
 
 def _replay_traces_the_day(cli: Cli, tmp_path: Path, events: list[dict[str, object]]) -> None:
     """`replay` of one CST day recomputes the live figures exactly, and its events.csv lists
-    exactly the day's events plus the acceptances of the parcels delivered that day."""
+    exactly the day's events plus the acceptances of the parcels delivered that day, the
+    later stages of the complaints filed that day and the exceptions and complaints of the
+    parcels accepted that day (the cohorts, docs/semantics.md)."""
     out = tmp_path / "audit"
     summary = orjson.loads(cli.run("replay", "--from", "2026-11-02", "--to", "2026-11-03",
                                    "--out", str(out), "--format", "json").stdout)
@@ -63,8 +65,16 @@ def _replay_traces_the_day(cli: Cli, tmp_path: Path, events: list[dict[str, obje
     day = {e["event_id"] for e in events if period(str(e["ts"]), "day") == "2026-11-02 00:00:00"}
     delivered = {e["parcel_id"] for e in events if e["event_id"] in day
                  and e["type"] == "DELIVERED"}
+    filed = {(e["company"], e["complaint_id"]) for e in events if e["event_id"] in day
+             and e["type"] == "COMPLAINT" and e["stage"] == "FILED"}
+    accepted = {e["parcel_id"] for e in events if e["event_id"] in day
+                and e["type"] == "ACCEPTED"}
     day |= {e["event_id"] for e in events if e["type"] == "ACCEPTED"
             and e["parcel_id"] in delivered}
+    day |= {e["event_id"] for e in events if e["type"] == "COMPLAINT"
+            and (e["company"], e["complaint_id"]) in filed}
+    day |= {e["event_id"] for e in events if e["type"] in ("EXCEPTION", "COMPLAINT")
+            and e["parcel_id"] in accepted}
     with open(out / "events.csv", encoding="utf-8") as fh:
         traced = {row["event_id"] for row in csv.DictReader(fh)}
     assert traced == day

@@ -11,12 +11,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from courierwatch.cities import YRD_REGION, resolve_city
-from courierwatch.figures import ROUTE_UNCLASSIFIED_KPI, Figure, cell_figures, roll_up
+from courierwatch.figures import (
+    ROUTE_UNCLASSIFIED_KPI,
+    ClassCount,
+    Figure,
+    JoinedCell,
+    cell_figures,
+    roll_up,
+)
 from courierwatch.kpi import KPI_BY_NAME
-from courierwatch.routes import UNCLASSIFIED
 from runtime.settings import load_settings
 from streams.decode import Arrival, process_batch
-from warehouse.queries import OnTimeCounts
 from warehouse.schema import STAGING_COLUMN_NAMES
 
 
@@ -53,15 +58,18 @@ def test_ambiguous_and_unknown_city_names_are_refused_with_the_options() -> None
 
 
 def test_cell_figures_split_on_time_by_route_class_and_exclude_unclassified() -> None:
-    """on_time_rate sums the classified route classes only; promise_kept_rate counts all
-    joined deliveries with a promise; unclassified deliveries are reported separately."""
+    """Each class is a figure of its own (a parcel may be in several: nested limits); the
+    overall on_time_rate is the store's each-parcel-once count, not a sum of the classes;
+    unclassified deliveries are reported separately and have no class figure."""
     key = ("331000", "SF", "2026-11-02 00:00:00")
-    joined = {key: [OnTimeCounts("yrd_key_12h", 10, 9, 5, 4),
-                    OnTimeCounts("national_key_48h", 4, 4, 2, 2),
-                    OnTimeCounts(UNCLASSIFIED, 6, 0, 3, 1)]}
+    joined = {key: JoinedCell(parcels=20, unclassified=6, judged=12, judged_on_time=11,
+                              promised=10, kept=7,
+                              classes=(ClassCount("yrd_key_12h", 10, 9),
+                                       ClassCount("national_key_48h", 12, 12)))}
     figs = {f.kpi: (f.numerator, f.denominator) for f in cell_figures({}, joined)}
-    assert figs["on_time_rate"] == (13, 14)
+    assert figs["on_time_rate"] == (11, 12)
     assert figs["on_time_rate.yrd_key_12h"] == (9, 10)
+    assert figs["on_time_rate.national_key_48h"] == (12, 12)
     assert figs["promise_kept_rate"] == (7, 10)
     assert figs[ROUTE_UNCLASSIFIED_KPI] == (6, 20)
     assert "on_time_rate.unclassified" not in figs

@@ -43,7 +43,8 @@ def test_template_variables_city_company_route_class() -> None:
     assert names["company"]["multi"] and names["company"]["includeAll"]
     assert not names["city"].get("multi")
     assert set(names["route_class"]["query"].split(",")) == {
-        "yrd_key_12h", "yrd_24h", "national_key_48h"}
+        "yrd_key_12h", "yrd_24h", "national_key_48h", "changzhou_key_12h", "changzhou_24h",
+        "changzhou_national_key_48h"}
 
 
 def test_drill_down_draws_every_target_of_each_kpi_as_a_line() -> None:

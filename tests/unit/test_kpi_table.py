@@ -12,7 +12,7 @@ import pytest
 
 from courierwatch import kpi as kpi_module
 from courierwatch.catalog import load_catalog
-from courierwatch.figures import Figure
+from courierwatch.figures import ClassCount, Figure, JoinedCell
 from courierwatch.judgement import BREACH, NO_DATA, PASS, TOO_FEW, judge
 from courierwatch.kpi import (
     CELL_COUNT_NAMES,
@@ -24,7 +24,6 @@ from courierwatch.kpi import (
 )
 from warehouse.ddl import Layout
 from warehouse.migrations import schema_statements
-from warehouse.queries import OnTimeCounts
 
 
 def test_a_misspelt_count_name_fails_at_import(tmp_path: Path,
@@ -75,8 +74,11 @@ def test_every_count_is_a_state_column_with_its_condition() -> None:
 
 
 def test_join_counts_are_what_the_join_query_returns() -> None:
-    """JOIN_COUNT_NAMES are exactly the count fields of warehouse.queries.OnTimeCounts."""
-    assert tuple(f.name for f in fields(OnTimeCounts))[1:] == JOIN_COUNT_NAMES
+    """JOIN_COUNT_NAMES are the count fields of a class (courierwatch.figures.ClassCount)
+    and the promise counts of a cell (JoinedCell)."""
+    per_class = tuple(f.name for f in fields(ClassCount))[1:]
+    assert (*per_class, "promised", "kept") == JOIN_COUNT_NAMES
+    assert {"promised", "kept"} <= {f.name for f in fields(JoinedCell)}
 
 
 def _fig(kpi: str, num: float, den: float, city: str = "331000") -> Figure:

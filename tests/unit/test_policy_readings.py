@@ -48,16 +48,51 @@ def _clause_before(before: str) -> str:
     return before[cut + 1:]
 
 
+def _paragraph_opening(t: PolicyTarget) -> str:
+    """The first characters of the seed paragraph (a line of text) holding the quote."""
+    text = (SEEDS / t.source).read_text("utf-8")
+    quote = _norm(t.quote)
+    for line in text.splitlines():
+        if quote in _norm(line):
+            return _norm(line)[:8]
+    return ""
+
+
 @pytest.mark.parametrize("target", CATALOG.targets, ids=IDS)
 def test_strength_follows_the_sentence(target: PolicyTarget) -> None:
     """Rule (docs/policies.md, strength): aspirational exactly when 力争 ("strive to") opens
-    the sentence before or within the quote (it governs the rest of its sentence), or 基本
-    ("basically") stands in the quote's own clause; binding otherwise."""
+    the sentence before or within the quote (it governs the rest of its sentence), 基本
+    ("basically") or 推动 ("promote": the administration urges, the companies are not bound)
+    stands in the quote's own clause, or 鼓励 ("encourage") opens the quote's paragraph;
+    binding otherwise."""
     before, quote, after = _context(target)
     strive = "力争" in before or "力争" in quote
-    basically = "基本" in _clause_before(before) + quote + after
-    expected = "aspirational" if strive or basically else "binding"
+    clause = _clause_before(before) + quote + after
+    basically = "基本" in clause or "推动" in clause
+    encouraged = _paragraph_opening(target).startswith("鼓励")
+    expected = "aspirational" if strive or basically or encouraged else "binding"
     assert target.strength == expected, (target.id, before[-40:], quote)
+
+
+@pytest.mark.parametrize(("tid", "strength", "reading", "why"), [
+    pytest.param("taizhou-2022-last-mile-outlet-filing", "binding", "inferred", "备案管理",
+                 id="taizhou-filing-is-the-administrations-procedure"),
+    pytest.param("liaocheng-2025-outlet-safety-officers", "aspirational", "literal", "推动",
+                 id="liaocheng-tuidong-urges"),
+    pytest.param("yrd-2020-direct-routes-to-national-key-cities", "aspirational", "literal",
+                 "鼓励", id="yrd-direct-routes-under-guli"),
+    pytest.param("yrd-2020-direct-routes-within-region", "aspirational", "literal", "鼓励",
+                 id="yrd-direct-routes-within-region-under-guli"),
+])
+def test_weak_sentences_are_not_binding_figures(tid: str, strength: str, reading: str,
+                                                why: str) -> None:
+    """Issue 20: the three weak readings are marked aspirational or inferred, so a breach
+    is shown and never paged, and the note gives the reason (the word it rests on)."""
+    t = CATALOG.by_id(tid)
+    assert (t.strength, t.reading) == (strength, reading)
+    assert t.aspirational
+    assert t.note is not None and why in t.note
+    assert t.to_json()["reading"] == reading
 
 
 @pytest.mark.parametrize("target", CATALOG.targets, ids=IDS)
@@ -144,8 +179,8 @@ def test_major_brands_are_the_configured_list(tmp_path: Path) -> None:
 DESIGN_FIELDS = {"id", "metric", "comparator", "threshold", "unit", "scope", "cities",
                  "companies", "strength", "effective", "source", "section", "quote"}
 # Justified extras (docs/policies.md, export): how the figure is obtained, which route class
-# an on-time target reads, and the reading note.
-EXTRA_FIELDS = {"measurable_by", "route_class", "note"}
+# an on-time target reads, the reading note, and whether the reading is literal or inferred.
+EXTRA_FIELDS = {"measurable_by", "route_class", "note", "reading"}
 
 
 def test_export_fields_are_design_fields() -> None:
