@@ -274,7 +274,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     # 0013 and 0014 were released and removed (see _repair_removed); never reuse them.
     # 0017 stays directly after 0012: later migrations may assume 0012's schema.
     Migration("0017_repair_removed_0013_0014", tuple(_repair_removed())),
-    # 0015 is the on-time/cohort work's.
+    # 0015 was kept for the on-time and cohort rules, which needed none (their figures are
+    # computed when read, from `accepts` and `events`): it is not used.
     Migration("0016_source_ids", tuple(_source_ids())),
 )
 

@@ -60,9 +60,9 @@ def test_valid_events_stored_bad_ones_dead_lettered_with_where_they_came_from() 
     assert [(d.reason, d.partition, d.offset) for d in dead] == [("not_json", 2, len(batch) - 1)]
     assert len(sink.rows(DEAD_LETTERS_TABLE)) == 1 and sink.flushes == 1
     assert (ing.archived, ing.dead, ing.batches) == (len(EVENTS), 1, 1)
-    # The newest of EVENTS is 2026-11-05T08:39:51.882+08:00 = 2026-11-05T00:39:51.882Z:
-    # 20,762 days after 1970-01-01 (56 years, 14 of them leap, + 304 + 4 days) and 2,391.882 s.
-    assert ing.watermark_ms == 1_793_839_191_882
+    # The newest of EVENTS is 2026-11-05T22:39:18.559+08:00 = 2026-11-05T14:39:18.559Z:
+    # 20,762 days after 1970-01-01 (56 years, 14 of them leap, + 304 + 4 days) and 52,758.559 s.
+    assert ing.watermark_ms == 1_793_889_558_559
 
 
 def test_store_down_then_back_stores_everything_after_backing_off() -> None:
