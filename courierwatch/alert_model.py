@@ -75,7 +75,7 @@ class CountModel:
     the figures' KPI name: `delay_rate`, `on_time_rate.yrd_24h`) and the bucket length.
 
     Two models exist: `EVENT_MODEL`, 5-minute buckets of the event counts (alert_cells),
-    and `joined_model(...)`, hourly buckets of the DELIVERED x ACCEPTED join the figures
+    and `joined_model(...)`, 5-minute buckets of the DELIVERED x ACCEPTED join the figures
     use (on-time per route class, promises kept), by the delivery's event time.
     """
 
@@ -95,7 +95,7 @@ JOINED, ON_TIME, PROMISED, KEPT = "joined", "on_time", "promised", "kept"
 
 
 def joined_model(route_hours: Mapping[str, int]) -> CountModel:
-    """Hourly counts of the on-time join: per route class `joined.<rc>`, `on_time.<rc>`,
+    """5-minute counts of the on-time join: per route class `joined.<rc>`, `on_time.<rc>`,
     the judged classes' totals (the figures' `on_time_rate`), and `promised`, `kept`.
     `route_hours`: each route class's hours (a late parcel's acceptance is that far back)."""
     classes = tuple(route_hours)
@@ -106,7 +106,7 @@ def joined_model(route_hours: Mapping[str, int]) -> CountModel:
     kpis |= {f"on_time_rate.{rc}": KpiCounts(f"{JOINED}.{rc}", f"{ON_TIME}.{rc}")
              for rc in classes}
     lag = {f"on_time_rate.{rc}": h * 3600 for rc, h in route_hours.items()}
-    return CountModel("joined", counts, kpis, 3600, lag)
+    return CountModel("joined", counts, kpis, 300, lag)
 
 
 ALERT_NAME = "CourierwatchTargetBreach"

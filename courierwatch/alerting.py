@@ -29,7 +29,7 @@ Per target (docs/alerting.md has the reasoning and the measured detection table)
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, timezone
 
@@ -169,6 +169,46 @@ class Breach:
     p_value: float | None
 
 
+class _Diff(Sequence[int]):
+    """Counts of one window: cumulative sums at its end minus those at its start, each
+    count computed when read (a target reads two of them)."""
+
+    __slots__ = ("_now", "_then")
+
+    def __init__(self, now: Counts, then: Counts) -> None:
+        self._now, self._then = now, then
+
+    def __getitem__(self, i: int) -> int:  # type: ignore[override]
+        return self._now[i] - self._then[i]
+
+    def __len__(self) -> int:
+        return len(self._now)
+
+
+class _Windows(Mapping[int, Sequence[int]]):
+    """A cell's window sums at t, each the difference of two cumulative sums, computed
+    on first use (most targets of a healthy cell look at one or two windows)."""
+
+    __slots__ = ("_cum", "_spans", "_t")
+
+    def __init__(self, cum: Mapping[int, Counts], t_ms: int, spans: set[int]) -> None:
+        self._cum, self._t, self._spans = cum, t_ms, spans
+
+    def __getitem__(self, span: int) -> Sequence[int]:
+        if span not in self._spans:
+            raise KeyError(span)
+        return _Diff(self._cum[self._t], self._cum[self._t - span * 1000])
+
+    def __contains__(self, span: object) -> bool:
+        return span in self._spans
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._spans)
+
+    def __len__(self) -> int:
+        return len(self._spans)
+
+
 @dataclass
 class _Episode:
     """A firing alert; it resolves at `resolve_share` (the null share when it fired: a
@@ -195,10 +235,10 @@ class Evaluator:
     _hourly: dict[Cell, dict[int, list[int]]] = field(default_factory=dict)  # for baselines
     _open: dict[tuple[Cell, str, str], _Episode] = field(default_factory=dict)
     _resolved: dict[tuple[Cell, str, str], int] = field(default_factory=dict)  # key -> when
-    _targets: dict[tuple[str, date], list[tuple[str, PolicyTarget]]] = field(
+    _targets: dict[tuple[Cell, date], list[tuple[str, PolicyTarget]]] = field(
         default_factory=dict)
-    _sums: dict[Cell, dict[int, list[int]]] = field(default_factory=dict)
-    _sums_at: int = 0  # the evaluation time of `_sums`; 0: recompute them from the buckets
+    _cum: dict[Cell, dict[int, Counts]] = field(default_factory=dict)  # t -> sums before t
+    _sums_at: int = 0  # the evaluation time of `_cum`; 0: rebuild it from the buckets
     _plans: dict[tuple[str, str], _Plan] = field(default_factory=dict)
     _pruned_at: int = 0
 
@@ -262,7 +302,7 @@ class Evaluator:
                         acc[i] += v
             if not buckets:
                 del self._buckets[cell]
-                self._sums.pop(cell, None)
+                self._cum.pop(cell, None)
         for cell in list(self._hourly):
             hourly = self._hourly[cell]
             for h in [h for h in hourly if h < oldest_hour]:
@@ -298,61 +338,90 @@ class Evaluator:
         return tuple(sums)
 
     def _spans(self) -> set[int]:
+        """Every window length in use: whole numbers of buckets only (rolling sums drop
+        whole buckets; a rule or window that is not one is skipped by this model)."""
         r = self.rules
         spans = {s for rule in r.rules for s in (rule.long_s, rule.short_s)}
-        return spans | set(r.exact_windows_s) | set(r.resolve_windows_s) | {r.history_s}
+        spans |= set(r.exact_windows_s) | set(r.resolve_windows_s) | {r.history_s}
+        return {s for s in spans if s % self.model.bucket_s == 0}
 
     def _roll_sums(self, t_ms: int) -> set[Cell]:
-        """Window sums at t: from those at t - one bucket by adding the bucket that enters
-        and subtracting those that leave (O(cells x windows) per step), or from scratch.
-        Returns the cells whose sums changed (only they can change their judgement)."""
+        """Cumulative sums at t (of every bucket starting before t) per cell: those at
+        t - one bucket plus the bucket that enters, or rebuilt from the buckets. A window
+        is then the difference of two cumulative sums (`_Windows`), computed only when a
+        target asks for it: O(cells) per step, plus O(windows) per judged target.
+        Returns the cells whose windows changed (only they can change their judgement)."""
         step = self.model.bucket_s * 1000
-        spans = self._spans()
+        longest = max(self._spans()) * 1000
         incremental = self._sums_at and self._sums_at == t_ms - step
         changed: set[Cell] = set()
+        spans = self._spans()
         for cell, buckets in self._buckets.items():
-            sums = self._sums.get(cell)
-            if not incremental or sums is None:
-                self._sums[cell] = {s: list(self.window(cell, t_ms, s)) for s in spans}
+            cum = self._cum.get(cell)
+            if not incremental or cum is None or (t_ms - step) not in cum:
+                self._cum[cell] = self._rebuild(buckets, t_ms, longest)
                 changed.add(cell)
                 continue
             entering = buckets.get(t_ms - step)
-            if entering is not None:
+            before = cum[t_ms - step]
+            if entering is None:
+                cum[t_ms] = before
+            else:
+                cum[t_ms] = tuple(x + y for x, y in zip(before, entering, strict=True))
                 changed.add(cell)
-            for s, acc in sums.items():
-                leaving = buckets.get(t_ms - step - s * 1000)
-                if entering is not None:
-                    for i, v in enumerate(entering):
-                        acc[i] += v
-                if leaving is not None:
-                    changed.add(cell)
-                    for i, v in enumerate(leaving):
-                        acc[i] -= v
+            cum.pop(t_ms - longest - step, None)
+            if cell not in changed and any(t_ms - step - s * 1000 in buckets for s in spans):
+                changed.add(cell)  # a bucket left a window
+        for cell in [c for c in self._cum if c not in self._buckets]:
+            del self._cum[cell]
         self._sums_at = t_ms
         return changed
 
-    def _applicable(self, city: str, on: date) -> list[tuple[str, PolicyTarget]]:
-        """(KPI name, target) of every target judging `city` on `on`, for this model."""
-        key = (city, on)
+    def _rebuild(self, buckets: Mapping[int, Counts], t_ms: int, longest_ms: int
+                 ) -> dict[int, Counts]:
+        step = self.model.bucket_s * 1000
+        lo = t_ms - longest_ms
+        acc = [0] * len(self.model.counts)
+        for b, c in buckets.items():
+            if b < lo:
+                for i, v in enumerate(c):
+                    acc[i] += v
+        cum: dict[int, Counts] = {}
+        x = lo
+        while x <= t_ms:
+            cum[x] = tuple(acc)
+            entering = buckets.get(x)
+            if entering is not None:
+                for i, v in enumerate(entering):
+                    acc[i] += v
+            x += step
+        return cum
+
+    def _applicable(self, cell: Cell, on: date) -> list[tuple[str, PolicyTarget]]:
+        """(KPI name, target) of every target judging `cell` on `on`, for this model."""
+        key = (cell, on)
         if key not in self._targets:
             out = []
             for kpi in self.model.kpis:
                 base, _, route_class = kpi.partition(".")
-                out += [(kpi, t) for t in self.catalog.for_cell(city, base, on,
-                                                                route_class or None)]
+                out += [(kpi, t) for t in self.catalog.for_cell(cell[0], base, on,
+                                                                route_class or None)
+                        if t.covers_company(cell[1])]
             self._targets[key] = out
         return self._targets[key]
 
     def _evaluate(self, t_ms: int) -> list[Alert]:
         on = datetime.fromtimestamp((t_ms - 1) / 1000, UTC).astimezone(CST).date()
         changed = self._roll_sums(t_ms)
-        zeros = {s: [0] * len(self.model.counts) for s in self._spans()}
+        spans = self._spans()
+        zeros = {s: (0,) * len(self.model.counts) for s in spans}
         changes: list[Alert] = []
         cells = changed | {k[0] for k in self._open}  # an unchanged cell judges as before
         for cell in sorted(cells):
-            targets = [(k, t) for k, t in self._applicable(cell[0], on)
-                       if t.covers_company(cell[1])]
-            windows = self._sums.get(cell, zeros)
+            targets = self._applicable(cell, on)
+            cum = self._cum.get(cell)
+            windows: Mapping[int, Sequence[int]] = (
+                zeros if cum is None else _Windows(cum, t_ms, spans))
             for kpi, target in targets:
                 change = self._judge(cell, kpi, target, windows, t_ms)
                 if change is not None:
@@ -392,9 +461,12 @@ class Evaluator:
                 t_ms: int) -> Breach | None:
         """The first rule that breaches: the burn rules, then the exact test."""
         r = self.rules
+        if r.history_s in windows and plan.misses(windows[r.history_s])[0] < min(
+                r.min_misses, r.exact_min_misses):
+            return None  # every window is within the longest: too few misses in any
         for rule, level in zip(r.rules, plan.levels, strict=True):
-            if rule.short_s < self.model.bucket_s:
-                continue  # a short window shorter than a bucket: not for this model
+            if rule.short_s not in windows or rule.long_s not in windows:
+                continue  # not whole buckets of this model
             misses, n = plan.misses(windows[rule.long_s])
             if n < r.min_sample or misses < r.min_misses or misses <= level * n:
                 continue
@@ -406,6 +478,8 @@ class Evaluator:
                               None)
         null: tuple[float, int] | None = None
         for w in r.exact_windows_s:
+            if w not in windows:
+                continue
             misses, n = plan.misses(windows[w])
             if n < r.min_sample or misses < r.exact_min_misses or misses <= plan.budget * n:
                 continue
@@ -435,6 +509,8 @@ class Evaluator:
         if episode.resolve_share < 0:  # restored: a factor of the budget
             episode.resolve_share = -episode.resolve_share * plan.budget
         for span in self.rules.resolve_windows_s:
+            if span not in windows:
+                continue
             misses, n = plan.misses(windows[span])
             if n >= self.rules.resolve_min_sample:
                 if misses > episode.resolve_share * n:
