@@ -35,11 +35,14 @@ class OnTimeCounts:
     kept: int
 
 
+# `5min`: the alert evaluator's slices of the on-time join (services.alerts.runner).
+_PERIOD_FN = {"hour": "toStartOfHour", "day": "toStartOfDay", "5min": "toStartOfFiveMinutes"}
+
+
 def _period(col: str, by: str) -> str:
-    if by not in ("hour", "day"):
+    if by not in _PERIOD_FN:
         raise ValueError(f"period must be hour or day, not {by!r}")
-    fn = "toStartOfHour" if by == "hour" else "toStartOfDay"
-    return f"toString({fn}({col}, '{CST_ZONE}'))"
+    return f"toString({_PERIOD_FN[by]}({col}, '{CST_ZONE}'))"
 
 
 @dataclass(frozen=True, slots=True)
