@@ -12,6 +12,9 @@ EVENTS = Counter("courierwatch_events_total",
 DEAD_LETTERS = Counter("courierwatch_dead_letters_total",
                        "Rejected events (or whole messages) by reason.", ["reason"])
 MESSAGES = Counter("courierwatch_messages_total", "Kafka messages consumed.")
+GRAFANA_NOTIFICATIONS = Counter("courierwatch_grafana_notifications_total",
+                                "Alerts received from Grafana's webhook contact point.",
+                                ["status"])
 BATCHES = Counter("courierwatch_batches_total", "Batches inserted into ClickHouse.")
 INSERT_RETRIES = Counter("courierwatch_insert_retries_total",
                          "Failed ClickHouse inserts that were retried.")

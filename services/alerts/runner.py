@@ -11,7 +11,10 @@ ahead catches up over several ticks; `catch_up()` runs ticks until nothing is le
 The on-time and promise-kept targets are evaluated the same way by a second evaluator
 (`courierwatch.alert_model.joined_model`), fed with the figures' own join
 (warehouse.queries.on_time_counts by 5-minute slices of delivery time: one join query per
-tick over the newly settled slices, never per event).
+tick over the newly settled slices, never per event). Deliveries are judged only up to the
+latest acceptances seen: after a file's last acceptance its deliveries are only the
+slow parcels still in flight (all late), which would page on every cell at the end of a
+backfill; a live network always accepts, so this costs it nothing.
 """
 
 from __future__ import annotations
@@ -96,6 +99,7 @@ class AlertRunner:
     routes: RouteTable = field(default_factory=load_route_table)
     loaded_until_ms: int = 0
     joined_loaded_until_ms: int = 0
+    accepting_until_ms: int = 0  # the end of the latest bucket with acceptances
     evaluator: Evaluator = field(init=False)
     joined: Evaluator = field(init=False)
 
@@ -126,11 +130,13 @@ class AlertRunner:
             self.loaded_until_ms = begin - self.rules.history_s * 1000
         for city, company, b, counts in bucket_counts(self.wh, self.loaded_until_ms, until):
             self.evaluator.add(city, company, b, counts)
+            if counts.get("accepted"):
+                self.accepting_until_ms = max(self.accepting_until_ms, b + step)
             if b >= begin:
                 self._count(city, company, counts)
         self.loaded_until_ms = until
         changes = self.evaluator.advance(until)
-        changes += self._tick_joined(settled)
+        changes += self._tick_joined(min(settled, self.accepting_until_ms))
         save_alerts(self.wh, changes)
         save_progress(self.wh, self.evaluator.evaluated_until_ms)
         save_progress(self.wh, self.joined.evaluated_until_ms, JOINED_PROGRESS)

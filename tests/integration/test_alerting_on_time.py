@@ -30,7 +30,7 @@ HOURS = 12
 def late_wave() -> list[dict[str, Any]]:
     incident = parse_incident(f"late:{TAIZHOU}:ZTO:{START.isoformat()}:{HOURS}:10")
     return list(generate(GeneratorConfig(
-        count=250_000, seed=5, span_hours=48, cities=(TAIZHOU, "310000", "420100"),
+        count=300_000, seed=5, span_hours=96, cities=(TAIZHOU, "310000", "420100"),
         companies=("ZTO", "YTO"), incidents=(incident,))))
 
 
