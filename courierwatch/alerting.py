@@ -199,6 +199,11 @@ class _Windows(Mapping[int, Sequence[int]]):
             raise KeyError(span)
         return _Diff(self._cum[self._t], self._cum[self._t - span * 1000])
 
+    def between(self, lo_s: int, hi_s: int) -> Sequence[int] | None:
+        """Counts of the buckets in [t - hi, t - lo) (None when not kept)."""
+        now, then = self._cum.get(self._t - lo_s * 1000), self._cum.get(self._t - hi_s * 1000)
+        return None if now is None or then is None else _Diff(now, then)
+
     def __contains__(self, span: object) -> bool:
         return span in self._spans
 
@@ -289,7 +294,8 @@ class Evaluator:
             return
         self._pruned_at = now_ms
         step = self.model.bucket_s * 1000
-        oldest = now_ms - self.rules.history_s * 1000 - step
+        lag_s = max((h for _, h in self.model.miss_lag_s.values()), default=0)
+        oldest = now_ms - (self.rules.history_s + lag_s) * 1000 - step
         oldest_hour = now_ms - self.rules.load_s * 1000 - 2 * HOUR_MS
         for cell in list(self._buckets):
             buckets = self._buckets[cell]
@@ -352,7 +358,8 @@ class Evaluator:
         target asks for it: O(cells) per step, plus O(windows) per judged target.
         Returns the cells whose windows changed (only they can change their judgement)."""
         step = self.model.bucket_s * 1000
-        longest = max(self._spans()) * 1000
+        longest = (max(self._spans()) + max((h for _, h in self.model.miss_lag_s.values()),
+                                            default=0)) * 1000
         incremental = self._sums_at and self._sums_at == t_ms - step
         changed: set[Cell] = set()
         spans = self._spans()
@@ -477,10 +484,17 @@ class Evaluator:
                 return Breach(rule.name, rule.long_s, rule.short_s, rule.factor, misses, n,
                               None)
         null: tuple[float, int] | None = None
+        lag = self.model.miss_lag_s.get(plan.kpi)
         for w in r.exact_windows_s:
             if w not in windows:
                 continue
             misses, n = plan.misses(windows[w])
+            if lag and isinstance(windows, _Windows):
+                n_from = self._scanned_from(plan, windows, w, lag)
+                if 2 * n < n_from:
+                    continue  # acceptances dwindling (dusk, a file's end): scans of older
+                    #           parcels dominate, the window says nothing about now
+                n = max(n, n_from)
             if n < r.min_sample or misses < r.exact_min_misses or misses <= plan.budget * n:
                 continue
             p = tail_p(misses, n, plan.budget)
@@ -497,6 +511,18 @@ class Evaluator:
                     continue
             return Breach("exact", w, 0, round(share / plan.budget, 3), misses, n, p)
         return None
+
+    @staticmethod
+    def _scanned_from(plan: _Plan, windows: _Windows, w: int, lag: tuple[int, int]) -> int:
+        """The acceptances a window's later scans belong to: those of [t - w - longest
+        lag, t - shortest lag), scaled to the window's length. At dusk, or when a file's
+        acceptances end, the scans keep coming while acceptances dwindle: against the
+        window's own acceptances they would read as a spike."""
+        lo, hi = lag
+        earlier = windows.between(lo, w + hi)
+        if earlier is None:
+            return 0
+        return plan.misses(earlier)[1] * w // (w + hi - lo)
 
     def _recovered(self, episode: _Episode, plan: _Plan,
                    windows: Mapping[int, Sequence[int]]) -> int | None:
