@@ -46,7 +46,8 @@ def test_late_deliveries_into_taizhou_raise_an_on_time_alert_there_only(
     cli.run("process", "--input", str(write_jsonl(tmp_path / "late.jsonl", late_wave)))
     alerts = orjson.loads(cli.run("alerts", "list", "--format", "json").stdout)
     assert alerts, "no alert on the late-delivery wave"
-    assert {(a["city"], a["company"]) for a in alerts} == {(TAIZHOU, "ZTO")}
+    seen = [(a["city"], a["company"], a["kpi"], a["policy_id"], a["rule"]) for a in alerts]
+    assert {(a["city"], a["company"]) for a in alerts} == {(TAIZHOU, "ZTO")}, seen
     assert all(a["kpi"].startswith("on_time_rate.") for a in alerts), alerts
     first = min(alerts, key=lambda a: a["started_at"])
     assert first["value"] < first["threshold"]
