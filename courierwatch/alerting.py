@@ -15,7 +15,8 @@ Per target (docs/alerting.md has the reasoning and the measured detection table)
   window's acceptances) at `exact_alpha`; the null share is the budget, or the cell's own
   normal when that is higher (an upper bound of its miss share over the 24 h before the
   6 h windows: a chronic shortfall is in the daily figures, an incident is a departure
-  from both the target and the cell's normal);
+  from both the target and the cell's normal); misses scanned hours after their
+  acceptance (delays) are also set against the acceptances they belong to;
 - **burn rates** (large cells): a rule (long, short, factor) breaches when the long
   window holds `min_sample`, `min_misses` and a Wilson lower bound above factor x budget
   (capped half-way to 100 %) and the short window's share is above that too;
