@@ -10,7 +10,8 @@ the events, so the extra aggregation costs the ingest path little.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Mapping
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
 from courierwatch.kpi import COUNT_KPIS, COUNT_NAMES
@@ -27,9 +28,11 @@ class KpiCounts:
     count: str
     complement: bool = False
 
-    def num_den(self, c: tuple[int, ...]) -> tuple[int, int]:
-        den = c[COUNT_INDEX[self.denominator]]
-        n = c[COUNT_INDEX[self.count]]
+    def num_den(self, c: tuple[int, ...], index: Mapping[str, int] | None = None
+                ) -> tuple[int, int]:
+        at = COUNT_INDEX if index is None else index
+        den = c[at[self.denominator]]
+        n = c[at[self.count]]
         return (den - n if self.complement else n), den
 
 
@@ -62,6 +65,56 @@ _DIRECT = ({how.denominator for how in ALERT_KPIS.values()}
 ALERT_COUNTS: tuple[str, ...] = (*(n for n in COUNT_NAMES if n in _DIRECT),
                                  *COMPLEMENT_COUNTS.values())
 COUNT_INDEX: dict[str, int] = {n: i for i, n in enumerate(ALERT_COUNTS)}
+
+
+
+@dataclass(frozen=True, slots=True)
+class CountModel:
+    """What one evaluator counts: the count names of a bucket, the KPIs made of them (by
+    the figures' KPI name: `delay_rate`, `on_time_rate.yrd_24h`) and the bucket length.
+
+    Two models exist: `EVENT_MODEL`, 5-minute buckets of the event counts (alert_cells),
+    and `joined_model(...)`, 5-minute buckets of the DELIVERED x ACCEPTED join the figures
+    use (on-time per route class, promises kept), by the delivery's event time.
+    """
+
+    name: str
+    counts: tuple[str, ...]
+    kpis: Mapping[str, KpiCounts]
+    bucket_s: int
+    acceptance_lag_s: Mapping[str, int] = field(default_factory=dict)  # KPI -> class hours
+    miss_lag_s: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # scan lags
+
+    @property
+    def index(self) -> dict[str, int]:
+        return {n: i for i, n in enumerate(self.counts)}
+
+
+# KPIs whose misses are later scans of earlier acceptances (a delay is scanned 0.5-3 h
+# after its acceptance in the generator and the issue's measurements; damage and loss at
+# the hubs): (shortest, longest) scan lag in seconds. Their exact test compares a window's
+# misses with the acceptances those scans belong to as well (Evaluator._breach).
+SCAN_LAG_S: dict[str, tuple[int, int]] = {"delay_rate": (1800, 10800),
+                                          "damage_rate": (1800, 10800),
+                                          "loss_rate": (1800, 10800)}
+EVENT_MODEL = CountModel("events", ALERT_COUNTS, ALERT_KPIS, 300, miss_lag_s=SCAN_LAG_S)
+JOINED, ON_TIME, PROMISED, KEPT = "joined", "on_time", "promised", "kept"
+
+
+def joined_model(route_hours: Mapping[str, int]) -> CountModel:
+    """5-minute counts of the on-time join: per route class `joined.<rc>`, `on_time.<rc>`,
+    the judged classes' totals (the figures' `on_time_rate`), and `promised`, `kept`.
+    `route_hours`: each route class's hours (a late parcel's acceptance is that far back)."""
+    classes = tuple(route_hours)
+    counts = (JOINED, ON_TIME, PROMISED, KEPT,
+              *(f"{c}.{rc}" for rc in classes for c in (JOINED, ON_TIME)))
+    kpis = {"on_time_rate": KpiCounts(JOINED, ON_TIME),
+            "promise_kept_rate": KpiCounts(PROMISED, KEPT)}
+    kpis |= {f"on_time_rate.{rc}": KpiCounts(f"{JOINED}.{rc}", f"{ON_TIME}.{rc}")
+             for rc in classes}
+    lag = {f"on_time_rate.{rc}": h * 3600 for rc, h in route_hours.items()}
+    return CountModel("joined", counts, kpis, 300, lag)
+
 
 ALERT_NAME = "CourierwatchTargetBreach"
 FIRING, RESOLVED = "firing", "resolved"
@@ -117,6 +170,12 @@ class Alert:
     last_breach_ms: int
     resolved_at_ms: int | None
     evaluated_at_ms: int
+    # Added with the exact test and the join-based KPIs (older stored alerts lack them):
+    p_value: float | None = None          # the exact test's, when it fired ("exact" rule)
+    window_start_ms: int | None = None    # the event-time window `value` and `misses`
+    window_end_ms: int | None = None      # are of (the rule's long window)
+    acceptance_before_ms: int | None = None  # on-time: the late parcels were accepted
+    #                                          before this (window end - class hours)
 
     @property
     def key(self) -> tuple[str, int]:
@@ -128,5 +187,7 @@ class Alert:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Alert:
-        """Inverse of `to_json`; unknown keys are ignored, a missing one is a KeyError."""
-        return cls(**{f.name: d[f.name] for f in fields(cls)})
+        """Inverse of `to_json`; unknown keys are ignored, a missing one without a default
+        is a KeyError (alerts stored before a field was added take its default)."""
+        return cls(**{f.name: d[f.name] for f in fields(cls)
+                      if f.name in d or f.default is MISSING})

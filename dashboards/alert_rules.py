@@ -7,9 +7,11 @@ breaches the target with at least MIN_JUDGED_DENOMINATOR in the denominator:
 - count KPIs over the last hour of `cell_counts` (live);
 - on-time and promise-kept figures over the last three published hours of `kpi_published`
   (a period is published an hour after the watermark passed it).
-Grafana's threshold expression has no >=/<=: a target `>= x` fires on `< x` and `> x` on
-`< x` too, so a figure exactly equal to a strict (`>`) threshold does not fire (the KPI
-report still shows it as a breach).
+The breach is decided by a math expression (B) with the catalog's own comparison, negated
+(`$A <= 0.95` for a target `> 95 %`: at exactly 95 % the catalog says breach, and so does
+the rule), and the condition (C) fires when B is 1. Grafana's threshold expression alone
+has only strict `gt`/`lt`, which disagreed with the catalog at the threshold itself for
+`>` and `<` targets.
 """
 
 from __future__ import annotations
@@ -33,7 +35,14 @@ from dashboards.sql import (
 RULE_GROUP = "courierwatch-targets"
 CONTACT_POINT_UID = "courierwatch-duty-officer"
 CONTACT_POINT_NAME = "courierwatch duty officer 值班"
-EVALUATORS = {">=": "lt", ">": "lt", "<=": "gt", "<": "gt", "==": "outside_range"}
+# The figure breaches a target `v <cmp> x` when `v <BREACH_OPS[cmp]> x` (Grafana math
+# expressions compare with ==, !=, <, <=, >, >= and give 1 or 0).
+BREACH_OPS = {">=": "<", ">": "<=", "<=": ">", "<": ">=", "==": "!="}
+
+
+def breach_expression(t: PolicyTarget) -> str:
+    """The math expression over query A that is 1 exactly where the catalog says breach."""
+    return f"$A {BREACH_OPS[t.comparator]} {t.threshold!r}"
 
 
 def rule_uid(target_id: str) -> str:
@@ -71,7 +80,6 @@ ORDER BY {labels}"""
 
 def alert_rule(t: PolicyTarget) -> dict[str, Any]:
     window_s = 3600 if t.metric in CELL_KPIS else 3 * 3600
-    bound = [t.threshold, t.threshold] if t.comparator == "==" else [t.threshold]
     return {
         "uid": rule_uid(t.id), "orgID": 1, "folderUID": FOLDER_UID, "ruleGroup": RULE_GROUP,
         "title": f"{figure_name(t)} {t.comparator} {t.threshold:g} ({t.id})",
@@ -83,12 +91,15 @@ def alert_rule(t: PolicyTarget) -> dict[str, Any]:
                        "queryType": "table", "rawSql": rule_sql(t),
                        "datasource": {"type": "grafana-clickhouse-datasource",
                                       "uid": CLICKHOUSE_UID}}},
+            {"refId": "B", "datasourceUid": "__expr__",
+             "relativeTimeRange": {"from": 0, "to": 0},
+             "model": {"refId": "B", "type": "math", "expression": breach_expression(t),
+                       "datasource": {"type": "__expr__", "uid": "__expr__"}}},
             {"refId": "C", "datasourceUid": "__expr__",
              "relativeTimeRange": {"from": 0, "to": 0},
-             "model": {"refId": "C", "type": "threshold", "expression": "A",
+             "model": {"refId": "C", "type": "threshold", "expression": "B",
                        "datasource": {"type": "__expr__", "uid": "__expr__"},
-                       "conditions": [{"evaluator": {"type": EVALUATORS[t.comparator],
-                                                     "params": bound}}]}},
+                       "conditions": [{"evaluator": {"type": "gt", "params": [0.5]}}]}},
         ],
         "labels": {"courierwatch": "target", "policy_id": t.id, "kpi": figure_name(t),
                    "strength": strength_of(t),

@@ -11,6 +11,8 @@ parcels it touches, so that dashboards and alerts have something to find:
 | `complaint`     | COMPLAINT FILED probability                    | dest at delivery            |
 | `no_xray`       | sets ACCEPTED without `security.xray` to factor %  | origin at acceptance     |
 | `locker_outage` | divides the LOCKER delivery share (to STATION) | dest at delivery            |
+| `late`          | share of parcels delivered after their class's | dest, at acceptance         |
+|                 | hours (1.02-1.5x them: 49-72 h on a 48 h route) |                             |
 
 Probabilities are capped at 1. The baseline X-ray share is 100 %, so `no_xray` sets the
 share of acceptances without X-ray to `factor` per cent instead of multiplying it.
@@ -26,7 +28,7 @@ from datetime import datetime
 from courierwatch.cities import resolve_city
 from courierwatch.periods import CST
 
-KINDS = ("delay", "damage", "loss", "complaint", "no_xray", "locker_outage")
+KINDS = ("delay", "damage", "loss", "complaint", "no_xray", "locker_outage", "late")
 ANY = "*"
 
 

@@ -198,6 +198,8 @@ class ParcelModel:
         if u < self._exc_cum[-1] or self._any_incident:
             kind, at_origin = self._exception(u, origin, dest, company, accept_ms,
                                               accept_ms + int(hours * 0.7 * HOUR_MS))
+        if self._any_incident:  # `late` incidents: more parcels into `dest` arrive late
+            late_share = min(1.0, late_share * self._factor("late", dest, company, accept_ms))
         if kind == "DELAY":
             stretch = 1.1 + 1.1 * rnd()
         elif rnd() < late_share:

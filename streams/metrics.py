@@ -15,6 +15,9 @@ MESSAGES = Counter("courierwatch_messages_total", "Kafka messages consumed.")
 QUARANTINED = Counter("courierwatch_quarantined_messages_total",
                       "Messages whose decoding raised: retried event by event, the events "
                       "that raised dead-lettered with reason `crash` (streams.decode).")
+GRAFANA_NOTIFICATIONS = Counter("courierwatch_grafana_notifications_total",
+                                "Alerts received from Grafana's webhook contact point.",
+                                ["status"])
 BATCHES = Counter("courierwatch_batches_total", "Batches inserted into ClickHouse.")
 INSERT_RETRIES = Counter("courierwatch_insert_retries_total",
                          "Failed ClickHouse inserts that were retried.")

@@ -70,11 +70,13 @@ def load_alerts(wh: Warehouse, flt: CellFilter, active: bool = False) -> list[Al
 
 
 @system_read("the evaluator's progress (one timestamp), never served to a caller")
-def load_progress(wh: Warehouse) -> int:
+def load_progress(wh: Warehouse, name: str = "evaluator") -> int:
+    """Event time up to which evaluator `name` has evaluated (0: never ran)."""
     rows = wh.query(f"SELECT toUnixTimestamp64Milli(max(evaluated_until)), count() "
-                    f"FROM {wh.db}.alert_progress")
+                    f"FROM {wh.db}.alert_progress WHERE name = {{n:String}}", {"n": name})
     return int(rows[0][0]) if rows and rows[0][1] else 0
 
 
-def save_progress(wh: Warehouse, until_ms: int) -> None:
-    wh.insert("alert_progress", [["evaluator"], [_dt(until_ms)]], ("name", "evaluated_until"))
+def save_progress(wh: Warehouse, until_ms: int, name: str = "evaluator") -> None:
+    if until_ms:
+        wh.insert("alert_progress", [[name], [_dt(until_ms)]], ("name", "evaluated_until"))

@@ -102,6 +102,17 @@ PATHS: dict[str, dict[str, Any]] = {
                               schema={"type": "string", "enum": ["0", "1", "true", "false"]})],
         "responses": _ok("alerts as `courierwatch alerts list --format json`",
                          "#/components/schemas/Rows")}},
+    "/api/grafana-alerts": {"post": {
+        "summary": "Receiver of Grafana's webhook contact point (national scope): logged "
+                   "and counted",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["alerts"], "properties": {
+                "alerts": {"type": "array", "items": {"type": "object"}}}}}}},
+        "responses": {"200": {"description": "how many alerts were received", "content": {
+            "application/json": {"schema": {"type": "object", "properties": {
+                "received": {"type": "integer"}}}}}},
+            "400": {"description": "not a Grafana webhook message"},
+            "403": {"description": "not the national scope"}}}},
     "/api/audit": {"get": {
         "summary": "The hash-chained audit log (replays, imports, catalog changes, "
                    "provisioning, token changes)",

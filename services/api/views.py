@@ -58,7 +58,8 @@ from warehouse.report import kpi_report
 SCOPED_ROUTES = frozenset({"/api/kpi", "/api/restatements", "/api/probe", "/api/status",
                            "/api/conflicts", "/api/dead-letters",
                            "/api/audit", "/api/replay",  # audit, replay: national only
-                           "/api/series", "/api/alerts", "/api/board"})
+                           "/api/series", "/api/alerts", "/api/board",
+                           "/api/grafana-alerts"})  # grafana-alerts: national only
 SCOPE_FREE_ROUTES: dict[str, str] = {
     "/api/policies": "the policy catalog: targets quoted from the five public seed plans, "
                      "no figures (a city outside the scope is still refused by the middleware)",

@@ -3,27 +3,37 @@ uids, and a threshold expression that fires exactly when the catalog calls a bre
 
 from __future__ import annotations
 
+import operator
+import re
+from dataclasses import replace
+from typing import Any
+
 import pytest
 
 from courierwatch.catalog import PolicyTarget, load_catalog
-from dashboards.alert_rules import alert_rules, rule_uid
+from dashboards.alert_rules import alert_rule, alert_rules, rule_uid
 
 CATALOG = load_catalog()
 EVENT_TARGETS = [t for t in CATALOG.targets if t.measurable_by == "events"]
 RULES = {r["labels"]["policy_id"]: r for r in alert_rules(CATALOG)}
 
 
-def _grafana_fires(evaluator: dict[str, object], value: float) -> bool:
-    """Grafana's threshold expression semantics (docs: gt, lt, within/outside range)."""
-    kind, params = evaluator["type"], evaluator["params"]
-    assert isinstance(params, list)
-    if kind == "gt":
-        return value > params[0]
-    if kind == "lt":
-        return value < params[0]
-    if kind == "outside_range":
-        return value < params[0] or value > params[1]
-    raise AssertionError(f"unexpected evaluator {kind}")
+_MATH = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+         "==": operator.eq, "!=": operator.ne}
+_THRESHOLD = {"gt": operator.gt, "lt": operator.lt}
+
+
+def _grafana_fires(rule: dict[str, Any], value: float) -> bool:
+    """Grafana's semantics for the rule's expressions with query A giving `value`: the math
+    expression `$A <op> <number>` (1 or 0), then the threshold expression on it."""
+    data = {d["refId"]: d["model"] for d in rule["data"]}
+    assert rule["condition"] == "C"
+    m = re.fullmatch(r"\$A (<=|>=|==|!=|<|>) (\S+)", data["B"]["expression"])
+    assert m, data["B"]["expression"]
+    b = 1.0 if _MATH[m.group(1)](value, float(m.group(2))) else 0.0
+    assert data["C"]["expression"] == "B" and data["B"]["type"] == "math"
+    evaluator = data["C"]["conditions"][0]["evaluator"]
+    return bool(_THRESHOLD[evaluator["type"]](b, evaluator["params"][0]))
 
 
 def test_one_rule_per_event_target_with_unique_short_uids() -> None:
@@ -37,13 +47,23 @@ def test_one_rule_per_event_target_with_unique_short_uids() -> None:
 
 @pytest.mark.parametrize("target", EVENT_TARGETS, ids=lambda t: t.id)
 def test_rule_fires_where_the_catalog_judges_a_breach(target: PolicyTarget) -> None:
-    """For values 1 % and 10 % either side of the threshold (and 0), the rule's threshold
-    expression fires exactly when the catalog's own judge says breach."""
-    evaluator = RULES[target.id]["data"][1]["model"]["conditions"][0]["evaluator"]
+    """At the threshold itself, 1 % and 10 % either side of it and 0, the rule fires
+    exactly when the catalog's own judge says breach (at exactly 95 % a `> 95 %` target
+    is breached: Grafana's strict `lt` alone did not fire there)."""
     base = target.threshold or 1.0
-    for value in (0.0, target.threshold - base * 0.1, target.threshold - base * 0.01,
-                  target.threshold + base * 0.01, target.threshold + base * 0.1):
-        assert _grafana_fires(evaluator, value) == (not target.judge(value)), value
+    for value in (0.0, target.threshold, target.threshold - base * 0.1,
+                  target.threshold - base * 0.01, target.threshold + base * 0.01,
+                  target.threshold + base * 0.1):
+        assert _grafana_fires(RULES[target.id], value) == (not target.judge(value)), value
+
+
+@pytest.mark.parametrize("comparator", [">=", ">", "<=", "<", "=="])
+def test_every_comparator_agrees_at_the_threshold(comparator: str) -> None:
+    """Each comparator, also those no target uses today, at 0.95 and either side of it."""
+    target = replace(EVENT_TARGETS[0], comparator=comparator, threshold=0.95)
+    rule = alert_rule(target)
+    for value in (0.95, 0.9499, 0.9501):
+        assert _grafana_fires(rule, value) == (not target.judge(value)), (comparator, value)
 
 
 @pytest.mark.parametrize("target", EVENT_TARGETS, ids=lambda t: t.id)
