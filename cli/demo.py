@@ -251,8 +251,14 @@ def _screen(board: dict[str, Any], status: dict[str, Any], producer: Producer, r
                 f"data up to {_cst(status.get('watermark_ms'))} (event time)")
     title = (f"{'Final' if final else 'Live'} KPIs vs. targets, last {SPAN_HOURS} h "
              "(CST), all companies")
+    pages = [a for a in alerts if a.get("severity") == "page"]
+    warnings = len(alerts) - len(pages)
     parts: list[Any] = [head, *kpi_matrix(board, title, width), breaches(board),
-                        alerts_table(alerts, f"Active alerts ({len(alerts)})", base)]
+                        alerts_table(pages, f"Active alerts ({len(alerts)}): {len(pages)} "
+                                     "paging", base)]
+    if warnings:  # aspirational (力争) targets warn, never page: counted, as on the board
+        parts.append(Text(f"△ {warnings} warnings on aspirational targets (力争), not "
+                          "listed here: courierwatch alerts list --active", style="yellow"))
     if final:
         parts.append(Text(f"Dashboard: {base}/?city=331000 · alerts: courierwatch alerts "
                           "list (while a worker runs)"))

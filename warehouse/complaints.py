@@ -22,10 +22,9 @@ conflicting re-send (warehouse.conflicts) only the counting version is read.
 from __future__ import annotations
 
 from courierwatch.kpi import COMPLAINT_COHORT_COUNTS
-from courierwatch.periods import CST_ZONE
 from warehouse.client import Warehouse
 from warehouse.conflicts import winner_filter, winners
-from warehouse.filters import CellFilter, where_clause
+from warehouse.filters import CellFilter, period_sql, where_clause
 
 Key = tuple[str, str, str]
 
@@ -49,13 +48,6 @@ _PER_COMPLAINT = f"""
     HAVING countIf(stage = 'FILED') > 0"""
 
 
-def _period(col: str, by: str) -> str:
-    if by not in ("hour", "day"):
-        raise ValueError(f"period must be hour or day, not {by!r}")
-    fn = "toStartOfHour" if by == "hour" else "toStartOfDay"
-    return f"toString({fn}({col}, '{CST_ZONE}'))"
-
-
 def complaint_counts(wh: Warehouse, f: CellFilter) -> dict[Key, dict[str, int]]:
     """Per cell of filing: the counts of `courierwatch.kpi.COMPLAINT_COHORT_COUNTS`."""
     params: dict[str, object] = {}
@@ -66,7 +58,7 @@ def complaint_counts(wh: Warehouse, f: CellFilter) -> dict[Key, dict[str, int]]:
     params |= counting.params
     inner = _PER_COMPLAINT.format(db=wh.db, counting=counting.sql, filed=filed)
     rows = wh.query(f"""
-        SELECT f_city, company, {_period('f_ts', f.by)} AS p,
+        SELECT f_city, company, {period_sql('f_ts', f.by)} AS p,
                countIf(appeal), countIf(appeal AND accepted), countIf(appeal AND resolved),
                countIf(appeal AND resolved AND satisfied),
                countIf(NOT appeal AND resolved), countIf(NOT appeal AND resolved AND satisfied)

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from courierwatch.cities import YRD_PROVINCE_PREFIXES, YRD_REGION
+from courierwatch.periods import CST_ZONE
 from courierwatch.scope import Scope
 
 
@@ -94,3 +95,19 @@ def unknown_values(wh: Any, f: CellFilter, known_cities: Collection[str],
                     "code or name" if column == "city" else ", ".join(sorted(known_companies)))
             raise UnknownValue(f"unknown {column} {value!r}: not registered and no data for "
                                f"it; known: {hint}")
+
+
+def period_sql(col: str, by: str) -> str:
+    """The start of the period holding `col`, as text in CST. week: from Monday; month:
+    from the 1st; range: the filter's start (one period for the whole range; the query
+    binds {start:Int64} through where_clause)."""
+    if by == "range":
+        return f"toString(toDateTime({{start:Int64}}, '{CST_ZONE}'))"
+    # `5min`: the alert evaluator's slices of the on-time join (services.alerts.runner).
+    fn = {"hour": "toStartOfHour", "day": "toStartOfDay", "5min": "toStartOfFiveMinutes"}.get(by)
+    if fn:
+        return f"toString({fn}({col}, '{CST_ZONE}'))"
+    fn = {"week": "toMonday", "month": "toStartOfMonth"}.get(by)
+    if fn is None:
+        raise ValueError(f"period must be hour, day, week, month or range, not {by!r}")
+    return f"toString(toDateTime({fn}({col}, '{CST_ZONE}'), '{CST_ZONE}'))"

@@ -19,10 +19,9 @@ ACCEPTED is in no cell until the acceptance arrives.
 from __future__ import annotations
 
 from courierwatch.kpi import PARCEL_COHORT_COUNTS
-from courierwatch.periods import CST_ZONE
 from warehouse.client import Warehouse
 from warehouse.conflicts import winner_filter, winners
-from warehouse.filters import CellFilter, where_clause
+from warehouse.filters import CellFilter, period_sql, where_clause
 
 Key = tuple[str, str, str]
 
@@ -34,8 +33,6 @@ _ORDER = "(ts, event_id)"
 def parcel_rate_counts(wh: Warehouse, f: CellFilter) -> dict[Key, dict[str, int]]:
     """Per acceptance cell: the counts of `courierwatch.kpi.PARCEL_COHORT_COUNTS`."""
     assert _FLAGS == PARCEL_COHORT_COUNTS, "kpi.PARCEL_COHORT_COUNTS changed: update this query"
-    if f.by not in ("hour", "day"):
-        raise ValueError(f"period must be hour or day, not {f.by!r}")
     params: dict[str, object] = {}
     on_acceptance = where_clause(f, "a.ts", params, city_col="a.city", company_col="a.company")
     counting = winner_filter(winners(wh))
@@ -59,9 +56,8 @@ def parcel_rate_counts(wh: Warehouse, f: CellFilter) -> dict[Key, dict[str, int]
             WHERE type = 'COMPLAINT' AND late = 0 AND {since} AND {counting.sql}
             GROUP BY company, complaint_id)
         GROUP BY parcel_id HAVING delay OR damage OR loss OR valid"""
-    fn = "toStartOfHour" if f.by == "hour" else "toStartOfDay"
     rows = wh.query(f"""
-        SELECT a.city, a.company, toString({fn}(a.ts, '{CST_ZONE}')) AS p,
+        SELECT a.city, a.company, {period_sql('a.ts', f.by)} AS p,
                countIf(t.delay = 1), countIf(t.damage = 1), countIf(t.loss = 1),
                countIf(t.valid = 1)
         FROM (

@@ -19,7 +19,6 @@ from courierwatch.kpi import (
     PARCEL_COHORT_COUNTS,
     TAPE_MM_SUM,
 )
-from courierwatch.periods import CST_ZONE
 from courierwatch.routes import UNCLASSIFIED, RouteClass, RouteTable
 from courierwatch.scope import Scope
 from warehouse.client import Warehouse
@@ -30,27 +29,12 @@ from warehouse.conflicts import count_corrections, winner_filter, winners
 # re-exported here, where the reads are.
 from warehouse.filters import CellFilter as CellFilter
 from warehouse.filters import OutsideScope as OutsideScope
+from warehouse.filters import period_sql
 from warehouse.filters import where_clause as where_clause
 from warehouse.parcel_rates import parcel_rate_counts
 from warehouse.scoping import system_read
 
 Key = tuple[str, str, str]  # city, company, period_start 'YYYY-MM-DD HH:MM:SS' (CST)
-
-
-def _period(col: str, by: str) -> str:
-    """The start of the period holding `col`, as text in CST. week: from Monday; month:
-    from the 1st; range: the filter's start (one period for the whole range; the query
-    binds {start:Int64} through where_clause)."""
-    if by == "range":
-        return f"toString(toDateTime({{start:Int64}}, '{CST_ZONE}'))"
-    # `5min`: the alert evaluator's slices of the on-time join (services.alerts.runner).
-    fn = {"hour": "toStartOfHour", "day": "toStartOfDay", "5min": "toStartOfFiveMinutes"}.get(by)
-    if fn:
-        return f"toString({fn}({col}, '{CST_ZONE}'))"
-    fn = {"week": "toMonday", "month": "toStartOfMonth"}.get(by)
-    if fn is None:
-        raise ValueError(f"period must be hour, day, week, month or range, not {by!r}")
-    return f"toString(toDateTime({fn}({col}, '{CST_ZONE}'), '{CST_ZONE}'))"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,13 +78,13 @@ def cell_counts(wh: Warehouse, f: CellFilter) -> dict[Key, dict[str, int]]:
     for i in range(0, len(COUNT_NAMES), COUNTS_PER_QUERY):
         names = COUNT_NAMES[i:i + COUNTS_PER_QUERY]
         merges = ", ".join(f"uniqExactMerge(`{n}`)" for n in names)
-        rows = wh.query(f"""SELECT city, company, {_period('hour', f.by)} AS p, {merges}
+        rows = wh.query(f"""SELECT city, company, {period_sql('hour', f.by)} AS p, {merges}
             FROM {wh.db}.cell_counts WHERE {where} GROUP BY city, company, p""", params)
         for r in rows:
             counts = out.setdefault((r[0], r[1], r[2]), dict.fromkeys(COUNT_NAMES, 0))
             counts.update(zip(names, map(int, r[3:]), strict=True))
     tape = wh.query(f"""SELECT city, company, p, sum(tape_mm * n) FROM (
-          SELECT city, company, {_period('hour', f.by)} AS p, tape_mm,
+          SELECT city, company, {period_sql('hour', f.by)} AS p, tape_mm,
                  uniqExactMerge(parcels) AS n
           FROM {wh.db}.tape_cells WHERE {where} GROUP BY city, company, p, tape_mm)
         GROUP BY city, company, p""", params)
@@ -109,7 +93,7 @@ def cell_counts(wh: Warehouse, f: CellFilter) -> dict[Key, dict[str, int]]:
         counts[TAPE_MM_SUM] = int(total)
     for counts in out.values():
         counts.setdefault(TAPE_MM_SUM, 0)
-    _correct_for_conflicts(wh, out, where, params, _period("hour", f.by))
+    _correct_for_conflicts(wh, out, where, params, period_sql("hour", f.by))
     # Complaint shares and per-parcel rates are cohorts (warehouse.complaints,
     # warehouse.parcel_rates), not the per-event states of the same names.
     for counts in out.values():
@@ -227,7 +211,7 @@ def on_time_counts(wh: Warehouse, f: CellFilter, routes: RouteTable) -> dict[Key
                  f"WHERE type = 'DELIVERED' AND late = 0 AND {when} AND {ends} "
                  f"AND {counting.sql} GROUP BY event_id")
     joined = f"""
-        SELECT d.d_company AS company, {_period('d.d_ts', f.by)} AS p,
+        SELECT d.d_company AS company, {period_sql('d.d_ts', f.by)} AS p,
                toUnixTimestamp64Milli(d.d_ts) - toUnixTimestamp64Milli(a.ts) AS elapsed,
                a.promised_by IS NOT NULL AS has_promise,
                a.promised_by IS NOT NULL AND d.d_ts <= a.promised_by AS kept,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import urlparse
 
@@ -64,6 +65,17 @@ def _missing(get: Callable[[str], Any], uid: str) -> bool:
     return False
 
 
+def _upsert(s: Summary, kind: str, uid: str, get: Callable[[str], Any],
+            create: Callable[[], Any], update: Callable[[], Any]) -> None:
+    """Create the object when Grafana has none of that uid, else update it; note which."""
+    if _missing(get, uid):
+        create()
+        s.add(kind, uid, "created")
+    else:
+        update()
+        s.add(kind, uid, "updated")
+
+
 def provision(api: Any, catalog: Catalog, targets: Targets,
               progress: Callable[[str], None] = lambda _: None) -> Summary:
     """Upsert everything through `api` (a grafana_client.GrafanaApi, whose methods are
@@ -77,12 +89,9 @@ def provision(api: Any, catalog: Catalog, targets: Targets,
         s.add("folder", FOLDER_UID, "updated")
     progress("folder")
     for ds in datasources(targets):
-        if _missing(api.datasource.get_datasource_by_uid, str(ds["uid"])):
-            api.datasource.create_datasource(ds)
-            s.add("datasource", ds["uid"], "created")
-        else:
-            api.datasource.update_datasource_by_uid(ds["uid"], ds)
-            s.add("datasource", ds["uid"], "updated")
+        _upsert(s, "datasource", str(ds["uid"]), api.datasource.get_datasource_by_uid,
+                partial(api.datasource.create_datasource, ds),
+                partial(api.datasource.update_datasource_by_uid, ds["uid"], ds))
         progress("datasource")
     for uid, model in render(catalog).items():
         api.dashboard.update_dashboard({"dashboard": model, "folderUid": FOLDER_UID,
@@ -100,12 +109,9 @@ def provision(api: Any, catalog: Catalog, targets: Targets,
         s.add("contact point", cp["uid"], "created")
     progress("contact point")
     for rule in alert_rules(catalog):
-        if _missing(api.alertingprovisioning.get_alertrule, str(rule["uid"])):
-            api.alertingprovisioning.create_alertrule(rule)
-            s.add("alert rule", rule["uid"], "created")
-        else:
-            api.alertingprovisioning.update_alertrule(rule["uid"], rule)
-            s.add("alert rule", rule["uid"], "updated")
+        _upsert(s, "alert rule", str(rule["uid"]), api.alertingprovisioning.get_alertrule,
+                partial(api.alertingprovisioning.create_alertrule, rule),
+                partial(api.alertingprovisioning.update_alertrule, rule["uid"], rule))
         progress("alert rule")
     return s
 

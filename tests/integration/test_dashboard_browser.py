@@ -50,33 +50,44 @@ def _hour(ts: str) -> str:
 
 
 def hand_counts(path: Path) -> dict[str, Any]:
-    """Counted from the event file alone (distinct event ids): per CST hour, Taizhou's
-    ACCEPTED and EXCEPTION DELAY (all companies); Wuhan's ACCEPTED; Taizhou ZTO's delay rate
-    (‰) and Wuhan's X-ray share per company over the whole file; the latest event time."""
-    acc: dict[str, set[str]] = defaultdict(set)
-    delay: dict[str, set[str]] = defaultdict(set)
-    zto_acc: set[str] = set()
-    zto_delay: set[str] = set()
+    """Counted from the event file alone (distinct event ids), by the cohort rule of
+    docs/semantics.md: a parcel's DELAY counts once, in the cell and hour of its ACCEPTED.
+    Per CST hour, Taizhou's ACCEPTED and those of its parcels with a DELAY (all companies);
+    Wuhan's ACCEPTED; Taizhou ZTO's delay rate (‰) and Wuhan's X-ray share per company over
+    the whole file; the latest event time."""
+    accepted: dict[str, tuple[str, str, str, str]] = {}  # parcel -> (ts, city, company, id)
+    delayed: set[str] = set()
     wuhan: set[str] = set()
     xray: dict[str, list[set[str]]] = defaultdict(lambda: [set(), set()])
     latest = ""
     for line in path.read_bytes().splitlines():
         e = orjson.loads(line)
         latest = max(latest, datetime.fromisoformat(e["ts"]).astimezone(CST).isoformat())
-        taizhou_zto = e["city"] == TAIZHOU and e["company"] == "ZTO"
-        if e["city"] == TAIZHOU and e["type"] == "ACCEPTED":
-            acc[_hour(e["ts"])].add(e["event_id"])
-            if taizhou_zto:
-                zto_acc.add(e["event_id"])
-        if e["city"] == TAIZHOU and e["type"] == "EXCEPTION" and e["kind"] == "DELAY":
-            delay[_hour(e["ts"])].add(e["event_id"])
-            if taizhou_zto:
-                zto_delay.add(e["event_id"])
+        if e["type"] == "ACCEPTED":
+            seen = accepted.get(e["parcel_id"])
+            if seen is None or e["ts"] < seen[0]:
+                accepted[e["parcel_id"]] = (e["ts"], e["city"], e["company"], e["event_id"])
+        if e["type"] == "EXCEPTION" and e["kind"] == "DELAY":
+            delayed.add(e["parcel_id"])
         if e["city"] == WUHAN and e["type"] == "ACCEPTED":
             wuhan.add(e["event_id"])
             xray[e["company"]][0].add(e["event_id"])
             if e["security"]["xray"]:
                 xray[e["company"]][1].add(e["event_id"])
+    acc: dict[str, set[str]] = defaultdict(set)
+    delay: dict[str, set[str]] = defaultdict(set)
+    zto_acc: set[str] = set()
+    zto_delay: set[str] = set()
+    for parcel, (ts, city, company, event_id) in accepted.items():
+        if city != TAIZHOU:
+            continue
+        acc[_hour(ts)].add(event_id)
+        if parcel in delayed:
+            delay[_hour(ts)].add(parcel)
+        if company == "ZTO":
+            zto_acc.add(event_id)
+            if parcel in delayed:
+                zto_delay.add(parcel)
     breaches = sum(1 for h, a in acc.items() if len(a) >= MIN_SAMPLE
                    and len(delay[h]) / len(a) * 1000 > DELAY_CEILING_PER_1000)
     return {"taizhou_delay_breach_hours": breaches, "wuhan_accepted": len(wuhan),

@@ -46,8 +46,8 @@ def wh(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
     # 100 ACCEPTED (75 standard packaging, 50 x-rayed) and 10 DELAY exceptions, ZTO Taizhou.
     events = [_event(i, None) for i in range(100)] + [_event(100 + i, "DELAY") for i in range(10)]
     ts_ms = int(HOUR.timestamp() * 1000) + 600_000
-    rows = [[orjson.dumps(e).decode(), ts_ms, None, 0, "scan.v1", 0, i, 0, ts_ms]
-            for i, e in enumerate(events)]
+    rows = [[orjson.dumps(e).decode(), ts_ms, None, 0, "scan.v1", 0, i, 0, ts_ms,
+             "test:dashboard-sql", i + 1] for i, e in enumerate(events)]
     w.insert("events_in", [list(c) for c in zip(*rows, strict=True)], STAGING_COLUMN_NAMES)
     # A published hour: 80 of 100 joined deliveries on time on the yrd_24h class.
     w.command(f"""INSERT INTO courierwatch.kpi_published (city, company, period, period_start,

@@ -85,8 +85,14 @@ class _RawSink:
         self.client, self.db = client, db
 
     def write(self, table: str, columns: Sequence[Sequence[Any]], names: Sequence[str]) -> None:
-        self.client.insert(f"{self.db}.{table}", columns, column_names=names,
-                           column_oriented=True)
+        # Only the columns that release had: the ingest step of today also writes the
+        # source ids of 0016, which come after 0017 in MIGRATIONS.
+        have = {r[0] for r in self.client.query(
+            "SELECT name FROM system.columns WHERE database = {db:String} AND table = "
+            "{t:String}", parameters={"db": self.db, "t": table}).result_rows}
+        kept = [(c, n) for c, n in zip(columns, names, strict=True) if n in have]
+        self.client.insert(f"{self.db}.{table}", [c for c, _ in kept],
+                           column_names=[n for _, n in kept], column_oriented=True)
 
     def flush(self) -> None:
         """Synchronous inserts."""
